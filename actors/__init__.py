@@ -1,0 +1,25 @@
+"""Actor runtime of Agent Cellphone: the Actor base class, its host process, and clients.
+
+Agents use :func:`connect` / :func:`connect_async`; actor authors subclass :class:`Actor`
+and mark handlers with :func:`handler`.
+"""
+
+from ._actor import Actor, ActorContext, handler
+from ._builtins import BUILTIN_ACTORS
+from ._client import Connection, ConnectionStatistics, Reply, connect
+from ._host import HostSpec, build_settings, host_main, load_actor_class
+
+__all__ = [
+    "BUILTIN_ACTORS",
+    "Actor",
+    "ActorContext",
+    "Connection",
+    "ConnectionStatistics",
+    "HostSpec",
+    "Reply",
+    "build_settings",
+    "connect",
+    "handler",
+    "host_main",
+    "load_actor_class",
+]

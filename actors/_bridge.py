@@ -1,0 +1,239 @@
+"""The pykka actor that hosts one user actor: decode, dispatch, reply, count.
+
+It runs on the thread that owns the actor's ROUTER socket (see :mod:`._inbox`), so the
+hot path is: recv → decode → handler → encode → send, on one thread.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+import zmq
+
+from messages import (
+    KIND_ASK,
+    KIND_TELL,
+    ActorPong,
+    Envelope,
+    ProtocolError,
+    decode,
+    encode,
+    from_wire,
+    is_registered,
+    to_wire,
+    type_tag,
+)
+
+from ._actor import Actor
+from ._exitcodes import EXIT_ESCALATE_DIRECTIVE, EXIT_RESTART_DIRECTIVE, EXIT_STOP_DIRECTIVE
+from ._inbox import SocketInbox, WireFrames
+
+log = logging.getLogger("actors.host")
+
+_DIRECTIVE_EXIT = {
+    "restart": EXIT_RESTART_DIRECTIVE,
+    "stop": EXIT_STOP_DIRECTIVE,
+    "escalate": EXIT_ESCALATE_DIRECTIVE,
+}
+
+
+class _DeferredDone:
+    """A handler's future completed on a worker thread; its reply is due."""
+
+    __slots__ = ("envelope", "future", "route")
+
+    def __init__(self, route: list[bytes], envelope: Envelope,
+                 future: concurrent.futures.Future[Any]) -> None:
+        self.route = route
+        self.envelope = envelope
+        self.future = future
+
+
+class HostCounters:
+    """What the host reports in heartbeats; written by the actor thread only."""
+
+    __slots__ = ("bad_input", "busy_since", "errors", "handled")
+
+    def __init__(self) -> None:
+        self.handled = 0
+        self.errors = 0
+        self.bad_input = 0
+        self.busy_since = 0.0
+
+
+class BridgeActor(pykka.ThreadingActor):
+    """Runs a user :class:`Actor` behind a ROUTER socket."""
+
+    @staticmethod
+    def _create_actor_inbox() -> Any:
+        return SocketInbox()
+
+    use_daemon_thread = True
+
+    def __init__(self, actor: Actor, socket: zmq.Socket[bytes], counters: HostCounters, *,
+                 max_message_bytes: int, on_error: str,
+                 on_started: Callable[[BaseException | None], None]) -> None:
+        super().__init__()
+        self.actor_inbox.attach(socket)
+        self._actor = actor
+        self._socket = socket
+        self._name = actor.context.name
+        self._incarnation = actor.context.incarnation
+        self._max_bytes = max_message_bytes
+        self._on_error = on_error
+        self._on_started = on_started
+        self._handlers = type(actor).handled_types()
+        self.counters = counters
+        self._warned_at = 0.0
+
+    # -- lifecycle -------------------------------------------------------------------
+    def on_start(self) -> None:
+        try:
+            self._actor.on_start()
+        except Exception as exc:  # reported as a failed start, never raised into pykka
+            log.exception("actor %r incarnation %d failed in on_start", self._name, self._incarnation)
+            self._on_started(exc)
+            return
+        self._on_started(None)
+
+    def on_stop(self) -> None:
+        try:
+            self._actor.on_stop()
+        finally:
+            self._actor.context.close()
+
+    # -- dispatch --------------------------------------------------------------------
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, WireFrames):
+            self._on_frames(message.frames)
+        elif isinstance(message, _DeferredDone):
+            self._finish_deferred(message)
+        return None
+
+    def _on_frames(self, frames: list[bytes]) -> None:
+        route = frames[:-1]
+        if len(frames) == 2 or (len(frames) == 3 and frames[1] == b""):
+            payload = frames[-1]
+        else:
+            self._bad_input(frames[:1], None, "malformed",
+                            f"expected [identity, payload] frames, got {len(frames)} frames")
+            return
+        try:
+            env = decode(payload, max_bytes=self._max_bytes)
+        except ProtocolError as exc:
+            self._bad_input(route, None, exc.code, str(exc))
+            return
+        if env.kind not in (KIND_ASK, KIND_TELL):
+            self._bad_input(route, env, "malformed", f"an actor takes ask or tell, not {env.kind!r}")
+            return
+        if env.to != self._name:
+            self._bad_input(route, env, "not_found",
+                            f"this endpoint serves actor {self._name!r}, not {env.to!r}")
+            return
+        if env.deadline is not None and time.time() > env.deadline:
+            late = time.time() - env.deadline
+            self._bad_input(route, env, "deadline_expired",
+                            f"actor {self._name!r} skipped {env.type!r}: its deadline had passed "
+                            f"{late:.3f} s before the actor reached it")
+            return
+        self._dispatch(route, env)
+
+    def _dispatch(self, route: list[bytes], env: Envelope) -> None:
+        entry = self._handlers.get(env.type)
+        if entry is None:
+            self._builtin(route, env)
+            return
+        msg_cls, method = entry
+        try:
+            msg = from_wire(msg_cls, env.body)
+        except ProtocolError as exc:
+            self._bad_input(route, env, exc.code, f"actor {self._name!r}, message {env.type!r}: {exc}")
+            return
+        counters = self.counters
+        counters.busy_since = time.monotonic()
+        try:
+            result = getattr(self._actor, method)(msg)
+        except Exception as exc:
+            counters.busy_since = 0.0
+            self._handler_failed(route, env, exc)
+            return
+        counters.busy_since = 0.0
+        if isinstance(result, concurrent.futures.Future):
+            inbox_ref = self.actor_ref
+            result.add_done_callback(lambda fut: inbox_ref.tell(_DeferredDone(route, env, fut)))
+            return
+        counters.handled += 1
+        if env.kind == KIND_ASK:
+            self._reply(route, env, result)
+
+    def _builtin(self, route: list[bytes], env: Envelope) -> None:
+        if env.type == "actor.ping":
+            self.counters.handled += 1
+            if env.kind == KIND_ASK:
+                self._reply(route, env, ActorPong(self._name, self._incarnation))
+            return
+        if env.type == "actor.statistics":
+            self.counters.handled += 1
+            if env.kind == KIND_ASK:
+                self._reply(route, env, self._actor.statistics())
+            return
+        known = ", ".join(sorted([*self._handlers, "actor.ping", "actor.statistics"]))
+        self._bad_input(route, env, "unknown_type",
+                        f"actor {self._name!r} has no handler for {env.type!r}; it handles: {known}")
+
+    def _finish_deferred(self, done: _DeferredDone) -> None:
+        exc = done.future.exception()
+        if exc is not None:
+            self._handler_failed(done.route, done.envelope, exc)
+            return
+        self.counters.handled += 1
+        if done.envelope.kind == KIND_ASK:
+            self._reply(done.route, done.envelope, done.future.result())
+
+    # -- replies and failures --------------------------------------------------------
+    def _reply(self, route: list[bytes], env: Envelope, result: Any) -> None:
+        if result is not None and is_registered(getattr(result, "__message_type__", "")):
+            tag, body = type_tag(result), to_wire(result)
+        else:
+            tag, body = "value", to_wire(result)
+        try:
+            data = encode(env.reply(tag, body, incarnation=self._incarnation))
+        except TypeError as exc:
+            self.counters.errors += 1
+            data = encode(env.error("handler_error", f"actor {self._name!r}, message {env.type!r}: "
+                                    f"reply cannot be encoded: {exc}", incarnation=self._incarnation))
+        self._socket.send_multipart([*route, data])
+
+    def _handler_failed(self, route: list[bytes], env: Envelope, exc: BaseException) -> None:
+        self.counters.errors += 1
+        text = (f"actor {self._name!r} failed handling {env.type!r}: "
+                f"{type(exc).__name__}: {exc}")
+        log.error("%s (on_error=%s)", text, self._on_error, exc_info=exc)
+        if env.kind == KIND_ASK:
+            self._socket.send_multipart([*route, encode(env.error(
+                "handler_error", text, incarnation=self._incarnation, actor=self._name,
+                type=env.type, exception=type(exc).__name__))])
+        code = _DIRECTIVE_EXIT.get(self._on_error)
+        if code is not None:
+            log.error("actor %r exits (on_error=%s)", self._name, self._on_error)
+            self._socket.close(linger=1000)
+            os._exit(code)
+
+    def _bad_input(self, route: list[bytes], env: Envelope | None, code: str, text: str) -> None:
+        self.counters.bad_input += 1
+        now = time.monotonic()
+        if now - self._warned_at > 10.0:
+            self._warned_at = now
+            log.warning("actor %r refused a message: %s (further refusals for 10 s are only counted)",
+                        self._name, text)
+        if env is not None and env.kind != KIND_ASK:
+            return
+        reply = (env or Envelope(KIND_ASK, "", self._name, "error")).error(
+            code, text, incarnation=self._incarnation)
+        self._socket.send_multipart([*route, encode(reply)])

@@ -1,0 +1,9 @@
+"""Names of the actors that ship with Agent Cellphone, usable as ``"actor"`` in a config."""
+
+from typing import Final
+
+BUILTIN_ACTORS: Final[dict[str, str]] = {
+    "chaos": "actors.examples:Chaos",
+    "echo": "actors.examples:Echo",
+    "relay": "actors.examples:Relay",
+}

@@ -1,0 +1,309 @@
+"""The synchronous client agents use to talk to a node and its actors.
+
+Each calling thread gets its own sockets (ZeroMQ sockets have one owner thread), so an
+ask crosses no thread: send on the caller's DEALER, poll it and the lifecycle events
+until the reply, the actor's death, or the deadline.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from typing import Any
+
+import attrs
+import msgpack
+import zmq
+
+from messages import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    KIND_ASK,
+    KIND_TELL,
+    NODE_TARGET,
+    ActorCrashed,
+    ActorOverloaded,
+    AskTimeout,
+    Envelope,
+    NodeAbout,
+    NodeInfo,
+    ProtocolError,
+    Resolve,
+    Resolved,
+    Status,
+    StatusReply,
+    StopNode,
+    decode,
+)
+
+from ._wire import check_timeout, deadline_after, encode_checked, outgoing, reply_value
+
+DEFAULT_SEND_HWM = 1000
+"""Messages a connection queues per actor before a send fails as overloaded."""
+
+
+@attrs.frozen
+class Reply:
+    """A reply with how it was obtained: which incarnation answered, after how many tries."""
+
+    value: Any
+    attempts: int
+    incarnation: int | None
+
+
+@attrs.frozen
+class ConnectionStatistics:
+    """Counters of one connection."""
+
+    asks: int
+    tells: int
+    dropped_tells: int
+    late_replies: int
+
+
+class _ThreadSockets:
+    """The sockets one thread uses: front door, one DEALER per actor endpoint, events."""
+
+    def __init__(self) -> None:
+        self.front: zmq.Socket[bytes] | None = None
+        self.actors: dict[str, zmq.Socket[bytes]] = {}
+        self.events: zmq.Socket[bytes] | None = None
+
+
+class Connection:
+    """A connection to one node; safe to share between threads (see module doc)."""
+
+    def __init__(self, endpoint: str, *, timeout: float | None = None,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                 send_hwm: int = DEFAULT_SEND_HWM) -> None:
+        self.endpoint = endpoint
+        self.default_timeout = check_timeout(timeout)
+        self.max_message_bytes = max_message_bytes
+        self._send_hwm = send_hwm
+        self._ctx = zmq.Context()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all_sockets: list[zmq.Socket[bytes]] = []
+        self._resolved: dict[str, Resolved] = {}
+        self._events_endpoint: str | None = None
+        self._ids = itertools.count(1)
+        self._asks = self._tells = self._dropped = self._late = 0
+        self._closed = False
+
+    # -- public API ------------------------------------------------------------------
+    def ask(self, target: str, message: Any, body: Any = None, *, timeout: float | None = None,
+            retries: int = 0) -> Any:
+        """Send ``message`` to actor ``target`` and return its reply.
+
+        ``message`` is an attrs message, or a type tag string with ``body`` a plain map.
+        Raises ActorNotFound, HandlerError, ActorCrashed (after ``retries`` re-sends to
+        the next incarnation), ActorOverloaded, DeadlineExpired, AskTimeout, or a
+        ProtocolError subclass.
+        """
+        return self.ask_reply(target, message, body, timeout=timeout, retries=retries).value
+
+    def ask_reply(self, target: str, message: Any, body: Any = None, *,
+                  timeout: float | None = None, retries: int = 0) -> Reply:
+        """As :meth:`ask`, returning a :class:`Reply` that says how many attempts it took."""
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, got {retries!r}")
+        tag, payload = outgoing(message, body)
+        seconds = check_timeout(timeout, self.default_timeout)
+        wall_deadline, deadline = deadline_after(seconds)
+        self._asks += 1
+        if target == NODE_TARGET:
+            return self._exchange(self._front(), None, target, tag, payload, wall_deadline,
+                                  deadline, seconds, 0)
+        resolved = self.resolve(target, timeout=seconds)
+        socket = self._actor_socket(resolved.endpoint)
+        return self._exchange(socket, resolved, target, tag, payload, wall_deadline, deadline,
+                              seconds, retries)
+
+    def tell(self, target: str, message: Any, body: Any = None) -> None:
+        """Send without waiting; ActorOverloaded (and counted as dropped) if the queue is full."""
+        tag, payload = outgoing(message, body)
+        socket = self._front() if target == NODE_TARGET else \
+            self._actor_socket(self.resolve(target).endpoint)
+        data = encode_checked(Envelope(KIND_TELL, next(self._ids), target, tag, payload),
+                              self.max_message_bytes)
+        self._tells += 1
+        try:
+            socket.send(data, zmq.NOBLOCK)
+        except zmq.Again:
+            self._dropped += 1
+            raise ActorOverloaded(f"tell {tag!r} to actor {target!r} dropped: "
+                                  f"{self._send_hwm} messages already queued for it") from None
+
+    def resolve(self, name: str, *, timeout: float | None = None, refresh: bool = False) -> Resolved:
+        """Where actor ``name`` listens (cached); ActorNotFound if the node has no such actor."""
+        if not refresh:
+            cached = self._resolved.get(name)
+            if cached is not None:
+                return cached
+        value = self.ask(NODE_TARGET, Resolve(name), timeout=timeout)
+        assert isinstance(value, Resolved)
+        self._resolved[name] = value
+        return value
+
+    def status(self, name: str | None = None, *, timeout: float | None = None) -> StatusReply:
+        """Every actor's state, pid, incarnation, counters (or one actor's)."""
+        value = self.ask(NODE_TARGET, Status(name), timeout=timeout)
+        assert isinstance(value, StatusReply)
+        return value
+
+    def about(self, *, timeout: float | None = None) -> NodeAbout:
+        """The node's endpoints and pid."""
+        value = self.ask(NODE_TARGET, NodeInfo(), timeout=timeout)
+        assert isinstance(value, NodeAbout)
+        return value
+
+    def stop_node(self, *, timeout: float | None = None) -> None:
+        """Ask the node to stop every actor and exit."""
+        self.ask(NODE_TARGET, StopNode(), timeout=timeout)
+
+    def statistics(self) -> ConnectionStatistics:
+        """Counters of this connection."""
+        return ConnectionStatistics(self._asks, self._tells, self._dropped, self._late)
+
+    def close(self) -> None:
+        """Close every socket of every thread and the context (call when no thread asks)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for socket in self._all_sockets:
+                socket.close(linger=0)
+            self._all_sockets.clear()
+        self._ctx.term()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals -------------------------------------------------------------------
+    def _exchange(self, socket: zmq.Socket[bytes], resolved: Resolved | None, target: str,
+                  tag: str, payload: Any, wall_deadline: float, deadline: float,
+                  seconds: float, retries: int) -> Reply:
+        events = self._events() if resolved is not None else None
+        incarnation = resolved.incarnation if resolved is not None else None
+        poller = zmq.Poller()
+        poller.register(socket, zmq.POLLIN)
+        if events is not None:
+            poller.register(events, zmq.POLLIN)
+        for attempt in range(1, retries + 2):
+            id_ = next(self._ids)
+            data = encode_checked(Envelope(KIND_ASK, id_, target, tag, payload, wall_deadline),
+                                  self.max_message_bytes)
+            try:
+                socket.send(data, zmq.NOBLOCK)
+            except zmq.Again:
+                raise ActorOverloaded(f"actor {target!r} is overloaded: {self._send_hwm} messages "
+                                      f"already queued for it; ask {tag!r} not sent") from None
+            outcome = self._await(socket, events, poller, id_, target, incarnation, deadline)
+            if isinstance(outcome, Envelope):
+                return Reply(reply_value(outcome), attempt, outcome.incarnation)
+            if outcome is None:
+                raise AskTimeout(f"no reply from {target!r} to {tag!r} within {seconds:g} s")
+            crashed_incarnation, cause = outcome
+            incarnation = crashed_incarnation + 1
+            if attempt > retries:
+                raise ActorCrashed(
+                    f"actor {target!r} incarnation {crashed_incarnation} died ({cause}) "
+                    f"with ask {tag!r} in flight" + (f"; gave up after {attempt} attempts" if retries else ""),
+                    details={"actor": target, "incarnation": crashed_incarnation, "cause": cause,
+                             "attempts": attempt})
+        raise AssertionError("unreachable")
+
+    def _await(self, socket: zmq.Socket[bytes], events: zmq.Socket[bytes] | None,
+               poller: zmq.Poller, id_: int, target: str, incarnation: int | None,
+               deadline: float) -> Envelope | tuple[int, str] | None:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready = dict(poller.poll(max(1, int(remaining * 1000))))
+            if socket in ready:
+                env = self._recv_reply(socket)
+                if env is not None and env.id == id_:
+                    return env
+                self._late += 1
+            if events is not None and events in ready:
+                crash = self._crash_of(events, target, incarnation)
+                if crash is not None:
+                    return crash
+
+    def _recv_reply(self, socket: zmq.Socket[bytes]) -> Envelope | None:
+        frames = socket.recv_multipart()
+        try:
+            return decode(frames[-1], max_bytes=self.max_message_bytes)
+        except ProtocolError:
+            return None
+
+    def _crash_of(self, events: zmq.Socket[bytes], target: str,
+                  incarnation: int | None) -> tuple[int, str] | None:
+        """Drain lifecycle events; (incarnation, cause) if the one we asked has died."""
+        crash = None
+        while True:
+            try:
+                frames = events.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return crash
+            try:
+                event = msgpack.unpackb(frames[-1], raw=False)["body"]
+                name, inc, kind = event["name"], event["incarnation"], event["event"]
+            except (ValueError, KeyError, TypeError, msgpack.UnpackException):
+                continue
+            if name != target:
+                continue
+            if kind == "started":
+                cached = self._resolved.get(name)
+                if cached is not None:
+                    self._resolved[name] = attrs.evolve(cached, incarnation=inc)
+            elif kind in ("exited", "gave_up") and (incarnation is None or inc >= incarnation):
+                crash = (inc, str(event.get("cause", kind)))
+
+    def _front(self) -> zmq.Socket[bytes]:
+        sockets = self._thread_sockets()
+        if sockets.front is None:
+            sockets.front = self._new_socket(zmq.DEALER, self.endpoint)
+        return sockets.front
+
+    def _actor_socket(self, endpoint: str) -> zmq.Socket[bytes]:
+        sockets = self._thread_sockets()
+        socket = sockets.actors.get(endpoint)
+        if socket is None:
+            socket = sockets.actors[endpoint] = self._new_socket(zmq.DEALER, endpoint)
+        return socket
+
+    def _events(self) -> zmq.Socket[bytes]:
+        sockets = self._thread_sockets()
+        if sockets.events is None:
+            if self._events_endpoint is None:
+                self._events_endpoint = self.about().events
+            sockets.events = self._new_socket(zmq.SUB, self._events_endpoint)
+            sockets.events.subscribe(b"lifecycle.")
+        return sockets.events
+
+    def _thread_sockets(self) -> _ThreadSockets:
+        sockets: _ThreadSockets | None = getattr(self._local, "sockets", None)
+        if sockets is None:
+            sockets = self._local.sockets = _ThreadSockets()
+        return sockets
+
+    def _new_socket(self, kind: int, endpoint: str) -> zmq.Socket[bytes]:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"connection to {self.endpoint} is closed")
+            socket: zmq.Socket[bytes] = self._ctx.socket(kind)
+            socket.linger = 0
+            socket.sndhwm = self._send_hwm
+            socket.connect(endpoint)
+            self._all_sockets.append(socket)
+        return socket
+
+
+def connect(endpoint: str = "tcp://127.0.0.1:5570", **options: Any) -> Connection:
+    """Open a :class:`Connection` to the node at ``endpoint`` (sockets connect lazily)."""
+    return Connection(endpoint, **options)

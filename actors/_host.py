@@ -1,0 +1,236 @@
+"""The actor host process: one user actor, its ROUTER socket, and the control channel.
+
+:func:`host_main` is the entry point the supervisor starts in a fresh process. The main
+thread runs the control loop (ready report, heartbeats, snapshots, SIGTERM); the pykka
+actor thread owns the actor's socket and does all message work.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import json
+import logging
+import os
+import queue
+import signal
+import sys
+import time
+from typing import Any
+
+import attrs
+import msgpack
+import pykka
+import zmq
+
+from messages import (
+    ConfigError,
+    Envelope,
+    HostHeartbeat,
+    HostReady,
+    HostStartFailed,
+    InvalidBody,
+    encode,
+    from_wire,
+    to_wire,
+    type_tag,
+)
+
+from ._actor import Actor, ActorContext
+from ._bridge import BridgeActor, HostCounters
+from ._exitcodes import EXIT_NODE_GONE, EXIT_NORMAL, EXIT_START_FAILED
+
+log = logging.getLogger("actors.host")
+_PR_SET_PDEATHSIG = 1
+
+
+@attrs.frozen(kw_only=True)
+class HostSpec:
+    """Everything an actor host needs, passed from the node as JSON (never pickled state)."""
+
+    name: str
+    incarnation: int
+    actor: str
+    settings: dict[str, Any]
+    endpoint: str
+    control_endpoint: str
+    node_endpoint: str
+    node_pid: int
+    heartbeat_interval: float
+    max_message_bytes: int
+    mailbox_size: int
+    on_error: str
+    log_level: str = "INFO"
+
+    def to_json(self) -> str:
+        """Serialise for the process arguments."""
+        return json.dumps(attrs.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> HostSpec:
+        """Inverse of :meth:`to_json`."""
+        return cls(**json.loads(text))
+
+
+def load_actor_class(path: str) -> type[Actor]:
+    """Import ``"module:Class"`` and check it is an :class:`Actor`; ConfigError otherwise."""
+    from ._builtins import BUILTIN_ACTORS
+
+    path = BUILTIN_ACTORS.get(path, path)
+    module_name, _, class_name = path.partition(":")
+    if not module_name or not class_name:
+        raise ConfigError(f"actor {path!r} must be a built-in name or 'module:Class'")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise ConfigError(f"actor class {path!r}: module {module_name!r} does not import: "
+                          f"{type(exc).__name__}: {exc}") from exc
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Actor)):
+        raise ConfigError(f"actor class {path!r}: {class_name!r} is not an Actor subclass "
+                          f"in module {module_name!r}")
+    return cls
+
+
+def build_settings(cls: type[Actor], settings: dict[str, Any], where: str) -> Any:
+    """The actor's settings object from the config's map; ConfigError names the key."""
+    if cls.settings_class is None:
+        return dict(settings)
+    try:
+        return from_wire(cls.settings_class, settings)
+    except InvalidBody as exc:
+        raise ConfigError(f"{where}.settings: {exc}") from exc
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the heartbeat's node check still applies
+        pass
+
+
+def host_main(spec_json: str, snapshot: bytes | None) -> None:
+    """Process entry: run one actor until told to stop; exit with a code from _exitcodes."""
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the node's to handle
+    spec = HostSpec.from_json(spec_json)
+    logging.basicConfig(
+        level=spec.log_level, stream=sys.stderr,
+        format=f"%(asctime)s %(levelname)s [{spec.name}#{spec.incarnation} pid {os.getpid()}] %(message)s",
+    )
+    sys.exit(_ControlLoop(spec, snapshot).run())
+
+
+class _ControlLoop:
+    """Main thread of a host: starts the bridge, then heartbeats until stopped."""
+
+    def __init__(self, spec: HostSpec, snapshot: bytes | None) -> None:
+        self.spec = spec
+        self.snapshot = None if snapshot is None else msgpack.unpackb(snapshot, raw=False)
+        self.ctx = zmq.Context()
+        self.outbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self.stop_requested = False
+
+    def _post(self, kind: str, payload: Any) -> None:
+        self.outbox.put((kind, payload))
+        os.eventfd_write(self.wake, 1)
+
+    def run(self) -> int:
+        spec = self.spec
+        control = self.ctx.socket(zmq.DEALER)
+        control.linger = 1000
+        control.connect(spec.control_endpoint)
+        try:
+            bridge, counters = self._start_bridge()
+        except Exception as exc:  # the class or settings would not load: a failed start
+            log.exception("actor %r could not be built", spec.name)
+            self._send(control, HostStartFailed(spec.name, spec.incarnation, f"{type(exc).__name__}: {exc}"))
+            control.close()
+            return EXIT_START_FAILED
+        signal.signal(signal.SIGTERM, lambda *_: self._post("stop", None))
+        poller = zmq.Poller()
+        poller.register(self.wake, zmq.POLLIN)
+        interval_ms = max(1, int(spec.heartbeat_interval * 1000))
+        next_beat = 0.0
+        code: int | None = None
+        while code is None:
+            now = time.monotonic()
+            if now >= next_beat:
+                if not _alive(spec.node_pid):
+                    log.error("node pid %d is gone; actor %r exits", spec.node_pid, spec.name)
+                    return EXIT_NODE_GONE
+                self._heartbeat(control, counters)
+                next_beat = now + spec.heartbeat_interval
+            if dict(poller.poll(interval_ms)):
+                try:
+                    os.eventfd_read(self.wake)
+                except BlockingIOError:
+                    pass
+            code = self._drain_outbox(control, bridge)
+        control.close()
+        self.ctx.term()
+        return code
+
+    def _drain_outbox(self, control: zmq.Socket[bytes], bridge: pykka.ActorRef[Any]) -> int | None:
+        spec = self.spec
+        while True:
+            try:
+                kind, payload = self.outbox.get_nowait()
+            except queue.Empty:
+                return None
+            if kind == "started" and payload is None:
+                self._send(control, HostReady(spec.name, spec.incarnation, spec.endpoint, os.getpid()))
+                log.info("actor %r incarnation %d serving at %s", spec.name, spec.incarnation, spec.endpoint)
+            elif kind == "started":
+                self._send(control, HostStartFailed(spec.name, spec.incarnation,
+                                                    f"{type(payload).__name__}: {payload}"))
+                return EXIT_START_FAILED
+            elif kind == "snapshot":
+                control.send(encode(Envelope("tell", 0, "node", "host.snapshot", {
+                    "name": spec.name, "incarnation": spec.incarnation, "state": payload})))
+            elif kind == "stop":
+                log.info("actor %r stopping", spec.name)
+                bridge.stop(block=True)
+                return EXIT_NORMAL
+
+    def _heartbeat(self, control: zmq.Socket[bytes], c: HostCounters) -> None:
+        busy = time.monotonic() - c.busy_since if c.busy_since else 0.0
+        self._send(control, HostHeartbeat(self.spec.name, self.spec.incarnation, busy,
+                                          c.handled, c.errors, c.bad_input))
+
+    def _send(self, control: zmq.Socket[bytes], msg: Any) -> None:
+        control.send(encode(Envelope("tell", 0, "node", type_tag(msg), to_wire(msg))))
+
+    def _start_bridge(self) -> tuple[pykka.ActorRef[Any], HostCounters]:
+        spec = self.spec
+        cls = load_actor_class(spec.actor)
+        settings = build_settings(cls, spec.settings, f"actor {spec.name!r}")
+        context = ActorContext(spec.name, spec.incarnation, settings, spec.node_endpoint,
+                               self.snapshot, snapshot_sink=self._save_snapshot)
+        actor = cls(context)
+        socket = self.ctx.socket(zmq.ROUTER)
+        socket.linger = 0
+        socket.rcvhwm = spec.mailbox_size
+        socket.sndhwm = spec.mailbox_size
+        socket.router_mandatory = False
+        socket.bind(spec.endpoint)
+        counters = HostCounters()
+        ref = BridgeActor.start(actor, socket, counters, max_message_bytes=spec.max_message_bytes,
+                                on_error=spec.on_error,
+                                on_started=lambda exc: self._post("started", exc))
+        return ref, counters
+
+    def _save_snapshot(self, state: Any) -> None:
+        self._post("snapshot", msgpack.packb(state, use_bin_type=True))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,74 @@
+"""Client-side helpers shared by the sync and asyncio connections (one way to do each)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from messages import (
+    DEFAULT_ASK_TIMEOUT,
+    KIND_ERROR,
+    KIND_REPLY,
+    Envelope,
+    MessageTooLarge,
+    Resolved,
+    encode,
+    error_from_wire,
+    from_wire,
+    is_registered,
+    message_class,
+    to_wire,
+    type_tag,
+)
+
+
+def outgoing(message: Any, body: Any) -> tuple[str, Any]:
+    """(type tag, wire body) of an attrs message, or of a tag string with a plain body."""
+    if isinstance(message, str):
+        return message, {} if body is None else body
+    if body is not None:
+        raise TypeError("pass body= only with a type tag string, not with a message object")
+    return type_tag(message), to_wire(message)
+
+
+def check_timeout(timeout: float | None, default: float = DEFAULT_ASK_TIMEOUT) -> float:
+    """A finite positive timeout; ValueError names the parameter otherwise."""
+    if timeout is None:
+        return default
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout) \
+            or timeout <= 0 or math.isinf(timeout):
+        raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
+    return float(timeout)
+
+
+def encode_checked(env: Envelope, max_bytes: int) -> bytes:
+    """Encode ``env`` and refuse it locally if the receiver would refuse it for size."""
+    data = encode(env)
+    if len(data) > max_bytes:
+        raise MessageTooLarge(f"message {env.type!r} to {env.to!r} is {len(data)} bytes, "
+                              f"over the limit of {max_bytes} bytes")
+    return data
+
+
+def reply_value(env: Envelope) -> Any:
+    """The value of a reply envelope: a message object if its tag is known here, else the body."""
+    if env.kind == KIND_ERROR:
+        raise error_from_wire(env.body)
+    if env.kind != KIND_REPLY:
+        raise error_from_wire({"code": "malformed", "message": f"expected a reply, got {env.kind!r}"})
+    if is_registered(env.type):
+        return from_wire(message_class(env.type), env.body)
+    return env.body
+
+
+def resolved_from(value: Any) -> Resolved:
+    """The front door's answer to ``node.resolve``."""
+    if not isinstance(value, Resolved):
+        raise TypeError(f"node.resolve answered {value!r}")
+    return value
+
+
+def deadline_after(timeout: float) -> tuple[float, float]:
+    """(wall-clock deadline for the envelope, monotonic deadline for local waiting)."""
+    return time.time() + timeout, time.monotonic() + timeout

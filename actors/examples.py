@@ -1,0 +1,143 @@
+"""Example actors used by the README tour and the tests: echo, relay, and chaos.
+
+``chaos`` misbehaves on request (raise, exit, hang, segfault, sleep) so that supervision
+can be shown and tested against real failures.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+import attrs
+
+from messages import message
+
+from ._actor import Actor, handler
+
+
+@message("echo.ping")
+class Ping:
+    """Ask ``echo`` to send ``n`` and ``text`` back."""
+
+    n: int
+    text: str = ""
+
+
+@message("echo.pong")
+class Pong:
+    """``echo``'s answer: what it was sent, and which incarnation answered."""
+
+    n: int
+    text: str
+    incarnation: int
+
+
+@attrs.frozen
+class EchoStatistics:
+    """What ``echo`` has done."""
+
+    pings: int
+
+
+class Echo(Actor):
+    """Replies to every ``echo.ping`` with an ``echo.pong``."""
+
+    def on_start(self) -> None:
+        self.pings = 0
+
+    @handler
+    def on_ping(self, msg: Ping) -> Pong:
+        self.pings += 1
+        return Pong(msg.n, msg.text, self.context.incarnation)
+
+    def statistics(self) -> EchoStatistics:
+        return EchoStatistics(self.pings)
+
+
+@message("relay.forward")
+class Forward:
+    """Ask ``relay`` to ask actor ``target`` for an echo of ``n``."""
+
+    n: int
+    target: str = "echo"
+
+
+@attrs.frozen
+class RelaySettings:
+    """Settings of ``relay``: how long it waits for the actor it asks."""
+
+    timeout: float = 2.0
+
+
+class Relay(Actor):
+    """Asks another actor on its node and replies with that actor's answer."""
+
+    settings_class = RelaySettings
+
+    @handler
+    def on_forward(self, msg: Forward) -> Pong:
+        reply = self.context.connection().ask(msg.target, Ping(msg.n, "via relay"),
+                                              timeout=self.context.settings.timeout)
+        assert isinstance(reply, Pong)
+        return reply
+
+
+@message("chaos.fail")
+class Fail:
+    """Make ``chaos`` fail: ``how`` is raise, exit, kill, segfault, hang or sleep."""
+
+    how: str
+    seconds: float = 0.0
+    code: int = 3
+
+
+@message("chaos.count")
+class Count:
+    """Add one to ``chaos``'s counter and return it (shows whether state survived)."""
+
+
+@message("chaos.save")
+class Save:
+    """Save ``chaos``'s counter as a snapshot for its next incarnation."""
+
+
+class Chaos(Actor):
+    """An actor that fails on request, for fault injection."""
+
+    def on_start(self) -> None:
+        snapshot: Any = self.context.snapshot
+        self.count = int(snapshot["count"]) if isinstance(snapshot, dict) else 0
+        if self.context.settings.get("fail_on_start"):
+            raise RuntimeError("chaos was configured to fail in on_start")
+
+    @handler
+    def on_count(self, msg: Count) -> int:
+        self.count += 1
+        return self.count
+
+    @handler
+    def on_save(self, msg: Save) -> int:
+        self.context.save_snapshot({"count": self.count})
+        return self.count
+
+    @handler
+    def on_fail(self, msg: Fail) -> str:
+        if msg.how == "raise":
+            raise RuntimeError("chaos was asked to raise")
+        if msg.how == "exit":
+            os._exit(msg.code)
+        if msg.how == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if msg.how == "segfault":
+            ctypes.string_at(0)
+        if msg.how == "hang":
+            threading.Event().wait()
+        if msg.how == "sleep":
+            time.sleep(msg.seconds)
+            return "slept"
+        raise ValueError(f"chaos.fail: unknown how={msg.how!r}")

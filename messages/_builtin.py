@@ -1,0 +1,134 @@
+"""Message types every node and actor understands (tags under ``actor.``, ``node.``, ``host.``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from ._registry import message
+
+
+@message("actor.ping")
+class ActorPing:
+    """Readiness check every actor answers, whatever its handlers."""
+
+
+@message("actor.pong")
+class ActorPong:
+    """Answer to ``actor.ping``: which actor, which incarnation."""
+
+    name: str
+    incarnation: int
+
+
+@message("node.resolve")
+class Resolve:
+    """Ask the node where an actor listens."""
+
+    name: str
+
+
+@message("node.resolved")
+class Resolved:
+    """Where an actor listens, and which incarnation serves there now."""
+
+    name: str
+    endpoint: str
+    incarnation: int
+    state: str
+
+
+@message("node.info")
+class NodeInfo:
+    """Ask the node for its endpoints."""
+
+
+@message("node.about")
+class NodeAbout:
+    """The node's endpoints and identity."""
+
+    endpoint: str
+    events: str
+    pid: int
+    version: int
+
+
+@message("node.status")
+class Status:
+    """Ask for the state of every actor (or of one, by name)."""
+
+    name: str | None = None
+
+
+@message("node.actor_status")
+class ActorStatus:
+    """One actor's row in ``node.status``."""
+
+    name: str
+    state: str
+    pid: int | None
+    incarnation: int
+    uptime: float
+    handled: int
+    errors: int
+    bad_input: int
+    restarts: int
+    endpoint: str
+    supervisor: str
+
+
+@message("node.status_reply")
+class StatusReply:
+    """Every actor's row, and what the front door itself refused."""
+
+    actors: list[ActorStatus]
+    node_bad_input: int = 0
+
+
+@message("node.stop")
+class StopNode:
+    """Stop the node: every actor in reverse start order, then the node process."""
+
+
+@message("node.ok")
+class Ok:
+    """A command was accepted."""
+
+    detail: str = ""
+
+
+@message("host.ready")
+class HostReady:
+    """Actor host → node: ``on_start`` returned; the actor serves at ``endpoint``."""
+
+    name: str
+    incarnation: int
+    endpoint: str
+    pid: int
+
+
+@message("host.start_failed")
+class HostStartFailed:
+    """Actor host → node: ``on_start`` raised (OTP's start_error)."""
+
+    name: str
+    incarnation: int
+    reason: str
+
+
+@message("host.heartbeat")
+class HostHeartbeat:
+    """Actor host → node on the control channel, every heartbeat interval.
+
+    ``busy_for`` is how long the current handler has run (0 when idle), so that the node
+    tells a hung actor from a merely busy one.
+    """
+
+    name: str
+    incarnation: int
+    busy_for: float
+    handled: int
+    errors: int
+    bad_input: int
+    extra: dict[str, Any] = attrs.field(factory=dict)

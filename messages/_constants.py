@@ -1,0 +1,22 @@
+"""Protocol constants, defined once: every other module imports them from here."""
+
+from typing import Final
+
+PROTOCOL_VERSION: Final = 1
+"""Version carried in every envelope under ``v``; a node refuses other versions."""
+
+DEFAULT_MAX_MESSAGE_BYTES: Final = 1 << 20
+"""Largest encoded envelope a node or actor accepts unless configured otherwise."""
+
+DEFAULT_ASK_TIMEOUT: Final = 5.0
+"""Seconds an ask waits for its reply when the caller names no timeout (as OTP's call)."""
+
+KIND_ASK: Final = "ask"
+KIND_TELL: Final = "tell"
+KIND_REPLY: Final = "reply"
+KIND_ERROR: Final = "error"
+KIND_EVENT: Final = "event"
+KINDS: Final = frozenset({KIND_ASK, KIND_TELL, KIND_REPLY, KIND_ERROR, KIND_EVENT})
+
+NODE_TARGET: Final = "node"
+"""Target name of the node's own front door (resolve, status, stop, ...)."""

@@ -1,0 +1,38 @@
+"""The envelope: the one shape every message on the wire has (see PROTOCOL.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from ._constants import PROTOCOL_VERSION
+
+
+@attrs.frozen(slots=True)
+class Envelope:
+    """One message on the wire.
+
+    ``deadline`` is an absolute Unix time in seconds (``None``: no deadline); ``id`` is the
+    correlation id a reply echoes; ``incarnation`` is set on replies and events so a
+    client knows which life of an actor answered.
+    """
+
+    kind: str
+    id: int | str
+    to: str
+    type: str
+    body: Any = None
+    deadline: float | None = None
+    incarnation: int | None = None
+    v: int = PROTOCOL_VERSION
+
+    def reply(self, type_: str, body: Any, *, incarnation: int | None = None) -> Envelope:
+        """The reply envelope to this ask, carrying its correlation id."""
+        return Envelope("reply", self.id, self.to, type_, body, None, incarnation)
+
+    def error(self, code: str, message: str, *, incarnation: int | None = None,
+              **details: Any) -> Envelope:
+        """The error envelope to this ask: ``{"code", "message", ...details}``."""
+        body = {"code": code, "message": message, **details}
+        return Envelope("error", self.id, self.to, "error", body, None, incarnation)

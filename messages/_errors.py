@@ -1,0 +1,144 @@
+"""Errors of Agent Cellphone.
+
+Each subclasses the builtin a caller already catches::
+
+    CellphoneError (Exception)
+    ├── ProtocolError (ValueError)          bytes or fields that break the wire protocol
+    │   ├── MalformedMessage                not msgpack, wrong frame count, bad envelope
+    │   ├── UnknownMessageType              no message class for the type tag
+    │   ├── InvalidBody                     missing, unexpected or wrongly typed field
+    │   └── MessageTooLarge                 over the configured size limit
+    ├── ConfigError (ValueError)            a node config or child spec that cannot run
+    └── RemoteError                         an error reply from an actor or the node
+        ├── ActorNotFound (LookupError)     no actor of that name on the node
+        ├── HandlerError (RuntimeError)     the actor's handler raised
+        ├── ActorCrashed (ConnectionError)  the incarnation died with the ask in flight
+        ├── ActorOverloaded (BufferError)   the actor's mailbox is full
+        ├── DeadlineExpired (TimeoutError)  the deadline passed before the actor got to it
+        └── AskTimeout (TimeoutError)       no reply within the ask's timeout
+
+Error replies travel as ``{"code", "message", ...}``; :func:`error_from_wire` maps a code
+back to its class so that a remote failure raises the same type as a local one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CellphoneError(Exception):
+    """Root of every error this project raises."""
+
+
+class ProtocolError(CellphoneError, ValueError):
+    """Bytes or fields that break the wire protocol (see PROTOCOL.md)."""
+
+    code: ClassVar[str] = "protocol_error"
+
+
+class MalformedMessage(ProtocolError):
+    """Not msgpack, a wrong number of frames, or an envelope missing its keys."""
+
+    code = "malformed"
+
+
+class UnknownMessageType(ProtocolError):
+    """The type tag names no message class that the receiver knows."""
+
+    code = "unknown_type"
+
+
+class InvalidBody(ProtocolError):
+    """A body field is missing, unexpected, or of the wrong type."""
+
+    code = "invalid_body"
+
+
+class MessageTooLarge(ProtocolError):
+    """The encoded message is over the receiver's size limit."""
+
+    code = "too_large"
+
+
+class ConfigError(CellphoneError, ValueError):
+    """A node config, child spec or actor setting that cannot run; names the key."""
+
+
+class RemoteError(CellphoneError):
+    """An error reply from an actor or from the node's front door."""
+
+    code: ClassVar[str] = "error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details: dict[str, Any] = details or {}
+
+
+class ActorNotFound(RemoteError, LookupError):
+    """No actor of that name runs on the node."""
+
+    code = "not_found"
+
+
+class HandlerError(RemoteError, RuntimeError):
+    """The actor's handler raised; the message names actor, type and exception."""
+
+    code = "handler_error"
+
+
+class ActorCrashed(RemoteError, ConnectionError):
+    """The actor incarnation that held the ask died before replying."""
+
+    code = "crashed"
+
+
+class ActorOverloaded(RemoteError, BufferError):
+    """The actor's mailbox is full; retry later or slow down."""
+
+    code = "overloaded"
+
+
+class DeadlineExpired(RemoteError, TimeoutError):
+    """The ask's deadline had passed when the actor reached it, so it was skipped."""
+
+    code = "deadline_expired"
+
+
+class AskTimeout(RemoteError, TimeoutError):
+    """No reply arrived within the ask's timeout."""
+
+    code = "timeout"
+
+
+class RemoteProtocolError(RemoteError, ValueError):
+    """The receiver refused the message as a protocol error (see ``details['code']``)."""
+
+    code = "protocol_error"
+
+
+_REMOTE_BY_CODE: dict[str, type[RemoteError]] = {
+    cls.code: cls
+    for cls in (
+        ActorNotFound,
+        HandlerError,
+        ActorCrashed,
+        ActorOverloaded,
+        DeadlineExpired,
+        AskTimeout,
+    )
+}
+_PROTOCOL_CODES = frozenset(
+    c.code
+    for c in (ProtocolError, MalformedMessage, UnknownMessageType, InvalidBody, MessageTooLarge)
+)
+
+
+def error_from_wire(body: Any) -> RemoteError:
+    """Turn the body of an ``error`` envelope into the matching exception."""
+    if not isinstance(body, dict):
+        return RemoteError(f"error reply with a body that is not a map: {body!r}")
+    code = str(body.get("code", "error"))
+    message = str(body.get("message", "no message"))
+    if code in _PROTOCOL_CODES:
+        return RemoteProtocolError(message, details=body)
+    return _REMOTE_BY_CODE.get(code, RemoteError)(message, details=body)

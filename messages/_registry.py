@@ -1,0 +1,179 @@
+"""Message classes: attrs classes registered under a type tag, checked field by field."""
+
+from __future__ import annotations
+
+import functools
+import math
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import attrs
+
+from ._errors import InvalidBody, UnknownMessageType
+
+T = TypeVar("T")
+
+_BY_TAG: dict[str, type[Any]] = {}
+_TAG_ATTR = "__message_type__"
+
+
+def message(tag: str) -> Callable[[type[T]], type[T]]:
+    """Make ``cls`` a frozen attrs message class and register it under ``tag``.
+
+    Tags are dotted lower-case names (``echo.ping``); a tag names one class per process.
+    """
+    if not tag or tag != tag.strip() or " " in tag:
+        raise ValueError(f"message tag must be a non-empty dotted name, got {tag!r}")
+
+    def register(cls: type[T]) -> type[T]:
+        frozen = cls if attrs.has(cls) else attrs.frozen(cls)
+        existing = _BY_TAG.get(tag)
+        if existing is not None and existing.__qualname__ != frozen.__qualname__:
+            raise ValueError(f"message tag {tag!r} is already used by {existing.__qualname__}")
+        setattr(frozen, _TAG_ATTR, tag)
+        _BY_TAG[tag] = frozen
+        return frozen
+
+    return register
+
+
+def type_tag(obj_or_cls: Any) -> str:
+    """The registered type tag of a message instance or class."""
+    tag = getattr(obj_or_cls, _TAG_ATTR, None)
+    if not isinstance(tag, str):
+        raise TypeError(f"{obj_or_cls!r} is not a registered message (use @message('tag'))")
+    return tag
+
+
+def message_class(tag: str) -> type[Any]:
+    """The class registered under ``tag``; :class:`UnknownMessageType` if there is none."""
+    try:
+        return _BY_TAG[tag]
+    except KeyError:
+        raise UnknownMessageType(f"unknown message type {tag!r}") from None
+
+
+def is_registered(tag: str) -> bool:
+    """Whether a message class is registered under ``tag`` in this process."""
+    return tag in _BY_TAG
+
+
+def to_wire(value: Any) -> Any:
+    """Turn a message (or any value inside one) into plain msgpack-able data."""
+    if attrs.has(type(value)):
+        return {f.name: to_wire(getattr(value, f.name)) for f in attrs.fields(type(value))}
+    if isinstance(value, (list, tuple)):
+        return [to_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_wire(v) for k, v in value.items()}
+    return value
+
+
+def from_wire(cls: type[T], body: Any) -> T:
+    """Build ``cls`` from a decoded body, checking every field against its annotation."""
+    return typing.cast(T, _build(cls, body, cls.__name__))
+
+
+def _build(cls: type[Any], body: Any, path: str) -> Any:
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise InvalidBody(f"{path}: expected a map of fields, got {type(body).__name__}")
+    fields, hints, names = _schema(cls)
+    unexpected = sorted(str(k) for k in body if k not in names)
+    if unexpected:
+        raise InvalidBody(
+            f"{path}: unexpected field(s) {', '.join(unexpected)}; "
+            f"expected only {', '.join(sorted(names)) or 'no fields'}"
+        )
+    kwargs: dict[str, Any] = {}
+    for f in fields:
+        if f.name not in body:
+            if f.default is attrs.NOTHING:
+                raise InvalidBody(f"{path}.{f.name}: required field is missing")
+            continue
+        kwargs[f.name] = _convert(body[f.name], hints.get(f.name, Any), f"{path}.{f.name}")
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise InvalidBody(f"{path}: {exc}") from exc
+
+
+@functools.cache
+def _schema(cls: type[Any]) -> tuple[Any, dict[str, Any], frozenset[str]]:
+    fields = attrs.fields(cls)
+    return fields, typing.get_type_hints(cls), frozenset(f.name for f in fields)
+
+
+def _convert(value: Any, hint: Any, path: str) -> Any:  # noqa: C901, PLR0911, PLR0912
+    if hint is Any or hint is object:
+        return value
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _convert(value, option, path)
+            except InvalidBody as exc:
+                errors.append(str(exc))
+        raise InvalidBody(errors[0] if len(errors) == 1 else f"{path}: no type fits {value!r}")
+    if origin is typing.Literal:
+        if value in typing.get_args(hint):
+            return value
+        raise InvalidBody(f"{path}: expected one of {typing.get_args(hint)}, got {value!r}")
+    if origin in (list, tuple, typing.Sequence) or hint in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise _wrong(path, "a list", value)
+        args = typing.get_args(hint)
+        item = args[0] if args else Any
+        items = [_convert(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple or hint is tuple else items
+    if origin in (dict, typing.Mapping) or hint is dict:
+        if not isinstance(value, dict):
+            raise _wrong(path, "a map", value)
+        args = typing.get_args(hint)
+        vtype = args[1] if len(args) == 2 else Any
+        return {str(k): _convert(v, vtype, f"{path}.{k}") for k, v in value.items()}
+    if attrs.has(hint):
+        return _build(hint, value, path)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise _wrong(path, "a boolean", value)
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _wrong(path, "an integer", value)
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if math.isnan(value):
+                raise InvalidBody(f"{path}: expected a number, got NaN")
+            return float(value)
+        raise _wrong(path, "a number", value)
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise _wrong(path, "a string", value)
+    if hint is bytes:
+        if isinstance(value, bytes):
+            return value
+        raise _wrong(path, "bytes", value)
+    if hint is type(None):
+        if value is None:
+            return None
+        raise _wrong(path, "nil", value)
+    return value
+
+
+def _wrong(path: str, expected: str, value: Any) -> InvalidBody:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return InvalidBody(f"{path}: expected {expected}, got {type(value).__name__} {shown}")
