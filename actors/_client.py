@@ -193,7 +193,7 @@ class Connection:
         if events is not None:
             poller.register(events, zmq.POLLIN)
         for attempt in range(1, retries + 2):
-            if events is not None and events.get(zmq.EVENTS) & zmq.POLLIN:
+            if events is not None and int(events.get(zmq.EVENTS)) & zmq.POLLIN:
                 # lifecycle news that arrived before this send: an exit seen now means the
                 # message will wait for the next incarnation, not that this ask failed
                 seen = self._crash_of(events, target, incarnation)
