@@ -235,7 +235,7 @@ class _ControlLoop:
                                publish_sink=lambda topic, body: self._post("publish", (topic, body)),
                                stop_sink=lambda: self._post("stop", None))
         actor = cls(context)
-        socket = self.ctx.socket(zmq.ROUTER)
+        socket = zmq.Context().socket(zmq.ROUTER)  # own context: the actor thread terms it
         socket.linger = 0
         socket.rcvhwm = spec.mailbox_size
         socket.sndhwm = spec.mailbox_size
