@@ -4,8 +4,8 @@ Why log-linear: every power of two is cut into ``2**sub_bits`` equal buckets, so
 is never wider than ``2**-sub_bits`` of its lower bound. Reporting a bucket's midpoint
 keeps every percentile within a relative error of ``2**-(sub_bits + 1)`` of the exact
 (nearest-rank) value, from :data:`LOWEST` to :data:`HIGHEST`, whatever the distribution.
-With the default ``sub_bits=7`` that is 0.39 %, and at most ``54 * 128 = 6912`` buckets
-exist, so memory is bounded whatever the sample rate. Histograms with the same
+With the default ``sub_bits=7`` that is 0.39 %, and at most ``54 * 128 + 1 = 6913``
+buckets exist, so memory is bounded whatever the sample rate. Histograms with the same
 ``sub_bits`` merge by adding counts, which is how batches from many processes combine.
 
 Values below :data:`LOWEST` (including 0) share one bucket reported as 0; values at or
@@ -180,8 +180,13 @@ class Histogram:
         for i in sorted(self.counts):
             seen += self.counts[i]
             while r < len(ranks) and ranks[r][0] <= seen:
-                value = bucket_value(i, self.sub_bits)
-                out[ranks[r][1]] = min(max(value, self.min), self.max)
+                rank, n = ranks[r]
+                if rank == 1:
+                    out[n] = self.min  # the smallest and largest samples are known exactly
+                elif rank == self.count:
+                    out[n] = self.max
+                else:
+                    out[n] = min(max(bucket_value(i, self.sub_bits), self.min), self.max)
                 r += 1
             if r == len(ranks):
                 break

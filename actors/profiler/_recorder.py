@@ -4,7 +4,7 @@
 nothing crosses a socket per sample. A batch (``profiler.record_batch``: one histogram
 per op) leaves when ``max_pending`` samples are waiting, and every ``flush_interval``
 seconds from a daemon thread, so memory is bounded whatever the rate: at most
-``max_ops`` operations of at most 6912 buckets each. A failing sink never reaches the
+``max_ops`` operations of at most 6913 buckets each. A failing sink never reaches the
 caller: the batch is dropped and counted.
 """
 

@@ -5,7 +5,7 @@ each: the newest ``slots`` form the current window, the ``slots`` before them th
 previous window (for trends). A window therefore covers between ``W - W/slots`` and ``W``
 seconds; rates divide by the span actually covered. Samples are placed by arrival time
 at the store (a batch lands in the slot of the moment it arrives). Memory is bounded:
-operations * windows * ``2 * slots`` histograms of at most 6912 buckets each.
+operations * windows * ``2 * slots`` histograms of at most 6913 buckets each.
 """
 
 from __future__ import annotations
