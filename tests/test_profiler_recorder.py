@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import multiprocessing
+import random
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -139,10 +140,6 @@ def test_threads_record_without_losing_samples() -> None:
 
 def _child_batch(seed: int) -> bytes:
     """Run in another process: record 20k samples, return the batch as msgpack bytes."""
-    import random
-
-    from actors.profiler import Recorder
-
     rng = random.Random(seed)
     r = Recorder(None, background=False, max_pending=10**9, source=f"child-{seed}")
     for _ in range(20_000):
@@ -154,8 +151,6 @@ def _child_batch(seed: int) -> bytes:
 
 def test_batches_from_several_processes_merge_exactly() -> None:
     """Four processes' batches merge into the histogram of all 80k samples, within error."""
-    import random
-
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(4, mp_context=ctx) as pool:
         blobs = list(pool.map(_child_batch, range(4)))

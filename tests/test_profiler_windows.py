@@ -80,7 +80,7 @@ def test_unknown_op_and_window_are_named() -> None:
     """Querying an unknown op or window says what is known."""
     s = store()
     s.add("known", hist(0.1), 0.0)
-    with pytest.raises(UnknownOperation, match="'missing'.*known"):
+    with pytest.raises(UnknownOperation, match=r"'missing'.*known"):
         s.report("missing", None, 1.0)
     with pytest.raises(ValueError, match="window: expected one of 10s, 1m, 5m, all, got '2h'"):
         s.report(None, "2h", 1.0)
