@@ -228,14 +228,14 @@ def test_reset_forgets_samples() -> None:
         actor.on_reset(Reset("a"))
 
 
-def test_without_publish_alerts_are_only_counted() -> None:
-    """On a context without publish (before the core has it) detection still works."""
+def test_without_an_event_channel_alerts_are_only_counted() -> None:
+    """Outside a node (publish raises RuntimeError) detection still works and counts."""
     clock = Clock()
     ctx = ActorContext("profiler", 1, ProfilerSettings(default_threshold=0.01), "")
     actor = ProfilerActor(ctx, clock=clock)
     actor.on_start()
     actor.on_record_batch(batch("a", 0.5, 30))
-    assert actor.statistics().alerts == 1
+    assert actor.statistics().alerts == 1 and actor.statistics().unpublished == 1
 
 
 def test_handled_message_types() -> None:

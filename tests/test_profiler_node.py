@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import zmq
 
 from actors.profiler import Recorder, connection_sink, profiled, render_top
-from messages import HandlerError, ProtocolError
+from messages import HandlerError, ProtocolError, RemoteProtocolError, decode
 from tests.nodes import RunningNode
 
 PROFILER = "actors.profiler:ProfilerActor"
@@ -65,9 +66,10 @@ def test_bad_input_gets_clear_errors(profiler_node: RunningNode) -> None:
     """Negative durations, wrong types and unknown ops are error replies naming the problem."""
     with profiler_node.connect() as conn:
         # A handler's InvalidBody is a HandlerError today; a ProtocolError once the core maps it.
-        with pytest.raises((HandlerError, ProtocolError), match=r"Record\.seconds: expected a finite"):
+        with pytest.raises((HandlerError, ProtocolError, RemoteProtocolError),
+                           match=r"Record\.seconds: expected a finite"):
             conn.ask("profiler", "profiler.record", {"op": "x", "seconds": -1.0})
-        with pytest.raises(ProtocolError, match=r"Record\.seconds: expected a number, got str"):
+        with pytest.raises(RemoteProtocolError, match=r"Record\.seconds: expected a number, got str"):
             conn.ask("profiler", "profiler.record", {"op": "x", "seconds": "slow"})
         with pytest.raises(HandlerError, match="no samples of operation 'nope'"):
             conn.ask("profiler", "profiler.report", {"op": "nope"})
@@ -85,3 +87,35 @@ def test_threshold_bottleneck_is_reported(profiler_node: RunningNode) -> None:
         config = conn.ask("profiler", "profiler.configure", {"clear_default_threshold": True})
         assert config["default_threshold"] is None
         assert conn.ask("profiler", "profiler.bottlenecks")["bottlenecks"] == []
+
+
+def test_alert_reaches_an_event_subscriber(profiler_node: RunningNode) -> None:
+    """Slow samples over the threshold publish profiler.bottleneck on the node's event stream."""
+    with profiler_node.connect() as conn:
+        ctx = zmq.Context()
+        sub = ctx.socket(zmq.SUB)
+        sub.linger = 0
+        sub.subscribe(b"profiler.bottleneck")
+        sub.connect(conn.about().events)
+        try:
+            recorder = Recorder(connection_sink(conn), flush_interval=0.05)
+            try:
+                # PUB drops events sent before the subscription is live: keep recording
+                # slow calls until the first alert arrives.
+                deadline = time.monotonic() + 10
+                while not sub.poll(100) and time.monotonic() < deadline:
+                    conn.ask("profiler", "profiler.reset", {})
+                    for _ in range(20):
+                        recorder.record("pool.query", 0.2)
+                    recorder.flush()
+                assert sub.poll(0), "no profiler.bottleneck event within 10 s"
+                env = decode(sub.recv_multipart()[-1])
+            finally:
+                recorder.close()
+        finally:
+            sub.close()
+            ctx.term()
+    assert env.type == "profiler.bottleneck"
+    assert env.body["op"] == "pool.query" and env.body["kind"] == "threshold"
+    assert env.body["state"] == "raised" and env.body["evidence"]["threshold"] == 0.05
+    assert env.body["profiler"] == "profiler"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -37,9 +37,11 @@ ALERT_TOPIC = "profiler.bottleneck"
 class ProfilerActor(Actor):
     """Response times per operation: windows, percentiles, trends, bottleneck alerts.
 
-    Detection runs after samples arrive, at most every ``detect_interval`` seconds, and on
-    every ``profiler.bottlenecks`` query. A bottleneck is published once when it appears
-    (``state: "raised"``) and once when it goes (``state: "cleared"``).
+    Detection runs on every query and whenever samples arrive: a full pass at most every
+    ``detect_interval`` seconds, in between a cheap pass over the ops just recorded (it only
+    raises alerts, so an alert never waits for the next full pass). A bottleneck is
+    published once when it appears (``state: "raised"``) and once when it goes
+    (``state: "cleared"``).
     """
 
     settings_class = ProfilerSettings
@@ -55,7 +57,7 @@ class ProfilerActor(Actor):
         self.detect_interval = s.detect_interval
         self.active: dict[tuple[str, str], tuple[Bottleneck, float]] = {}
         self._detected_at = -math.inf
-        self.samples = self.batches = self.refused = self.alerts = 0
+        self.samples = self.batches = self.refused = self.alerts = self.unpublished = 0
 
     # -- recording ---------------------------------------------------------------------
     @handler
@@ -96,6 +98,8 @@ class ProfilerActor(Actor):
         self.samples += accepted
         if now - self._detected_at >= self.detect_interval:
             self._detect(now)
+        else:
+            self._detect(now, only=parts)
         return accepted
 
     # -- queries -----------------------------------------------------------------------
@@ -146,15 +150,19 @@ class ProfilerActor(Actor):
     def statistics(self) -> ProfilerStatistics:
         return ProfilerStatistics(ops=len(self.store.ops), samples=self.samples, batches=self.batches,
                                   refused=self.refused, refused_ops=self.store.refused_ops,
-                                  bottlenecks=len(self.active), alerts=self.alerts)
+                                  bottlenecks=len(self.active), alerts=self.alerts,
+                                  unpublished=self.unpublished)
 
     # -- detection and alerts ----------------------------------------------------------
-    def _detect(self, now: float) -> None:
-        self._detected_at = now
-        found = {b.key: b for b in self.store.bottlenecks(now)}
-        for key in [k for k in self.active if k not in found]:
-            gone, _ = self.active.pop(key)
-            self._publish(gone, "cleared")
+    def _detect(self, now: float, only: Iterable[str] | None = None) -> None:
+        """Full pass (``only`` None): raise new bottlenecks and clear gone ones. Cheap pass
+        over the ops of one batch: only raise, so an alert never waits for the next full pass."""
+        found = {b.key: b for b in self.store.bottlenecks(now, only)}
+        if only is None:
+            self._detected_at = now
+            for key in [k for k in self.active if k not in found]:
+                gone, _ = self.active.pop(key)
+                self._publish(gone, "cleared")
         for key, b in found.items():
             if key in self.active:
                 self.active[key] = (b, self.active[key][1])
@@ -166,10 +174,12 @@ class ProfilerActor(Actor):
         if state == "raised":
             self.alerts += 1
             log.warning("profiler %r: bottleneck %s", self.context.name, b.summary)
-        publish = getattr(self.context, "publish", None)
-        if publish is not None:  # ActorContext.publish is landing in the core
-            publish(ALERT_TOPIC, {**b.to_dict(), "state": state, "profiler": self.context.name})
-
+        try:
+            self.context.publish(ALERT_TOPIC, {**b.to_dict(), "state": state,
+                                               "profiler": self.context.name})
+        except RuntimeError as exc:  # no event channel (an actor run outside a node)
+            self.unpublished += 1
+            log.debug("profiler %r: alert not published: %s", self.context.name, exc)
 
 def _policy(s: ProfilerSettings) -> Policy:
     return Policy(percentile=s.percentile, thresholds=dict(s.thresholds),

@@ -171,3 +171,4 @@ class ProfilerStatistics:
     refused_ops: int
     bottlenecks: int
     alerts: int
+    unpublished: int

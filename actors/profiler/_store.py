@@ -6,7 +6,7 @@ drive it with a virtual clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._bottlenecks import Bottleneck, Policy, detect
@@ -125,20 +125,27 @@ class ProfileStore:
                          "trends": self.trends(name, now)}
         return {"uptime": now - self.started, "windows": self.labels, "ops": ops}
 
-    def bottlenecks(self, now: float) -> list[Bottleneck]:
-        """Run detection over every op (see :mod:`._bottlenecks` for the windows used)."""
+    def bottlenecks(self, now: float, only: Iterable[str] | None = None) -> list[Bottleneck]:
+        """Run detection over every op (see :mod:`._bottlenecks` for the windows used).
+
+        ``only``: check just these ops' thresholds and jumps (no share check) - the cheap
+        pass run on every batch between full passes.
+        """
         fast: dict[str, Stats] = {}
         baseline: dict[str, Stats] = {}
         share: dict[str, Stats] = {}
         share_index = min(1, len(self.windows) - 1)
-        for name, entry in self.ops.items():
+        names = self.ops if only is None else [op for op in only if op in self.ops]
+        for name in names:
+            entry = self.ops[name]
             first, last = entry.rings[0], entry.rings[-1]
             fast[name] = stats_of(first.current(now), first.span(now, self.started))
             if len(entry.rings) > 1:
                 base = last.ended_before(now - first.window, now)
                 baseline[name] = stats_of(base, last.window)
-            ring = entry.rings[share_index]
-            share[name] = stats_of(ring.current(now), ring.span(now, self.started))
+            if only is None:
+                ring = entry.rings[share_index]
+                share[name] = stats_of(ring.current(now), ring.span(now, self.started))
         return detect(fast, baseline, share, self.policy)
 
     def config(self) -> Mapping[str, Any]:
