@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-import time
+from time import perf_counter
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -58,17 +58,23 @@ class profiled:
     def _record(self, seconds: float, ok: bool) -> None:
         (self.recorder or default_recorder()).record(self.op, seconds, ok)
 
+    def _bound(self) -> Callable[[float, bool], None]:
+        """A recording function for the decorator's hot path (binds an explicit recorder)."""
+        if self.recorder is None:
+            return self._record  # looks the default up per call: it may be replaced later
+        record, op = self.recorder.record, self.op
+        return lambda seconds, ok: record(op, seconds, ok)
+
     # -- context manager ---------------------------------------------------------------
     def __enter__(self) -> profiled:
         starts: list[float] | None = getattr(self._local, "starts", None)
         if starts is None:
             starts = self._local.starts = []
-        starts.append(time.perf_counter())
+        starts.append(perf_counter())
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
-        seconds = time.perf_counter() - self._local.starts.pop()
-        self._record(max(seconds, 0.0), exc_type is None)
+        self._record(perf_counter() - self._local.starts.pop(), exc_type is None)
 
     async def __aenter__(self) -> profiled:
         return self.__enter__()
@@ -78,30 +84,30 @@ class profiled:
 
     # -- decorator ---------------------------------------------------------------------
     def __call__(self, fn: F) -> F:
-        record = self._record
+        record = self._bound()
         if inspect.iscoroutinefunction(fn):
             @functools.wraps(fn)
             async def timed_async(*args: Any, **kwargs: Any) -> Any:
-                start = time.perf_counter()
+                start = perf_counter()
                 ok = False
                 try:
                     result = await fn(*args, **kwargs)
                     ok = True
                     return result
                 finally:
-                    record(max(time.perf_counter() - start, 0.0), ok)
+                    record(perf_counter() - start, ok)
 
             return cast(F, timed_async)
 
         @functools.wraps(fn)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
+            start = perf_counter()
             ok = False
             try:
                 result = fn(*args, **kwargs)
                 ok = True
                 return result
             finally:
-                record(max(time.perf_counter() - start, 0.0), ok)
+                record(perf_counter() - start, ok)
 
         return cast(F, timed)
