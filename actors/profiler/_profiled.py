@@ -14,8 +14,8 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-from time import perf_counter
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any, TypeVar, cast
 
 from ._recorder import Recorder
