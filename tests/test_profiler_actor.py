@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import attrs
+import msgpack
 import pytest
 
 from actors import ActorContext
@@ -243,3 +244,44 @@ def test_handled_message_types() -> None:
     assert sorted(ProfilerActor.handled_types()) == [
         "profiler.bottlenecks", "profiler.configure", "profiler.record", "profiler.record_batch",
         "profiler.report", "profiler.reset", "profiler.snapshot"]
+
+
+@attrs.define
+class SnapshotContext(PublishingContext):
+    """A context that keeps what the actor saves as its snapshot."""
+
+    saved: list[Any] = attrs.field(factory=list)
+
+    def save_snapshot(self, state: Any) -> None:
+        self.saved.append(state)
+
+
+def test_since_start_totals_survive_a_restart() -> None:
+    """Totals saved periodically come back in the next incarnation; windows start empty."""
+    clock = Clock()
+    ctx = SnapshotContext("profiler", 1, ProfilerSettings(snapshot_interval=5.0), "")
+    actor = ProfilerActor(ctx, clock=clock)
+    actor.on_start()
+    actor.on_record_batch(batch("db", 0.02, 40))
+    assert ctx.saved == []
+    clock.now += 6
+    actor.on_record_batch(batch("db", 0.04, 10))
+    assert len(ctx.saved) == 1
+    saved = msgpack.unpackb(msgpack.packb(ctx.saved[-1]), raw=False)
+    nxt = ProfilerActor(SnapshotContext("profiler", 2, ProfilerSettings(), "", snapshot=saved),
+                        clock=clock)
+    nxt.on_start()
+    assert nxt.restored == 1
+    report = nxt.on_report(Report("db"))["ops"]["db"]["windows"]
+    assert report["all"]["count"] == 50 and report["10s"]["count"] == 0
+
+
+def test_a_corrupt_snapshot_entry_is_ignored() -> None:
+    """A snapshot entry that does not parse is skipped, the rest restored."""
+    good = Histogram()
+    good.record(0.1, times=3)
+    snap = {"v": 1, "totals": {"ok": good.to_dict(), "bad": {"sub_bits": 7, "buckets": [1]}}}
+    actor = ProfilerActor(SnapshotContext("profiler", 2, ProfilerSettings(), "", snapshot=snap),
+                          clock=Clock())
+    actor.on_start()
+    assert actor.restored == 1 and sorted(actor.store.ops) == ["ok"]

@@ -58,6 +58,41 @@ class ProfilerActor(Actor):
         self.active: dict[tuple[str, str], tuple[Bottleneck, float]] = {}
         self._detected_at = -math.inf
         self.samples = self.batches = self.refused = self.alerts = self.unpublished = 0
+        self.snapshot_interval = s.snapshot_interval
+        self._saved_at = self.clock()
+        self.restored = self._restore(self.context.snapshot)
+
+    def on_stop(self) -> None:
+        self._save()
+
+    # -- surviving a restart -----------------------------------------------------------
+    def _save(self) -> None:
+        """Hand the since-start totals to the node; the next incarnation starts with them."""
+        if not self.snapshot_interval:
+            return
+        self._saved_at = self.clock()
+        totals = {op: entry.total.to_dict() for op, entry in self.store.ops.items()}
+        try:
+            self.context.save_snapshot({"v": 1, "totals": totals})
+        except RuntimeError as exc:  # no snapshot channel (an actor run outside a node)
+            log.debug("profiler %r: totals not saved: %s", self.context.name, exc)
+
+    def _restore(self, snapshot: Any) -> int:
+        """Since-start totals from the previous incarnation's snapshot; how many ops came back."""
+        if not isinstance(snapshot, dict) or snapshot.get("v") != 1:
+            return 0
+        restored, now = 0, self.clock()
+        for op, data in dict(snapshot.get("totals") or {}).items():
+            try:
+                hist = Histogram.from_dict(data)
+            except (ValueError, TypeError, AttributeError) as exc:
+                log.warning("profiler %r: snapshot entry %r ignored: %s", self.context.name, op, exc)
+                continue
+            if hist.sub_bits != self.store.sub_bits:
+                hist = hist.rebucket(self.store.sub_bits)
+            if isinstance(op, str) and op and self.store.restore_total(op, hist, now):
+                restored += 1
+        return restored
 
     # -- recording ---------------------------------------------------------------------
     @handler
@@ -160,6 +195,8 @@ class ProfilerActor(Actor):
         found = {b.key: b for b in self.store.bottlenecks(now, only)}
         if only is None:
             self._detected_at = now
+            if self.snapshot_interval and now - self._saved_at >= self.snapshot_interval:
+                self._save()
             for key in [k for k in self.active if k not in found]:
                 gone, _ = self.active.pop(key)
                 self._publish(gone, "cleared")

@@ -79,6 +79,8 @@ class ProfilerSettings:
     trend_tolerance: float = attrs.field(default=0.2, validator=_at_least(0.0))
     detect_interval: float = attrs.field(default=0.1, validator=_at_least(0.0))
     max_ops: int = attrs.field(default=2000, validator=_at_least(1))
+    snapshot_interval: float = attrs.field(default=10.0, validator=_at_least(0.0))
+    """Seconds between saves of the since-start totals for the next incarnation (0: never)."""
 
 
 @message("profiler.record")

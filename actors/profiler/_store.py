@@ -61,6 +61,15 @@ class ProfileStore:
         entry.add(hist, now)
         return True
 
+    def restore_total(self, op: str, hist: Histogram, now: float) -> bool:
+        """Put back an op's since-start total saved by an earlier incarnation (not its windows)."""
+        if op not in self.ops and len(self.ops) >= self.max_ops:
+            self.refused_ops += 1
+            return False
+        entry = self.ops.setdefault(op, OpWindows(self.windows, self.slots, self.sub_bits, now))
+        entry.total.merge(hist)
+        return True
+
     def reshape(self, windows: list[float]) -> None:
         """Switch to new windows (windowed samples restart empty; since-start totals stay)."""
         self.windows = list(windows)
