@@ -33,13 +33,14 @@ N = 300_000
 REPEATS = 7
 
 
-def best_ns(fn, n: int) -> float:  # type: ignore[no-untyped-def]
-    """Best of REPEATS runs of fn(), in ns per item."""
-    best = float("inf")
+def best_ns(fns, n: int) -> list[float]:  # type: ignore[no-untyped-def]
+    """Best of REPEATS runs of each fn(), interleaved so noise hits all alike; ns per item."""
+    best = [float("inf")] * len(fns)
     for _ in range(REPEATS):
-        t0 = time.perf_counter_ns()
-        fn()
-        best = min(best, (time.perf_counter_ns() - t0) / n)
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter_ns()
+            fn()
+            best[k] = min(best[k], (time.perf_counter_ns() - t0) / n)
     return best
 
 
@@ -72,8 +73,7 @@ def bench_record() -> None:
         for _v in values:
             pass
 
-    empty = best_ns(loop, N)
-    ns_ours, ns_prom, ns_hdr = best_ns(ours, N), best_ns(prometheus, N), best_ns(hdrh, N)
+    empty, ns_ours, ns_prom, ns_hdr = best_ns([loop, ours, prometheus, hdrh], N)
     recorder.close()
     print("1. cost of one recorded sample in the caller (best of 7 x 300k, loop overhead "
           f"{empty:.0f} ns included in each)")
@@ -104,7 +104,7 @@ def bench_record() -> None:
             with p:
                 pass
 
-    b, w, c = best_ns(call_bare, n), best_ns(call_wrapped, n), best_ns(call_with, n)
+    b, w, c = best_ns([call_bare, call_wrapped, call_with], n)
     print(f"   @profiled call             {w:7.0f} ns/call  (bare call {b:.0f} ns: +{w - b:.0f} ns)")
     print(f"   with profiled(...)         {c:7.0f} ns/block")
 

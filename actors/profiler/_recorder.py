@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from math import frexp
 from typing import Any, Final
 
 import attrs
@@ -90,7 +91,7 @@ class Recorder:
         if not fast:
             self._record_slow(op, seconds, ok)
             return
-        m, e = math.frexp(seconds)
+        m, e = frexp(seconds)
         i = (e << self.sub_bits) + int(m * self._scale)
         with self._lock:
             h = self._ops.get(op)
