@@ -14,7 +14,6 @@ import time
 from typing import Any
 
 import attrs
-import msgpack
 import zmq
 import zmq.asyncio
 
@@ -39,7 +38,14 @@ from messages import (
 )
 
 from ._client import DEFAULT_SEND_HWM, Reply
-from ._wire import check_timeout, deadline_after, encode_checked, outgoing, reply_value
+from ._wire import (
+    check_timeout,
+    deadline_after,
+    encode_checked,
+    outgoing,
+    parse_lifecycle,
+    reply_value,
+)
 
 
 @attrs.define
@@ -206,23 +212,22 @@ class AsyncConnection:
     async def _read_events(self, sub: zmq.asyncio.Socket) -> None:
         while True:
             frames = await sub.recv_multipart()
-            try:
-                event = msgpack.unpackb(frames[-1], raw=False)["body"]
-                name, inc, kind = event["name"], event["incarnation"], event["event"]
-            except (ValueError, KeyError, TypeError, msgpack.UnpackException):
+            event = parse_lifecycle(frames)
+            if event is None:
                 continue
-            if kind == "started" and name in self._resolved:
+            name, inc = event.name, event.incarnation
+            if event.event == "started" and name in self._resolved:
                 cached = self._resolved[name]
-                self._resolved[name] = Resolved(cached.name, cached.endpoint, inc, "running")
-            if kind not in ("exited", "gave_up"):
+                self._resolved[name] = Resolved(name, cached.endpoint, inc, "running")
+            if not event.ended:
                 continue
             for pending in list(self._pending.values()):
                 if pending.target == name and not pending.future.done() and \
                         (pending.incarnation is None or inc >= pending.incarnation):
                     pending.future.set_exception(ActorCrashed(
-                        f"actor {name!r} incarnation {inc} died ({event.get('cause', kind)}) "
+                        f"actor {name!r} incarnation {inc} died ({event.cause}) "
                         "with an ask in flight",
-                        details={"actor": name, "incarnation": inc, "cause": event.get("cause")}))
+                        details={"actor": name, "incarnation": inc, "cause": event.cause}))
 
 
 def connect_async(endpoint: str = "tcp://127.0.0.1:5570", **options: Any) -> AsyncConnection:

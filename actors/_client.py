@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 import attrs
-import msgpack
 import zmq
 
 from messages import (
@@ -36,7 +35,14 @@ from messages import (
     decode,
 )
 
-from ._wire import check_timeout, deadline_after, encode_checked, outgoing, reply_value
+from ._wire import (
+    check_timeout,
+    deadline_after,
+    encode_checked,
+    outgoing,
+    parse_lifecycle,
+    reply_value,
+)
 
 DEFAULT_SEND_HWM = 1000
 """Messages a connection queues per actor before a send fails as overloaded."""
@@ -260,19 +266,16 @@ class Connection:
                 frames = events.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return crash
-            try:
-                event = msgpack.unpackb(frames[-1], raw=False)["body"]
-                name, inc, kind = event["name"], event["incarnation"], event["event"]
-            except (ValueError, KeyError, TypeError, msgpack.UnpackException):
+            event = parse_lifecycle(frames)
+            if event is None or event.name != target:
                 continue
-            if name != target:
-                continue
-            if kind == "started":
-                cached = self._resolved.get(name)
+            if event.event == "started":
+                cached = self._resolved.get(target)
                 if cached is not None:
-                    self._resolved[name] = Resolved(cached.name, cached.endpoint, inc, "running")
-            elif kind in ("exited", "gave_up") and (incarnation is None or inc >= incarnation):
-                crash = (inc, str(event.get("cause", kind)))
+                    self._resolved[target] = Resolved(target, cached.endpoint, event.incarnation,
+                                                      "running")
+            elif event.ended and (incarnation is None or event.incarnation >= incarnation):
+                crash = (event.incarnation, event.cause)
 
     def _front(self) -> zmq.Socket[bytes]:
         sockets = self._thread_sockets()

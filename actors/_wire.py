@@ -6,13 +6,17 @@ import math
 import time
 from typing import Any
 
+import attrs
+
 from messages import (
     DEFAULT_ASK_TIMEOUT,
     KIND_ERROR,
     KIND_REPLY,
     Envelope,
     MessageTooLarge,
+    ProtocolError,
     Resolved,
+    decode,
     encode,
     error_from_wire,
     from_wire,
@@ -67,6 +71,31 @@ def resolved_from(value: Any) -> Resolved:
     if not isinstance(value, Resolved):
         raise TypeError(f"node.resolve answered {value!r}")
     return value
+
+
+@attrs.frozen
+class Lifecycle:
+    """One lifecycle event as a client needs it."""
+
+    name: str
+    incarnation: int
+    event: str
+    cause: str
+
+    @property
+    def ended(self) -> bool:
+        """Whether this incarnation is gone (exited, or its supervisor gave up)."""
+        return self.event in ("exited", "gave_up")
+
+
+def parse_lifecycle(frames: list[bytes]) -> Lifecycle | None:
+    """The lifecycle event in PUB frames ``[topic, envelope]``; None if it is not one."""
+    try:
+        body = decode(frames[-1]).body
+        return Lifecycle(str(body["name"]), int(body["incarnation"]), str(body["event"]),
+                         str(body.get("cause") or body["event"]))
+    except (ProtocolError, KeyError, TypeError, ValueError):
+        return None
 
 
 def deadline_after(timeout: float) -> tuple[float, float]:

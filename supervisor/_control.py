@@ -21,11 +21,8 @@ class ControlChannel:
 
     def __init__(self, node: Node, endpoint: str) -> None:
         self.node = node
-        self.socket: zmq.Socket[bytes] = node.ctx.socket(zmq.ROUTER)
-        self.socket.linger = 0
-        self.socket.bind(endpoint)
+        self.socket = node.bind_router(endpoint)
         self.endpoint = endpoint
-        node.poller.register(self.socket, zmq.POLLIN)
 
     def drain(self) -> None:
         """Handle every control message waiting now."""
@@ -83,10 +80,6 @@ class ControlChannel:
             return None
         return worker
 
-    def close(self) -> None:
-        """Close the socket."""
-        self.node.poller.unregister(self.socket)
-        self.socket.close(linger=0)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

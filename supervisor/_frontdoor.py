@@ -56,11 +56,8 @@ class FrontDoor:
 
     def __init__(self, node: Node, endpoint: str) -> None:
         self.node = node
-        self.socket: zmq.Socket[bytes] = node.ctx.socket(zmq.ROUTER)
-        self.socket.linger = 0
-        self.socket.bind(endpoint)
+        self.socket = node.bind_router(endpoint)
         self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
-        node.poller.register(self.socket, zmq.POLLIN)
         self._handlers: dict[str, Callable[[Any], Any]] = {
             "actor.ping": lambda _: ActorPong(NODE_TARGET, 0),
             "node.resolve": self._resolve,
@@ -179,8 +176,3 @@ class FrontDoor:
         started = worker.start()
         return Ok(f"actor {msg.name!r} started as incarnation {worker.incarnation}" if started
                   else f"actor {msg.name!r} failed to start: {worker.start_failure}")
-
-    def close(self) -> None:
-        """Close the socket."""
-        self.node.poller.unregister(self.socket)
-        self.socket.close(linger=0)

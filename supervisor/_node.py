@@ -117,6 +117,14 @@ class Node:
         self.exit_code = 1
         self.stop_requested = True
 
+    def bind_router(self, endpoint: str) -> zmq.Socket[bytes]:
+        """A ROUTER bound at ``endpoint`` and polled by the loop (closed at shutdown)."""
+        socket: zmq.Socket[bytes] = self.ctx.socket(zmq.ROUTER)
+        socket.linger = 0
+        socket.bind(endpoint)
+        self.poller.register(socket, zmq.POLLIN)
+        return socket
+
     # -- lookups ----------------------------------------------------------------------
     def worker(self, name: str) -> Worker | None:
         """The worker named ``name``, if the tree has one."""
@@ -192,10 +200,7 @@ class Node:
     def _shutdown(self) -> None:
         log.info("node stopping every actor in reverse start order")
         self.root.stop()
-        self.front.close()
-        self.control.close()
-        self.events.close(linger=0)
-        self.ctx.term()
+        self.ctx.destroy(linger=0)  # every socket of the loop: front door, control, events
         shutil.rmtree(self.run_dir, ignore_errors=True)
         signal.set_wakeup_fd(-1)
         log.info("node stopped (exit code %d)", self.exit_code)
