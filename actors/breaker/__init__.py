@@ -16,7 +16,8 @@ from ._errors import (
     RetriesExhausted,
     UnknownResource,
 )
-from ._guard import BreakerClient, GuardStatistics
+from ._guard import BreakerClient, Guarded, GuardStatistics
+from ._local import LocalConnection
 from ._machine import CLOSED, HALF_OPEN, OPEN, Breaker, BreakerSnapshot, Decision, Transition
 from ._messages import (
     Acquire,
@@ -70,6 +71,8 @@ __all__ = [
     "ForceClosed",
     "ForceOpen",
     "GuardStatistics",
+    "Guarded",
+    "LocalConnection",
     "Record",
     "RecordBatch",
     "RecordReply",

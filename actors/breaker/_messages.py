@@ -57,6 +57,7 @@ class BreakerSettings:
     worker_threads: int = 16
 
 
+@message("breaker.state_info")
 @attrs.frozen
 class StateInfo:
     """Where one breaker stands: what a client needs to check calls locally."""
