@@ -71,11 +71,11 @@ def test_call_forwards_to_another_actor(node: RunningNode) -> None:
 def test_call_permanent_error_not_retried_and_timeouts_hit_the_deadline(node: RunningNode) -> None:
     """A handler exception fails once; a hung target ends in a deadline error in budget."""
     with node.connect() as conn:
-        with pytest.raises(HandlerError, match="permanent error.*RuntimeError"):
+        with pytest.raises(HandlerError, match=r"permanent error.*RuntimeError"):
             conn.ask("breaker", Call("chaos-res", "chaos", "chaos.fail", {"how": "raise"}),
                      timeout=5.0)
         started = time.monotonic()
-        with pytest.raises(HandlerError, match="CallDeadlineExceeded|time budget"):
+        with pytest.raises(HandlerError, match=r"CallDeadlineExceeded|time budget"):
             conn.ask("breaker", Call("slow-res", "chaos", "chaos.fail",
                                      {"how": "sleep", "seconds": 1.0},
                                      RetryOverride(max_attempts=5), timeout=0.4), timeout=5.0)
@@ -127,9 +127,15 @@ def test_helper_rejects_within_50ms_of_the_actor_opening(node: RunningNode) -> N
     """A helper subscribed to the events rejects locally soon after another agent opens it."""
     with node.connect() as conn, node.connect() as other, BreakerClient(conn) as client:
         assert client.wait_synced(5)
-        time.sleep(0.3)  # let the SUB subscription reach the node's PUB socket
         with client.protect("api"):
             pass
+
+        def push_path_live() -> bool:  # a SUB subscription takes a moment to reach the PUB
+            other.ask("breaker", ForceOpen("warmup"), timeout=2.0)
+            other.ask("breaker", Reset("warmup"), timeout=2.0)
+            return client.statistics().pushes > 0
+
+        assert eventually(push_path_live, timeout=5.0, interval=0.05)
         started = time.monotonic()
         other.ask("breaker", ForceOpen("api"), timeout=2.0)
         eventually(lambda: client.state("api") == "open", timeout=2.0, interval=0.001)
