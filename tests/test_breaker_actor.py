@@ -346,3 +346,23 @@ def test_helper_rejects_bad_options() -> None:
         BreakerClient(object(), flush_interval=0)
     with pytest.raises(ValueError, match="max_buffer must be an integer >= 1"):
         BreakerClient(object(), max_buffer=0)
+
+
+def test_client_call_retries_transient_failures(local: LocalConnection,
+                                                client: BreakerClient) -> None:
+    """BreakerClient.call retries a transient error per the policy and returns the result."""
+    outcomes: list[Any] = [ConnectionResetError("reset"), TimeoutError("slow"), 7]
+    slept: list[float] = []
+
+    def flaky() -> int:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return int(outcome)
+
+    policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.01, jitter="none")
+    assert client.call("dep", flaky, retry=policy, sleep=slept.append) == 7
+    assert slept == [0.01, 0.01] and client.statistics().retries == 2
+    with pytest.raises(KeyError):  # permanent: raised as it came, not retried
+        client.call("dep", {}.__getitem__, "missing", retry=policy, sleep=slept.append)
+    assert len(slept) == 2

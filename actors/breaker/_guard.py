@@ -17,6 +17,7 @@ import collections
 import functools
 import inspect
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -32,9 +33,12 @@ from ._classify import classify
 from ._errors import CircuitOpenError
 from ._machine import CLOSED
 from ._messages import Acquire, AcquireReply, Record, RecordReply, StateInfo, States, StatesReply
+from ._policy import RetryPolicy
+from ._retry import decide
 
 log = logging.getLogger("actors.breaker.client")
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -50,6 +54,7 @@ class GuardStatistics:
     pushes: int
     syncs: int
     actor_errors: int
+    retries: int
 
 
 class BreakerClient:
@@ -109,6 +114,36 @@ class BreakerClient:
             return cast(F, guarded)
 
         return wrap
+
+    def call(self, resource: str, fn: Callable[..., T], *args: Any, retry: RetryPolicy | None = None,
+             timeout: float | None = None, sleep: Callable[[float], None] = time.sleep,
+             **kwargs: Any) -> T:
+        """Call ``fn(*args, **kwargs)`` guarded by ``resource``'s breaker, retrying per ``retry``.
+
+        Transient failures (see :func:`classify`) are retried with backoff, never past
+        ``timeout`` seconds from now; the last error is raised as it came. A breaker that
+        opens meanwhile stops the retries with CircuitOpenError.
+        """
+        policy = retry or RetryPolicy(max_attempts=1)
+        started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
+        attempt, delay = 0, 0.0
+        while True:
+            attempt += 1
+            try:
+                with Guarded(self, resource):
+                    return fn(*args, **kwargs)
+            except CircuitOpenError:
+                raise
+            except Exception as exc:
+                verdict = decide(policy, attempt=attempt, error_class=classify(exc), started=started,
+                                 now=time.monotonic(), deadline=deadline, previous_delay=delay,
+                                 random=random.random)
+                if not verdict.retry:
+                    raise
+                delay = verdict.delay
+                self._c["retries"] += 1
+            sleep(delay)
 
     def state(self, resource: str) -> str:
         """This client's view of ``resource``'s state (closed unless told otherwise)."""
