@@ -366,3 +366,28 @@ def test_client_call_retries_transient_failures(local: LocalConnection,
     with pytest.raises(KeyError):  # permanent: raised as it came, not retried
         client.call("dep", {}.__getitem__, "missing", retry=policy, sleep=slept.append)
     assert len(slept) == 2
+
+
+def test_batch_rows_are_recorded_and_bad_rows_named(local: LocalConnection) -> None:
+    """The compact rows form records in order; a malformed row is refused by index."""
+    local.ask("breaker", "breaker.record_batch", {"rows": [
+        ["r", True, 0.1, "", ""], ["r", False, 0.2, "timeout", "late"]]})
+    s = local.ask("breaker", Stats("r")).resources[0]
+    assert (s.successes, s.failures) == (1, 1)
+    with pytest.raises(InvalidBody, match=r"RecordBatch\.rows\[1\]: expected \[resource"):
+        local.ask("breaker", "breaker.record_batch", {"rows": [["r", True, 0.1, "", ""],
+                                                               ["r", "yes", 0.1, "", ""]]})
+    with pytest.raises(InvalidBody, match=r"rows\[0\]: expected \[resource, ok, seconds"):
+        local.ask("breaker", "breaker.record_batch", {"rows": [["r", True]]})
+
+
+def test_exact_threshold_opens_despite_float_rounding() -> None:
+    """7 failures of 10 reach a 70 % threshold (no float rounding surprise)."""
+    conn = LocalConnection(BreakerSettings(default=BreakerPolicy(window_size=10, minimum_calls=10,
+                                                                 failure_rate=0.7)))
+    try:
+        conn.ask("breaker", "breaker.record_batch", {"rows": [["f", True, 0.1, "", ""]] * 3
+                                                     + [["f", False, 0.1, "timeout", ""]] * 7})
+        assert conn.ask("breaker", States(["f"])).states[0].state == "open"
+    finally:
+        conn.close()

@@ -83,9 +83,9 @@ class BreakerActor(Actor):
 
     @handler
     def on_record_batch(self, msg: RecordBatch) -> StatesReply:
-        for r in msg.records:
-            self.book.record(r.resource, r.ok, r.seconds, r.error_class, message=r.message)
-        names = sorted({r.resource for r in msg.records})
+        outcomes = msg.outcomes()
+        self.book.record_many(outcomes)
+        names = sorted({o[0] for o in outcomes})
         return StatesReply([_wire_state(s) for s in self.book.states(names)])
 
     @handler

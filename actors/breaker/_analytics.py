@@ -99,10 +99,12 @@ class ErrorAnalytics:
 
     def _bucket(self) -> collections.Counter[str]:
         second = int(self._clock())
+        buckets = self._buckets
+        if buckets and buckets[-1][0] == second:  # the common case: same second as the last
+            return buckets[-1][1]
         self._evict()
-        if not self._buckets or self._buckets[-1][0] != second:
-            self._buckets.append((second, collections.Counter()))
-        return self._buckets[-1][1]
+        buckets.append((second, collections.Counter()))
+        return buckets[-1][1]
 
     def _evict(self) -> None:
         oldest = int(self._clock()) - int(self.window_seconds) + 1

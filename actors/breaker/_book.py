@@ -88,6 +88,16 @@ class BreakerBook:
             entry.analytics.add(verdict, seconds, slow, error_class, message)
             return verdict
 
+    def record_many(self, outcomes: list[tuple[str, bool, float, str, str]]) -> None:
+        """Account many (resource, ok, seconds, error_class, message) outcomes, in order."""
+        with self._lock:
+            for resource, ok, seconds, error_class, message in outcomes:
+                self.records += 1
+                entry = self._entry(resource)
+                verdict = entry.breaker.record(ok, seconds, error_class)
+                slow = seconds >= entry.breaker.policy.slow_call_seconds
+                entry.analytics.add(verdict, seconds, slow, error_class, message)
+
     def retry_policy(self, resource: str) -> RetryPolicy:
         """The retry policy of ``resource``."""
         with self._lock:

@@ -16,6 +16,7 @@ import asyncio
 import collections
 import functools
 import inspect
+import itertools
 import logging
 import random
 import threading
@@ -40,6 +41,11 @@ log = logging.getLogger("actors.breaker.client")
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
+BATCH_SIZE = 1000
+"""Outcomes per ``breaker.record_batch`` message (keeps each well under the size limit)."""
+MESSAGE_CHARS = 200
+"""Error messages are cut to this many characters before they are shipped."""
+
 
 @attrs.frozen
 class GuardStatistics:
@@ -55,6 +61,7 @@ class GuardStatistics:
     syncs: int
     actor_errors: int
     retries: int
+    discarded: int
 
 
 class BreakerClient:
@@ -84,8 +91,12 @@ class BreakerClient:
         self._buffer: collections.deque[tuple[str, bool, float, str, str]] = \
             collections.deque(maxlen=max_buffer)
         self._max_buffer = max_buffer
+        self._appended = itertools.count()
+        self._peeks = 0
         self._c = dict.fromkeys(attrs.fields_dict(GuardStatistics), 0)
+        del self._c["discarded"]
         self._stop = threading.Event()
+        self._flush_lock = threading.Lock()
         self._synced = threading.Event()
         self._subscribe = subscribe
         self._thread = threading.Thread(target=self._run, name=f"breaker-client-{actor}", daemon=True)
@@ -161,7 +172,8 @@ class BreakerClient:
         if permit:
             self._record_trial(resource, permit, (ok, seconds, error_class, message))
         else:
-            self._buffer.append((resource, ok, seconds, error_class, message))
+            next(self._appended)
+            self._buffer.append((resource, ok, seconds, error_class, message[:MESSAGE_CHARS]))
 
     def wait_synced(self, timeout: float = 5.0) -> bool:
         """Wait until the first state sync with the actor is done (True if it is)."""
@@ -172,8 +184,13 @@ class BreakerClient:
         self._flush()
 
     def statistics(self) -> GuardStatistics:
-        """Counters of this helper."""
-        return GuardStatistics(**self._c)
+        """Counters of this helper (``discarded``: outcomes pushed out of a full buffer)."""
+        appended = next(self._appended) - self._peeks  # each look consumes one number
+        self._peeks += 1
+        counts = dict(self._c)
+        counts["discarded"] = max(0, appended - counts["shipped"] - counts["dropped"]
+                                  - len(self._buffer))
+        return GuardStatistics(**counts)
 
     def close(self) -> None:
         """Stop the background thread and ship what is left."""
@@ -214,7 +231,7 @@ class BreakerClient:
         ok, seconds, error_class, message = outcome
         try:
             reply = self.connection.ask(self.actor, Record(resource, ok, seconds, error_class,
-                                                           message[:500], permit),
+                                                           message[:MESSAGE_CHARS], permit),
                                         timeout=self.timeout)
         except Exception as exc:
             self._c["actor_errors"] += 1
@@ -232,29 +249,34 @@ class BreakerClient:
 
     # -- background thread ---------------------------------------------------------
     def _flush(self) -> None:
+        """Ship what is buffered in messages of BATCH_SIZE; stop at the first failure."""
         buffer = self._buffer
-        count = len(buffer)
-        if not count:
-            return
-        records = []
-        for _ in range(count):
-            resource, ok, seconds, error_class, message = buffer.popleft()
-            records.append({"resource": resource, "ok": ok, "seconds": seconds,
-                            "error_class": error_class, "message": message[:500]})
+        with self._flush_lock:
+            count = len(buffer)
+            while count > 0:
+                size = min(count, BATCH_SIZE)
+                count -= size
+                rows = [buffer.popleft() for _ in range(size)]
+                if not self._ship(rows):
+                    return
+
+    def _ship(self, rows: list[tuple[str, bool, float, str, str]]) -> bool:
+        count = len(rows)
         try:
-            reply = self.connection.ask(self.actor, "breaker.record_batch", {"records": records},
+            reply = self.connection.ask(self.actor, "breaker.record_batch", {"rows": rows},
                                         timeout=self.timeout)
         except Exception as exc:
             self._c["dropped"] += count
             self._c["actor_errors"] += 1
             log.warning("breaker actor %r unreachable (%s); %d outcomes dropped", self.actor, exc,
                         count)
-            return
+            return False
         self._c["shipped"] += count
         self._c["batches"] += 1
         if isinstance(reply, StatesReply):
             for info in reply.states:
                 self._apply(info)
+        return True
 
     def _sync(self) -> None:
         try:
@@ -354,7 +376,9 @@ class Guarded:
             if self._permit:
                 self._client._record_trial(self._resource, self._permit, (True, seconds, "", ""))
             else:
-                self._client._buffer.append((self._resource, True, seconds, "", ""))
+                client = self._client
+                next(client._appended)
+                client._buffer.append((self._resource, True, seconds, "", ""))
         elif exc is not None and isinstance(exc, Exception):
             self._client.record(self._resource, False, seconds, classify(exc), message=str(exc),
                                 permit=self._permit)

@@ -201,15 +201,15 @@ class Breaker:
         if p.consecutive_failures and self._consecutive_failures >= p.consecutive_failures:
             self._open(now, f"{self._consecutive_failures} consecutive failures")
             return
-        totals = self._window.totals(now)
-        if totals.calls < p.minimum_calls:
+        calls, failures, slow_calls = self._window.counts(now)
+        if calls < p.minimum_calls:
             return
-        if totals.failure_rate >= p.failure_rate:
-            self._open(now, f"failure rate {totals.failure_rate:.0%} >= {p.failure_rate:.0%} "
-                            f"over {totals.calls} calls")
-        elif totals.slow_rate >= p.slow_call_rate:
-            self._open(now, f"slow-call rate {totals.slow_rate:.0%} >= {p.slow_call_rate:.0%} "
-                            f"over {totals.calls} calls (slow: >= {p.slow_call_seconds:g} s)")
+        if failures / calls >= p.failure_rate:
+            self._open(now, f"failure rate {failures / calls:.0%} >= {p.failure_rate:.0%} "
+                            f"over {calls} calls")
+        elif slow_calls / calls >= p.slow_call_rate:
+            self._open(now, f"slow-call rate {slow_calls / calls:.0%} >= {p.slow_call_rate:.0%} "
+                            f"over {calls} calls (slow: >= {p.slow_call_seconds:g} s)")
 
     def _take_permit(self, permit: int) -> bool:
         if permit:

@@ -38,6 +38,7 @@ class Window(Protocol):
     """What the state machine needs from a window."""
 
     def add(self, failed: bool, slow: bool, now: float) -> None: ...
+    def counts(self, now: float) -> tuple[int, int, int]: ...
     def totals(self, now: float) -> WindowTotals: ...
     def clear(self) -> None: ...
 
@@ -67,9 +68,13 @@ class CountWindow:
         self._failures += failed
         self._slow += slow
 
+    def counts(self, now: float) -> tuple[int, int, int]:
+        """(calls, failures, slow) the ring holds: the hot path's view, no object built."""
+        return len(self._ring), self._failures, self._slow
+
     def totals(self, now: float) -> WindowTotals:
         """What the ring holds."""
-        return WindowTotals(len(self._ring), self._failures, self._slow)
+        return WindowTotals(*self.counts(now))
 
 
 class TimeWindow:
@@ -112,10 +117,14 @@ class TimeWindow:
         self._failures += failed
         self._slow += slow
 
+    def counts(self, now: float) -> tuple[int, int, int]:
+        """(calls, failures, slow) of the last ``seconds`` at ``now``."""
+        self._evict(now)
+        return self._calls, self._failures, self._slow
+
     def totals(self, now: float) -> WindowTotals:
         """What the last ``seconds`` hold at ``now``."""
-        self._evict(now)
-        return WindowTotals(self._calls, self._failures, self._slow)
+        return WindowTotals(*self.counts(now))
 
 
 def make_window(kind: str, size: float) -> CountWindow | TimeWindow:
