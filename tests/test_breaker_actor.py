@@ -391,3 +391,25 @@ def test_exact_threshold_opens_despite_float_rounding() -> None:
         assert conn.ask("breaker", States(["f"])).states[0].state == "open"
     finally:
         conn.close()
+
+
+def test_breakers_table_lists_each_resource(local: LocalConnection) -> None:
+    """The shell table has a header and one aligned row per resource, forced ones marked."""
+    from actors.breaker import breakers_table
+
+    local.ask("breaker", Record("api", False, 0.1, "timeout", "x"))
+    local.ask("breaker", ForceOpen("db"))
+    text = breakers_table(local.ask("breaker", Stats()).resources)
+    lines = text.splitlines()
+    assert lines[0].startswith("RESOURCE") and len(lines) == 3
+    assert "open (forced)" in lines[2] and "forever" in lines[2]
+    assert "timeout x1" in lines[1]
+
+
+def test_public_names_exported_once() -> None:
+    """actors.breaker.__all__ is sorted, unique, and every name exists."""
+    import actors.breaker as pkg
+
+    assert list(pkg.__all__) == sorted(set(pkg.__all__), key=pkg.__all__.index)
+    assert len(set(pkg.__all__)) == len(pkg.__all__)
+    assert all(hasattr(pkg, name) for name in pkg.__all__)

@@ -42,6 +42,7 @@ from ._messages import (
 )
 from ._policy import BreakerPolicy, RetryOverride, RetryPolicy
 from ._retry import RetryDecision, backoff, decide
+from ._table import breakers_table
 from ._window import CountWindow, TimeWindow, WindowTotals
 
 __all__ = [
@@ -93,6 +94,7 @@ __all__ = [
     "UnknownResource",
     "WindowTotals",
     "backoff",
+    "breakers_table",
     "classify",
     "decide",
 ]
