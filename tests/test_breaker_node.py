@@ -191,3 +191,23 @@ def test_stats_from_the_shell(node: RunningNode) -> None:
     assert '"errors_by_class": {"timeout": 1}' in done.stdout
     forced = node.cli("send", "breaker", "breaker.force_open", json.dumps({"resource": "cli"}))
     assert forced.returncode == 0 and '"forced": true' in forced.stdout
+
+
+def test_forced_state_survives_a_restart(node: RunningNode) -> None:
+    """A breaker forced open stays forced open in the next incarnation (snapshot)."""
+    with node.connect() as conn:
+        conn.ask("breaker", ForceOpen("db", "maintenance"), timeout=2.0)
+        done = node.cli("restart", "breaker")
+        assert done.returncode == 0, done.stderr
+
+        def restored() -> Any:
+            try:
+                reply = conn.ask_reply("breaker", States(["db"]), timeout=2.0)
+            except (ConnectionError, TimeoutError):  # the restart is under way
+                return False
+            states = reply.value.states
+            return reply.incarnation == 2 and states and states[0].forced \
+                and states[0].state == "open"
+
+        assert eventually(restored, timeout=10.0)
+        assert conn.ask_reply("breaker", Acquire("db"), timeout=2.0).incarnation == 2
