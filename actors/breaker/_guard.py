@@ -19,21 +19,18 @@ import inspect
 import itertools
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
 import attrs
-import msgpack
-import zmq
 
-from ._actor import STATE_TOPIC
 from ._classify import classify
+from ._courier import Courier
 from ._errors import CircuitOpenError
 from ._machine import CLOSED
-from ._messages import Acquire, AcquireReply, Record, RecordReply, StateInfo, States, StatesReply
+from ._messages import Acquire, AcquireReply, Record, RecordReply, StateInfo
 from ._policy import RetryPolicy
 from ._retry import decide
 
@@ -41,8 +38,6 @@ log = logging.getLogger("actors.breaker.client")
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
-BATCH_SIZE = 1000
-"""Outcomes per ``breaker.record_batch`` message (keeps each well under the size limit)."""
 MESSAGE_CHARS = 200
 """Error messages are cut to this many characters before they are shipped."""
 
@@ -95,12 +90,11 @@ class BreakerClient:
         self._peeks = 0
         self._c = dict.fromkeys(attrs.fields_dict(GuardStatistics), 0)
         del self._c["discarded"]
-        self._stop = threading.Event()
-        self._flush_lock = threading.Lock()
-        self._synced = threading.Event()
-        self._subscribe = subscribe
-        self._thread = threading.Thread(target=self._run, name=f"breaker-client-{actor}", daemon=True)
-        self._thread.start()
+        self._courier = Courier(connection, actor, buffer=self._buffer, states=self._states,
+                                apply=self._apply, counters=self._c,
+                                flush_interval=self.flush_interval,
+                                sync_interval=self.sync_interval, timeout=self.timeout,
+                                subscribe=subscribe)
 
     # -- the guard -----------------------------------------------------------------
     def protect(self, resource: str) -> Guarded:
@@ -177,11 +171,11 @@ class BreakerClient:
 
     def wait_synced(self, timeout: float = 5.0) -> bool:
         """Wait until the first state sync with the actor is done (True if it is)."""
-        return self._synced.wait(timeout)
+        return self._courier.wait_synced(timeout)
 
     def flush(self) -> None:
         """Ship the buffered outcomes now, from the calling thread."""
-        self._flush()
+        self._courier.flush()
 
     def statistics(self) -> GuardStatistics:
         """Counters of this helper (``discarded``: outcomes pushed out of a full buffer)."""
@@ -194,9 +188,7 @@ class BreakerClient:
 
     def close(self) -> None:
         """Stop the background thread and ship what is left."""
-        self._stop.set()
-        self._thread.join(timeout=self.timeout + 1)
-        self._flush()
+        self._courier.stop()
 
     def __enter__(self) -> BreakerClient:
         return self
@@ -246,108 +238,6 @@ class BreakerClient:
             self._states.pop(info.resource, None)
         else:
             self._states[info.resource] = (info.state, self._clock() + info.retry_after)
-
-    # -- background thread ---------------------------------------------------------
-    def _flush(self) -> None:
-        """Ship what is buffered in messages of BATCH_SIZE; stop at the first failure."""
-        buffer = self._buffer
-        with self._flush_lock:
-            count = len(buffer)
-            while count > 0:
-                size = min(count, BATCH_SIZE)
-                count -= size
-                rows = [buffer.popleft() for _ in range(size)]
-                if not self._ship(rows):
-                    return
-
-    def _ship(self, rows: list[tuple[str, bool, float, str, str]]) -> bool:
-        count = len(rows)
-        try:
-            reply = self.connection.ask(self.actor, "breaker.record_batch", {"rows": rows},
-                                        timeout=self.timeout)
-        except Exception as exc:
-            self._c["dropped"] += count
-            self._c["actor_errors"] += 1
-            log.warning("breaker actor %r unreachable (%s); %d outcomes dropped", self.actor, exc,
-                        count)
-            return False
-        self._c["shipped"] += count
-        self._c["batches"] += 1
-        if isinstance(reply, StatesReply):
-            for info in reply.states:
-                self._apply(info)
-        return True
-
-    def _sync(self) -> None:
-        try:
-            reply = self.connection.ask(self.actor, States(list(self._states)), timeout=self.timeout)
-        except Exception as exc:
-            self._c["actor_errors"] += 1
-            log.debug("breaker actor %r: state sync failed: %s", self.actor, exc)
-            return
-        assert isinstance(reply, StatesReply)
-        seen = {info.resource for info in reply.states}
-        for resource in list(self._states):
-            if resource not in seen:
-                self._states.pop(resource, None)
-        for info in reply.states:
-            self._apply(info)
-        self._c["syncs"] += 1
-        self._synced.set()
-
-    def _run(self) -> None:
-        ctx: zmq.Context[zmq.Socket[bytes]] | None = None
-        sub: zmq.Socket[bytes] | None = None
-        try:
-            if self._subscribe:
-                try:
-                    endpoint = self.connection.about(timeout=self.timeout).events
-                    ctx = zmq.Context()
-                    sub = ctx.socket(zmq.SUB)
-                    sub.linger = 0
-                    sub.subscribe(STATE_TOPIC.encode())
-                    sub.connect(endpoint)
-                except Exception as exc:
-                    log.warning("breaker client: no event stream (%s); relying on syncs", exc)
-            self._loop(sub)
-        finally:
-            if sub is not None:
-                sub.close(linger=0)
-            if ctx is not None:
-                ctx.term()
-
-    def _loop(self, sub: zmq.Socket[bytes] | None) -> None:
-        next_sync = 0.0
-        wait_ms = max(1, int(self.flush_interval * 1000))
-        while not self._stop.is_set():
-            if sub is not None:
-                if sub.poll(wait_ms):
-                    self._drain(sub)
-            else:
-                self._stop.wait(self.flush_interval)
-            self._flush()
-            now = time.monotonic()
-            if now >= next_sync:
-                self._sync()
-                next_sync = now + self.sync_interval
-
-    def _drain(self, sub: zmq.Socket[bytes]) -> None:
-        while True:
-            try:
-                frames = sub.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            try:
-                env = msgpack.unpackb(frames[-1], raw=False)
-                body = env["body"]
-                if body.get("actor", env.get("to")) != self.actor:
-                    continue
-                info = StateInfo(str(body["resource"]), str(body["state"]), bool(body["forced"]),
-                                 float(body["retry_after"]))
-            except (ValueError, KeyError, TypeError, AttributeError, msgpack.UnpackException):
-                continue
-            self._c["pushes"] += 1
-            self._apply(info)
 
 
 class Guarded:
