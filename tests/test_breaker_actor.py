@@ -413,3 +413,20 @@ def test_public_names_exported_once() -> None:
     assert list(pkg.__all__) == sorted(set(pkg.__all__), key=pkg.__all__.index)
     assert len(set(pkg.__all__)) == len(pkg.__all__)
     assert all(hasattr(pkg, name) for name in pkg.__all__)
+
+
+def test_half_open_without_permits_left_rejects_locally(local: LocalConnection,
+                                                        client: BreakerClient) -> None:
+    """Once the actor says every trial permit is out, the helper stops asking for a while."""
+    local.ask("breaker", Configure("api", BreakerPolicy(consecutive_failures=1, open_seconds=0.01,
+                                                        half_open_permits=1)))
+    local.ask("breaker", Record("api", False, 0.1, "timeout"))
+    threading.Event().wait(0.02)
+    assert local.ask("breaker", Acquire("api")).permitted  # another agent holds the permit
+    client._apply(StateInfo("api", "half_open", False, 0.0))
+    with pytest.raises(CircuitOpenError), client.protect("api"):
+        pass
+    before = local.asks
+    with pytest.raises(CircuitOpenError, match="half_open"), client.protect("api"):
+        pass
+    assert local.asks == before and client.statistics().remote_acquires == 1

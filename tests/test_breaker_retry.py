@@ -232,3 +232,54 @@ def test_breaker_opening_mid_call_stops_the_retries() -> None:
     with pytest.raises(CircuitOpenError, match="circuit 'db' is open"):
         call(book, clock, ask, RetryPolicy(max_attempts=5, jitter="none"))
     assert book.state("db").state == "open"
+
+
+def test_many_agents_at_once_get_exactly_the_half_open_permits() -> None:
+    """16 threads racing for trial permits get exactly half_open_permits of them in total."""
+    import threading
+
+    book, clock = book_and_clock(consecutive_failures=1, open_seconds=1, half_open_permits=3)
+    transitions: list[str] = []
+    book._listener = lambda t: transitions.append(t.to_state)
+    book.record("db", False, 0.1, "timeout")
+    clock.now += 1
+    granted: list[int] = []
+    start = threading.Barrier(16)
+
+    def agent() -> None:
+        start.wait(5)
+        for _ in range(50):
+            d = book.acquire("db")
+            if d.permitted:
+                granted.append(d.permit)
+
+    threads = [threading.Thread(target=agent) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(granted) == 3 and len(set(granted)) == 3
+    assert transitions == ["open", "half_open"]
+
+
+def test_many_agents_recording_failures_open_the_breaker_once() -> None:
+    """Concurrent failures from many threads cause exactly one CLOSED -> OPEN transition."""
+    import threading
+
+    book, _ = book_and_clock(window_size=50, minimum_calls=10, failure_rate=0.5)
+    transitions: list[str] = []
+    book._listener = lambda t: transitions.append(t.to_state)
+    start = threading.Barrier(8)
+
+    def agent() -> None:
+        start.wait(5)
+        for _ in range(100):
+            book.record("db", False, 0.01, "timeout")
+
+    threads = [threading.Thread(target=agent) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert transitions == ["open"]
+    assert book.stats("db")[0].failures == 800

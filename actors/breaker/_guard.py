@@ -200,7 +200,7 @@ class BreakerClient:
     def _check_slow(self, resource: str, entry: tuple[str, float]) -> int:
         state, until = entry
         now = self._clock()
-        if state == "open" and now < until:
+        if now < until:  # open, or half-open with every trial permit out
             self._c["rejected_locally"] += 1
             raise CircuitOpenError(resource, state, until - now)
         self._c["remote_acquires"] += 1
