@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import time
 from typing import Any
 
 import zmq
@@ -102,6 +103,22 @@ def cmd_simple(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    from actors.profiler import render_top
+
+    with connect(args.endpoint, timeout=args.timeout) as node:
+        while True:
+            report = node.ask(args.actor, "profiler.report", {}, timeout=args.timeout)
+            print(render_top(report, window=args.window), flush=True)
+            if not args.watch:
+                return 0
+            try:
+                time.sleep(args.interval)
+            except KeyboardInterrupt:
+                return 0
+            print()
+
+
 def cmd_events(args: argparse.Namespace) -> int:
     with connect(args.endpoint, timeout=args.timeout) as node:
         events_endpoint = node.about().events
@@ -152,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
         child.add_argument("name")
     sub.add_parser("stop", help="stop the node")
     sub.add_parser("tree", help="print the supervision tree with restart counts")
+    profile = sub.add_parser("profile", help="top operations by p99 and by total time")
+    profile.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
+    profile.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
+    profile.add_argument("--window", default=None, help="10s, 1m, 5m or all")
+    profile.add_argument("--actor", default="profiler", help="name of the profiler actor")
     events = sub.add_parser("events", help="print lifecycle and actor events live")
     events.add_argument("--count", type=int, default=None, help="exit after N events")
     events.add_argument("--topic", default="", help="topic prefix, e.g. lifecycle.")
@@ -168,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     args.timeout = getattr(args, "timeout_sub", None) or args.timeout
     commands = {None: cmd_run, "run": cmd_run, "status": cmd_status, "send": cmd_send,
                 "restart": cmd_child, "stop-child": cmd_child, "start-child": cmd_child,
-                "stop": cmd_simple, "tree": cmd_simple, "events": cmd_events}
+                "stop": cmd_simple, "tree": cmd_simple, "events": cmd_events,
+                "profile": cmd_profile}
     try:
         return commands[args.command](args)
     except TimeoutError as exc:

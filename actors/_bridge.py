@@ -47,13 +47,14 @@ _DIRECTIVE_EXIT = {
 class _DeferredDone:
     """A handler's future completed on a worker thread; its reply is due."""
 
-    __slots__ = ("envelope", "future", "route")
+    __slots__ = ("envelope", "future", "route", "started")
 
     def __init__(self, route: list[bytes], envelope: Envelope,
-                 future: concurrent.futures.Future[Any]) -> None:
+                 future: concurrent.futures.Future[Any], started: float) -> None:
         self.route = route
         self.envelope = envelope
         self.future = future
+        self.started = started
 
 
 class HostCounters:
@@ -79,7 +80,8 @@ class BridgeActor(pykka.ThreadingActor):
 
     def __init__(self, actor: Actor, socket: zmq.Socket[bytes], counters: HostCounters, *,
                  max_message_bytes: int, on_error: str,
-                 on_started: Callable[[BaseException | None], None]) -> None:
+                 on_started: Callable[[BaseException | None], None],
+                 observer: Callable[[str, float, bool], None] | None = None) -> None:
         super().__init__()
         self._inbox = typing.cast(SocketInbox, self.actor_inbox)
         self._inbox.attach(socket)
@@ -92,6 +94,7 @@ class BridgeActor(pykka.ThreadingActor):
         self._on_started = on_started
         self._handlers = type(actor).handled_types()
         self.counters = counters
+        self._observer = observer
         self._warned_at = 0.0
 
     # -- lifecycle -------------------------------------------------------------------
@@ -109,8 +112,14 @@ class BridgeActor(pykka.ThreadingActor):
             self._actor.on_stop()
         finally:
             self._actor.context.close()
-            self._socket.close(linger=100)  # the actor thread owns it: close it here
+            self._close_socket(linger_ms=500)
             self._inbox.close()
+
+    def _close_socket(self, linger_ms: int) -> None:
+        """Close the actor's socket and its own context, sending what is queued first."""
+        context = self._socket.context
+        self._socket.close(linger=linger_ms)
+        context.term()
 
     # -- dispatch --------------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
@@ -160,21 +169,32 @@ class BridgeActor(pykka.ThreadingActor):
             self._bad_input(route, env, exc.code, f"actor {self._name!r}, message {env.type!r}: {exc}")
             return
         counters = self.counters
-        counters.busy_since = time.monotonic()
+        started = counters.busy_since = time.monotonic()
         try:
             result = getattr(self._actor, method)(msg)
+        except ProtocolError as exc:  # the handler found the input bad: not a failure of its own
+            counters.busy_since = 0.0
+            self._bad_input(route, env, exc.code, f"actor {self._name!r}, message {env.type!r}: {exc}")
+            return
         except Exception as exc:
             counters.busy_since = 0.0
+            self._observe(env.type, started, ok=False)
             self._handler_failed(route, env, exc)
             return
         counters.busy_since = 0.0
         if isinstance(result, concurrent.futures.Future):
             inbox_ref = self.actor_ref
-            result.add_done_callback(lambda fut: inbox_ref.tell(_DeferredDone(route, env, fut)))
+            result.add_done_callback(
+                lambda fut: inbox_ref.tell(_DeferredDone(route, env, fut, started)))
             return
+        self._observe(env.type, started, ok=True)
         counters.handled += 1
         if env.kind == KIND_ASK:
             self._reply(route, env, result)
+
+    def _observe(self, type_: str, started: float, *, ok: bool) -> None:
+        if self._observer is not None:
+            self._observer(type_, time.monotonic() - started, ok)
 
     def _builtin(self, route: list[bytes], env: Envelope) -> None:
         if env.type == "actor.ping":
@@ -193,6 +213,11 @@ class BridgeActor(pykka.ThreadingActor):
 
     def _finish_deferred(self, done: _DeferredDone) -> None:
         exc = done.future.exception()
+        if isinstance(exc, ProtocolError):
+            self._bad_input(done.route, done.envelope, exc.code,
+                            f"actor {self._name!r}, message {done.envelope.type!r}: {exc}")
+            return
+        self._observe(done.envelope.type, done.started, ok=exc is None)
         if exc is not None:
             self._handler_failed(done.route, done.envelope, exc)
             return
@@ -226,7 +251,7 @@ class BridgeActor(pykka.ThreadingActor):
         code = _DIRECTIVE_EXIT.get(self._on_error)
         if code is not None:
             log.error("actor %r exits (on_error=%s)", self._name, self._on_error)
-            self._socket.close(linger=1000)
+            self._close_socket(linger_ms=1000)  # the error reply must reach the asker first
             os._exit(code)
 
     def _bad_input(self, route: list[bytes], env: Envelope | None, code: str, text: str) -> None:

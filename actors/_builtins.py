@@ -5,5 +5,6 @@ from typing import Final
 BUILTIN_ACTORS: Final[dict[str, str]] = {
     "chaos": "actors.examples:Chaos",
     "echo": "actors.examples:Echo",
+    "profiler": "actors.profiler:ProfilerActor",
     "relay": "actors.examples:Relay",
 }

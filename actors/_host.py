@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -67,6 +68,8 @@ class HostSpec:
     on_error: str
     data_dir: str = "."
     log_level: str = "INFO"
+    profiler: str | None = None
+    """Name of the node's profiler actor: every handler's time is shipped to it."""
 
     def to_json(self) -> str:
         """Serialise for the process arguments."""
@@ -143,6 +146,7 @@ class _ControlLoop:
         self.wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.endpoint = spec.endpoint
         self._snapshot_id = 0
+        self.recorder: Any = None
         self._unacked: dict[int, threading.Event] = {}
 
     def _post(self, kind: str, payload: Any) -> None:
@@ -215,6 +219,8 @@ class _ControlLoop:
                     "body": body})))
             elif kind == "stop":
                 log.info("actor %r stopping", spec.name)
+                if self.recorder is not None:
+                    self.recorder.close()
                 bridge.stop(block=True)
                 return EXIT_NORMAL
 
@@ -235,7 +241,7 @@ class _ControlLoop:
                                publish_sink=lambda topic, body: self._post("publish", (topic, body)),
                                stop_sink=lambda: self._post("stop", None))
         actor = cls(context)
-        socket = self.ctx.socket(zmq.ROUTER)
+        socket = zmq.Context().socket(zmq.ROUTER)  # own context: the actor thread terms it
         socket.linger = 0
         socket.rcvhwm = spec.mailbox_size
         socket.sndhwm = spec.mailbox_size
@@ -245,8 +251,21 @@ class _ControlLoop:
         counters = HostCounters()
         ref = BridgeActor.start(actor, socket, counters, max_message_bytes=spec.max_message_bytes,
                                 on_error=spec.on_error,
-                                on_started=lambda exc: self._post("started", exc))
+                                on_started=lambda exc: self._post("started", exc),
+                                observer=self._observer(context))
         return ref, counters
+
+    def _observer(self, context: ActorContext) -> Callable[[str, float, bool], None] | None:
+        """Automatic profiling: each handler's duration, as ``<actor>:<type>``, in batches."""
+        profiler = self.spec.profiler
+        if profiler is None or profiler == self.spec.name:
+            return None
+        from .profiler import Recorder, connection_sink
+
+        self.recorder = Recorder(connection_sink(context.connection(), profiler),
+                                 source=f"{self.spec.name}#{self.spec.incarnation}")
+        record, prefix = self.recorder.record, f"{self.spec.name}:"
+        return lambda type_, seconds, ok: record(prefix + type_, seconds, ok)
 
     def _save_snapshot(self, state: Any) -> None:
         saved = threading.Event()

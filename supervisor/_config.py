@@ -34,6 +34,7 @@ DEFAULT_CONFIG: Final[dict[str, Any]] = {
     "max_seconds": 10,
     "children": [
         {"name": "echo", "actor": "echo"},
+        {"name": "profiler", "actor": "profiler"},
     ],
 }
 """What ``python run_node.py`` runs without ``--config``: needs no database server."""

@@ -19,7 +19,7 @@ from typing import Any
 
 import zmq
 
-from actors import HostSpec
+from actors import BUILTIN_ACTORS, HostSpec
 from messages import KIND_EVENT, Envelope, ProtocolError, decode, encode
 
 from ._config import NodeConfig
@@ -30,6 +30,7 @@ from ._tree import Supervisor
 from ._worker import Worker
 
 log = logging.getLogger("node")
+PROFILER_CLASS = "actors.profiler:ProfilerActor"
 LIVENESS_TICK = 0.05
 """Seconds between heartbeat-expiry checks of every actor."""
 
@@ -60,6 +61,8 @@ class Node:
         self.front = FrontDoor(self, config.endpoint)
         self.root = Supervisor(config.root, None, self, self._endpoint)
         self._workers = {w.name: w for w in self.root.workers()}
+        self.profiler = next((w.name for w in self._workers.values()
+                              if BUILTIN_ACTORS.get(w.spec.actor, w.spec.actor) == PROFILER_CLASS), None)
 
     # -- Runtime protocol (used by supervisors and workers) ---------------------------
     def now(self) -> float:
@@ -72,7 +75,8 @@ class Node:
         return HostSpec(name=name, incarnation=incarnation, endpoint=endpoint,
                         control_endpoint=self.control.endpoint, node_endpoint=self.front.endpoint,
                         node_pid=os.getpid(), max_message_bytes=self.config.max_message_bytes,
-                        data_dir=self.data_dir, log_level=self.config.log_level, **child)
+                        data_dir=self.data_dir, log_level=self.config.log_level,
+                        profiler=self.profiler, **child)
 
     def wait_ready(self, worker: Any, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
