@@ -18,6 +18,11 @@ def _resource_name(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise ValueError(f"{attribute.name} must be a non-empty resource name, got {value!r}")
 
 
+def _name(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str) or not value or value != value.strip():
+        raise ValueError(f"{attribute.name} must be a non-empty name, got {value!r}")
+
+
 def _seconds(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
@@ -166,8 +171,8 @@ class Call:
     """
 
     resource: str = attrs.field(validator=_resource_name)
-    target: str = attrs.field(validator=_resource_name)
-    type: str = attrs.field(validator=_resource_name)
+    target: str = attrs.field(validator=_name)
+    type: str = attrs.field(validator=_name)
     body: Any = None
     retry: RetryOverride | None = None
     timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
