@@ -1,0 +1,52 @@
+"""Error classification: turn an exception into the class name breakers and retries use.
+
+Classes are plain strings. The built-in ones are ``timeout``, ``connection``,
+``overloaded``, ``crashed`` (all transient by default), ``not_found``, ``invalid`` and
+``permanent``; anything else is the exception's type name, which a policy may list as
+transient or ignored. An exception carrying its own verdict (``transient = True/False``)
+is classified by it.
+"""
+
+from __future__ import annotations
+
+from messages import (
+    ActorCrashed,
+    ActorNotFound,
+    ActorOverloaded,
+    HandlerError,
+    ProtocolError,
+    RemoteProtocolError,
+)
+
+_BY_NAME = {
+    "TimeoutError": "timeout",
+    "AskTimeout": "timeout",
+    "DeadlineExpired": "timeout",
+    "ConnectionError": "connection",
+    "ConnectionRefusedError": "connection",
+    "ConnectionResetError": "connection",
+    "BrokenPipeError": "connection",
+}
+
+
+def classify(exc: BaseException) -> str:
+    """The error class of ``exc`` (see module doc)."""
+    verdict = getattr(exc, "transient", None)
+    if isinstance(verdict, bool):
+        return "transient" if verdict else "permanent"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, ActorCrashed):
+        return "crashed"
+    if isinstance(exc, ActorOverloaded):
+        return "overloaded"
+    if isinstance(exc, ActorNotFound):
+        return "not_found"
+    if isinstance(exc, (ProtocolError, RemoteProtocolError)):
+        return "invalid"
+    if isinstance(exc, HandlerError):
+        name = str(exc.details.get("exception", "")) or "HandlerError"
+        return _BY_NAME.get(name, name)
+    if isinstance(exc, ConnectionError):
+        return "connection"
+    return _BY_NAME.get(type(exc).__name__, type(exc).__name__)

@@ -1,0 +1,171 @@
+"""The background side of a BreakerClient: ships outcomes, reads pushed and synced states.
+
+One thread per client. Every ``flush_interval`` it ships the buffered outcomes in
+``breaker.record_batch`` messages of compact rows, reads the ``breaker.state`` events the
+actor publishes (SUB socket, owned by this thread only), and every ``sync_interval`` asks
+for all states not CLOSED in case an event was missed (PUB/SUB is best effort).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+import zmq
+
+from ._actor import STATE_TOPIC
+from ._messages import StateInfo, States, StatesReply
+
+log = logging.getLogger("actors.breaker.client")
+
+BATCH_SIZE = 1000
+"""Outcomes per ``breaker.record_batch`` message (keeps each well under the size limit)."""
+
+Row = tuple[str, bool, float, str, str]
+"""One outcome as shipped: resource, ok, seconds, error class, message."""
+
+
+class Courier:
+    """Ships ``buffer`` to actor ``actor`` and feeds states to ``apply`` (see module doc)."""
+
+    def __init__(self, connection: Any, actor: str, *, buffer: collections.deque[Row],
+                 states: dict[str, tuple[str, float]], apply: Callable[[StateInfo], None],
+                 counters: dict[str, int], flush_interval: float, sync_interval: float,
+                 timeout: float, subscribe: bool) -> None:
+        self.connection = connection
+        self.actor = actor
+        self._buffer = buffer
+        self._states = states
+        self._apply = apply
+        self._c = counters
+        self.flush_interval = flush_interval
+        self.sync_interval = sync_interval
+        self.timeout = timeout
+        self._subscribe = subscribe
+        self._stop = threading.Event()
+        self._flush_lock = threading.Lock()
+        self._synced = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"breaker-client-{actor}", daemon=True)
+        self._thread.start()
+
+    def wait_synced(self, timeout: float) -> bool:
+        """Wait until the first state sync is done (True if it is)."""
+        return self._synced.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop the thread (within about one timeout), then ship what is left."""
+        self._stop.set()
+        self._thread.join(timeout=self.timeout + 1)
+        self._flush()
+
+    def flush(self) -> None:
+        """Ship the buffered outcomes now, from the calling thread."""
+        self._flush()
+
+    def _flush(self) -> None:
+        """Ship what is buffered in messages of BATCH_SIZE; stop at the first failure."""
+        buffer = self._buffer
+        with self._flush_lock:
+            count = len(buffer)
+            while count > 0:
+                size = min(count, BATCH_SIZE)
+                count -= size
+                rows = [buffer.popleft() for _ in range(size)]
+                if not self._ship(rows):
+                    return
+
+    def _ship(self, rows: list[tuple[str, bool, float, str, str]]) -> bool:
+        count = len(rows)
+        try:
+            reply = self.connection.ask(self.actor, "breaker.record_batch", {"rows": rows},
+                                        timeout=self.timeout)
+        except Exception as exc:
+            self._c["dropped"] += count
+            self._c["actor_errors"] += 1
+            log.warning("breaker actor %r unreachable (%s); %d outcomes dropped", self.actor, exc,
+                        count)
+            return False
+        self._c["shipped"] += count
+        self._c["batches"] += 1
+        if isinstance(reply, StatesReply):
+            for info in reply.states:
+                self._apply(info)
+        return True
+
+    def _sync(self) -> None:
+        try:
+            reply = self.connection.ask(self.actor, States(list(self._states)), timeout=self.timeout)
+        except Exception as exc:
+            self._c["actor_errors"] += 1
+            log.debug("breaker actor %r: state sync failed: %s", self.actor, exc)
+            return
+        assert isinstance(reply, StatesReply)
+        seen = {info.resource for info in reply.states}
+        for resource in list(self._states):
+            if resource not in seen:
+                self._states.pop(resource, None)
+        for info in reply.states:
+            self._apply(info)
+        self._c["syncs"] += 1
+        self._synced.set()
+
+    def _run(self) -> None:
+        ctx: zmq.Context[zmq.Socket[bytes]] | None = None
+        sub: zmq.Socket[bytes] | None = None
+        try:
+            if self._subscribe:
+                try:
+                    endpoint = self.connection.about(timeout=self.timeout).events
+                    ctx = zmq.Context()
+                    sub = ctx.socket(zmq.SUB)
+                    sub.linger = 0
+                    sub.subscribe(STATE_TOPIC.encode())
+                    sub.connect(endpoint)
+                except Exception as exc:
+                    log.warning("breaker client: no event stream (%s); relying on syncs", exc)
+            self._loop(sub)
+        finally:
+            if sub is not None:
+                sub.close(linger=0)
+            if ctx is not None:
+                ctx.term()
+
+    def _loop(self, sub: zmq.Socket[bytes] | None) -> None:
+        next_sync = 0.0
+        wait_ms = max(1, int(self.flush_interval * 1000))
+        while not self._stop.is_set():
+            if sub is not None:
+                if sub.poll(wait_ms):
+                    self._drain(sub)
+            else:
+                self._stop.wait(self.flush_interval)
+            self._flush()
+            now = time.monotonic()
+            if now >= next_sync:
+                self._sync()
+                next_sync = now + self.sync_interval
+
+    def _drain(self, sub: zmq.Socket[bytes]) -> None:
+        while True:
+            try:
+                frames = sub.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                env = msgpack.unpackb(frames[-1], raw=False)
+                body = env["body"]
+                if body.get("actor", env.get("to")) != self.actor:
+                    continue
+                info = StateInfo(str(body["resource"]), str(body["state"]), bool(body["forced"]),
+                                 float(body["retry_after"]))
+            except (ValueError, KeyError, TypeError, AttributeError, msgpack.UnpackException):
+                continue
+            self._c["pushes"] += 1
+            self._apply(info)
+
+
