@@ -22,6 +22,7 @@ from typing import Any
 import zmq
 
 from actors import connect
+from actors._wire import subscribe_confirmed
 from messages import CellphoneError, ConfigError, decode, to_wire
 from supervisor import DEFAULT_ENDPOINT, Node, load_config
 
@@ -119,14 +120,26 @@ def cmd_profile(args: argparse.Namespace) -> int:
             print()
 
 
+def cmd_breakers(args: argparse.Namespace) -> int:
+    from actors.breaker import breakers_table
+
+    body = {"resource": args.resource} if args.resource else {}
+    with connect(args.endpoint, timeout=args.timeout) as node:
+        reply = node.ask(args.actor, "breaker.stats", body, timeout=args.timeout)
+    print(breakers_table(reply.resources))
+    return 0
+
+
 def cmd_events(args: argparse.Namespace) -> int:
     with connect(args.endpoint, timeout=args.timeout) as node:
         events_endpoint = node.about().events
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
     sub.linger = 0
-    sub.subscribe(args.topic.encode())
     sub.connect(events_endpoint)
+    if not subscribe_confirmed(sub, args.topic.encode()):
+        print(f"warning: the node at {events_endpoint} did not confirm the subscription",
+              file=sys.stderr)
     print(f"# events from {events_endpoint} (topic prefix {args.topic!r}); Ctrl-C to stop",
           file=sys.stderr, flush=True)
     seen = 0
@@ -136,6 +149,8 @@ def cmd_events(args: argparse.Namespace) -> int:
                 continue
             frames = sub.recv_multipart()
             env = decode(frames[-1])
+            if env.type == "node.welcome":
+                continue
             print(json.dumps({"topic": env.type, **(env.body if isinstance(env.body, dict) else
                                                      {"body": env.body})},
                              default=_json_default), flush=True)
@@ -174,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
     profile.add_argument("--window", default=None, help="10s, 1m, 5m or all")
     profile.add_argument("--actor", default="profiler", help="name of the profiler actor")
+    breakers = sub.add_parser("breakers", help="table of circuit breakers and their errors")
+    breakers.add_argument("--actor", default="breaker", help="name of the breaker actor")
+    breakers.add_argument("--resource", default=None, help="one resource only")
     events = sub.add_parser("events", help="print lifecycle and actor events live")
     events.add_argument("--count", type=int, default=None, help="exit after N events")
     events.add_argument("--topic", default="", help="topic prefix, e.g. lifecycle.")
@@ -191,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {None: cmd_run, "run": cmd_run, "status": cmd_status, "send": cmd_send,
                 "restart": cmd_child, "stop-child": cmd_child, "start-child": cmd_child,
                 "stop": cmd_simple, "tree": cmd_simple, "events": cmd_events,
-                "profile": cmd_profile}
+                "profile": cmd_profile, "breakers": cmd_breakers}
     try:
         return commands[args.command](args)
     except TimeoutError as exc:

@@ -39,6 +39,8 @@ class ActorContext:
     """State saved by the previous incarnation through :meth:`save_snapshot`, or None."""
     data_dir: str = "."
     """The node's data directory (absolute): where an actor keeps its files."""
+    deadline: float | None = None
+    """Deadline (Unix time) of the message being handled now; read it in the handler."""
     _executor: concurrent.futures.ThreadPoolExecutor | None = None
     _connection: Any = None
     _snapshot_sink: Callable[[Any], None] | None = None

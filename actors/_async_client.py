@@ -37,8 +37,10 @@ from messages import (
     decode,
 )
 
-from ._client import DEFAULT_SEND_HWM, Reply
+from ._client import CLOSE_LINGER, DEFAULT_SEND_HWM, Reply
 from ._wire import (
+    SUBSCRIBE_TIMEOUT,
+    WELCOME_TOPIC,
     check_timeout,
     deadline_after,
     encode_checked,
@@ -166,7 +168,7 @@ class AsyncConnection:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         for socket in self._sockets.values():
-            socket.close(linger=0)
+            socket.close(linger=int(CLOSE_LINGER * 1000))
         self._ctx.term()
 
     async def __aenter__(self) -> AsyncConnection:
@@ -204,8 +206,15 @@ class AsyncConnection:
         about = await self.about()
         sub = self._ctx.socket(zmq.SUB)
         sub.linger = 0
-        sub.subscribe(b"lifecycle.")
         sub.connect(about.events)
+        sub.subscribe(b"lifecycle.")
+        sub.subscribe(WELCOME_TOPIC)  # confirmed once the node's welcome arrives
+        deadline = time.monotonic() + SUBSCRIBE_TIMEOUT
+        while (remaining := deadline - time.monotonic()) > 0:
+            if await sub.poll(max(1, int(remaining * 1000))) and \
+                    (await sub.recv_multipart())[0] == WELCOME_TOPIC:
+                break
+        sub.unsubscribe(WELCOME_TOPIC)
         self._sockets["events:" + about.events] = sub
         self._tasks.append(asyncio.create_task(self._read_events(sub)))
 

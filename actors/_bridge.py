@@ -169,6 +169,7 @@ class BridgeActor(pykka.ThreadingActor):
             self._bad_input(route, env, exc.code, f"actor {self._name!r}, message {env.type!r}: {exc}")
             return
         counters = self.counters
+        self._actor.context.deadline = env.deadline
         started = counters.busy_since = time.monotonic()
         try:
             result = getattr(self._actor, method)(msg)

@@ -42,10 +42,13 @@ from ._wire import (
     outgoing,
     parse_lifecycle,
     reply_value,
+    subscribe_confirmed,
 )
 
 DEFAULT_SEND_HWM = 1000
 """Messages a connection queues per actor before a send fails as overloaded."""
+CLOSE_LINGER = 0.5
+"""Seconds a closing connection waits for queued tells to leave."""
 
 
 @attrs.frozen
@@ -171,14 +174,17 @@ class Connection:
         """Counters of this connection."""
         return ConnectionStatistics(self._asks, self._tells, self._dropped, self._late)
 
-    def close(self) -> None:
-        """Close every socket of every thread and the context (call when no thread asks)."""
+    def close(self, linger: float = CLOSE_LINGER) -> None:
+        """Close every socket of every thread and the context (call when no thread asks).
+
+        Tells still queued get up to ``linger`` seconds to leave before they are dropped.
+        """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             for socket in self._all_sockets:
-                socket.close(linger=0)
+                socket.close(linger=int(linger * 1000))
             self._all_sockets.clear()
         self._ctx.term()
 
@@ -296,7 +302,7 @@ class Connection:
             if self._events_endpoint is None:
                 self._events_endpoint = self.about().events
             sockets.events = self._new_socket(zmq.SUB, self._events_endpoint)
-            sockets.events.subscribe(b"lifecycle.")
+            subscribe_confirmed(sockets.events, b"lifecycle.")
         return sockets.events
 
     def _thread_sockets(self) -> _ThreadSockets:

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import attrs
+import zmq
 
 from messages import (
     DEFAULT_ASK_TIMEOUT,
@@ -96,6 +97,29 @@ def parse_lifecycle(frames: list[bytes]) -> Lifecycle | None:
                          str(body.get("cause") or body["event"]))
     except (ProtocolError, KeyError, TypeError, ValueError):
         return None
+
+
+WELCOME_TOPIC = b"node.welcome"
+SUBSCRIBE_TIMEOUT = 2.0
+"""Seconds a new subscriber waits for the node to confirm its subscription."""
+
+
+def subscribe_confirmed(socket: zmq.Socket[bytes], *topics: bytes) -> bool:
+    """Subscribe a connected SUB socket and wait until the node confirms it is in place.
+
+    The node answers every subscription with a ``node.welcome`` event; it is subscribed
+    last, so seeing it means the earlier topics are live. False after SUBSCRIBE_TIMEOUT.
+    """
+    for topic in topics:
+        socket.subscribe(topic)
+    socket.subscribe(WELCOME_TOPIC)
+    deadline = time.monotonic() + SUBSCRIBE_TIMEOUT
+    while (remaining := deadline - time.monotonic()) > 0:
+        if socket.poll(max(1, int(remaining * 1000))) and \
+                socket.recv_multipart()[0] == WELCOME_TOPIC:
+            socket.unsubscribe(WELCOME_TOPIC)
+            return True
+    return False
 
 
 def deadline_after(timeout: float) -> tuple[float, float]:

@@ -34,6 +34,7 @@ DEFAULT_CONFIG: Final[dict[str, Any]] = {
     "max_seconds": 10,
     "children": [
         {"name": "echo", "actor": "echo"},
+        {"name": "breaker", "actor": "breaker"},
         {"name": "profiler", "actor": "profiler"},
     ],
 }

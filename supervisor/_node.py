@@ -31,6 +31,7 @@ from ._worker import Worker
 
 log = logging.getLogger("node")
 PROFILER_CLASS = "actors.profiler:ProfilerActor"
+WELCOME_TOPIC = "node.welcome"
 LIVENESS_TICK = 0.05
 """Seconds between heartbeat-expiry checks of every actor."""
 
@@ -53,9 +54,11 @@ class Node:
         self.bad_input = 0
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.poller.register(self._wake_r, zmq.POLLIN)
-        self.events = self.ctx.socket(zmq.PUB)
+        self.events = self.ctx.socket(zmq.XPUB)
         self.events.linger = 0
+        self.events.setsockopt(zmq.XPUB_VERBOSE, 1)
         self.events.bind(self._endpoint("events"))
+        self.poller.register(self.events, zmq.POLLIN)
         self.events_endpoint = self.events.getsockopt_string(zmq.LAST_ENDPOINT)
         self.control = ControlChannel(self, f"ipc://{self.run_dir}/control.sock")
         self.front = FrontDoor(self, config.endpoint)
@@ -175,6 +178,8 @@ class Node:
             self.control.drain()
         if self.front.socket in ready:
             self.front.drain()
+        if self.events in ready:
+            self._welcome_subscribers()
         for fd in [fd for fd in ready if fd in self._sentinels]:
             worker = self._sentinels.get(fd)
             if worker is not None:
@@ -191,6 +196,17 @@ class Node:
             fn()
         for worker in self._workers.values():
             worker.check_liveness(now)
+
+    def _welcome_subscribers(self) -> None:
+        """Answer each new subscription with ``node.welcome``: a subscriber that sees it
+        knows its earlier subscriptions are in place (no slow-joiner gap)."""
+        while True:
+            try:
+                frame = self.events.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if frame[:1] == b"\x01":
+                self.publish(WELCOME_TOPIC, {"name": "node", "topic": frame[1:].decode(errors="replace")})
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if not self.stop_requested:

@@ -106,6 +106,8 @@ class BreakerActor(Actor):
             raise CircuitOpenError(msg.resource, first.state, _finite(first.retry_after))
         timeout = msg.timeout or self.settings.call_timeout
         deadline = time.monotonic() + timeout
+        if self.context.deadline is not None:  # never retry past the asker's own deadline
+            deadline = min(deadline, time.monotonic() + self.context.deadline - time.time())
         body = {} if msg.body is None else msg.body
 
         def ask(remaining: float) -> Any:
