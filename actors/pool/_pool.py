@@ -246,7 +246,7 @@ class Pool:
                 self.errors["connect"] += 1
                 delay = self.config.backoff.delay(self._connect_failures, self.rand)
                 self._next_connect_at = self.clock() + delay
-                self.last_connect_error = f"{type(exc).__name__}: {exc}".strip()
+                self.last_connect_error = " ".join(f"{type(exc).__name__}: {exc}".split())
                 for waiter in self._waiters:
                     waiter.event.set()
             log.warning("pool %r: connecting to %s failed (%s); attempt %d, next in %.2f s",

@@ -26,8 +26,8 @@ class PostgresConnector(Connector):
 
     def describe(self) -> str:
         info = psycopg.conninfo.conninfo_to_dict(self.conninfo)
-        return (f"postgres host={info.get('host', '')} port={info.get('port', '')} "
-                f"dbname={info.get('dbname', '')} user={info.get('user', '')}")
+        shown = [f"{k}={info[k]}" for k in ("host", "port", "dbname", "user") if info.get(k)]
+        return " ".join(["postgres", *shown])
 
     def connect(self, timeout: float) -> Any:
         return psycopg.connect(self.conninfo, autocommit=True,

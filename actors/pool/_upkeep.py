@@ -41,6 +41,9 @@ class Upkeep:
 
     def refill(self) -> int:
         """Open connections the sizing policy or broken slots call for; return how many."""
+        pool = self.pool
+        if not pool.config.eager and not pool.counters["acquires"] and not pool._slots:
+            return 0  # lazy: the first request opens the first connection
         opened = 0
         while True:
             with self.pool._lock:
