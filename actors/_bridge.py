@@ -10,6 +10,7 @@ import concurrent.futures
 import logging
 import os
 import time
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -80,7 +81,8 @@ class BridgeActor(pykka.ThreadingActor):
                  max_message_bytes: int, on_error: str,
                  on_started: Callable[[BaseException | None], None]) -> None:
         super().__init__()
-        self.actor_inbox.attach(socket)
+        self._inbox = typing.cast(SocketInbox, self.actor_inbox)
+        self._inbox.attach(socket)
         self._actor = actor
         self._socket = socket
         self._name = actor.context.name
@@ -107,6 +109,8 @@ class BridgeActor(pykka.ThreadingActor):
             self._actor.on_stop()
         finally:
             self._actor.context.close()
+            self._socket.close(linger=100)  # the actor thread owns it: close it here
+            self._inbox.close()
 
     # -- dispatch --------------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
