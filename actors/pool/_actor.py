@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import os
 from typing import Any
 
 from actors import Actor, handler
@@ -37,8 +36,8 @@ class PoolActor(Actor):
 
     def on_start(self) -> None:
         settings: PoolSettings = self.context.settings
-        data_dir = getattr(self.context, "data_dir", None)
-        self.connector = settings.connector(data_dir=data_dir, pool_name=self.context.name)
+        self.connector = settings.connector(data_dir=self.context.data_dir,
+                                            pool_name=self.context.name)
         self.pool = Pool(self.connector, settings.pool_config(), name=self.context.name)
         self.runner = Runner(self.pool)
         self.upkeep = Upkeep(self.pool)
@@ -91,7 +90,3 @@ class PoolActor(Actor):
             raise UnsupportedOperation(f"{what} needs {kind}; pool {self.name!r} is "
                                        f"{self.connector.backend} (send {other})")
 
-
-def data_dir_of(context: Any) -> str | None:
-    """The node's data directory for this actor, when the runtime tells it."""
-    return getattr(context, "data_dir", None) or os.environ.get("CELLPHONE_DATA_DIR")

@@ -20,7 +20,9 @@ class PostgresConnector(Connector):
 
     backend = "postgres"
 
-    def __init__(self, conninfo: str, *, statement_timeout: float) -> None:
+    def __init__(self, conninfo: str, *, statement_timeout: float,
+                 client_name: str = "cellphone-pool") -> None:
+        self.client_name = client_name
         self.conninfo = conninfo
         self.default_ms = max(1, round(statement_timeout * 1000))
 
@@ -32,6 +34,7 @@ class PostgresConnector(Connector):
     def connect(self, timeout: float) -> Any:
         return psycopg.connect(self.conninfo, autocommit=True,
                                      connect_timeout=max(1, math.ceil(timeout)),
+                                     application_name=self.client_name,
                                      options=f"-c statement_timeout={self.default_ms}")
 
     def check(self, conn: Any, timeout: float) -> None:

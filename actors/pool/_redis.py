@@ -22,7 +22,9 @@ class RedisConnector(Connector):
     backend = "redis"
     sql = False
 
-    def __init__(self, *, url: str, command_timeout: float, decode_responses: bool = True) -> None:
+    def __init__(self, *, url: str, command_timeout: float, decode_responses: bool = True,
+                 client_name: str = "cellphone-pool") -> None:
+        self.client_name = client_name
         self.url = url
         self.command_timeout = command_timeout
         self.decode_responses = decode_responses
@@ -34,6 +36,7 @@ class RedisConnector(Connector):
         client = redis.Redis.from_url(
             self.url, socket_connect_timeout=timeout, socket_timeout=self.command_timeout,
             decode_responses=self.decode_responses, retry=Retry(NoBackoff(), 0),
+            client_name=self.client_name,
             single_connection_client=True)
         try:
             client.ping()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -88,26 +87,26 @@ class PoolSettings:
     def connector(self, *, data_dir: str | None = None, pool_name: str = "pool") -> Connector:
         """Build the connector for ``backend`` (imports the optional driver it needs)."""
         if self.backend == "postgres":
-            from ._postgres import PostgresConnector  # noqa: PLC0415 (optional driver)
+            from ._postgres import PostgresConnector
 
-            return PostgresConnector(self.dsn or self._conninfo(),
+            return PostgresConnector(self.dsn or self._conninfo(), client_name=f"cellphone-{pool_name}",
                                      statement_timeout=self.statement_timeout)
         if self.backend == "redis":
-            from ._redis import RedisConnector  # noqa: PLC0415 (optional driver)
+            from ._redis import RedisConnector
 
             auth = f":{quote(self.password, safe='')}@" if self.password else ""
             url = self.dsn or f"redis://{auth}{self.host}:{self.port or 6379}/{self.db}"
-            return RedisConnector(url=url, command_timeout=self.statement_timeout,
+            return RedisConnector(url=url, client_name=f"cellphone-{pool_name}",
+                                  command_timeout=self.statement_timeout,
                                   decode_responses=self.decode_responses)
         if self.backend == "tcp":
-            from ._tcp import TcpConnector  # noqa: PLC0415 (optional driver)
+            from ._tcp import TcpConnector
 
             return TcpConnector(self.host, self.port, terminator=self.line_terminator,
                                 check_line=self.check_line)
-        from ._sqlite import SqliteConnector, resolve_sqlite_path  # noqa: PLC0415
+        from ._sqlite import SqliteConnector, resolve_sqlite_path
 
-        base = data_dir or os.environ.get("CELLPHONE_DATA_DIR")
-        database, uri = resolve_sqlite_path(self.path, base, pool_name)
+        database, uri = resolve_sqlite_path(self.path, data_dir, pool_name)
         return SqliteConnector(database, uri=uri, busy_timeout=self.statement_timeout)
 
     def _conninfo(self) -> str:

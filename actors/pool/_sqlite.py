@@ -16,7 +16,7 @@ _PROGRESS_STEPS = 1000
 
 def resolve_sqlite_path(path: str, base_dir: str | None, pool_name: str = "pool") -> tuple[str, bool]:
     """(database, is_uri): absolute paths as given, relative ones under ``base_dir``
-    (the node's data directory, else the working directory); ``:memory:`` becomes one
+    (the node's data directory); ``:memory:`` becomes one
     in-memory database shared by the pool's connections."""
     if path == ":memory:":
         return f"file:cellphone-{pool_name}-{os.getpid()}?mode=memory&cache=shared", True
