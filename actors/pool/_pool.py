@@ -28,14 +28,16 @@ class Pool:
 
     def __init__(self, connector: Connector, config: PoolConfig, *, name: str = "pool",
                  clock: Callable[[], float] = time.monotonic,
-                 rand: Callable[[], float] = random.random) -> None:
+                 rand: Callable[[], float] = random.random,
+                 timer: Callable[[], float] = time.monotonic) -> None:
         self.connector, self.config, self.name = connector, config, name
-        self.clock, self.rand = clock, rand
+        self.clock, self.rand, self.timer = clock, rand, timer
         self._lock = threading.Lock()
         self._returned = threading.Condition(self._lock)
         self._slots: dict[int, Slot] = {}
         self._waiters: collections.deque[Waiter] = collections.deque()
         self._ids = itertools.count(1)
+        self._opens = 0
         self._connect_failures = 0
         self._next_connect_at = 0.0
         self.last_connect_error = ""
@@ -56,16 +58,16 @@ class Pool:
         so does having been idle longer than check_after_idle. Raises AcquireTimeout,
         BackendUnavailable (connects failing), or PoolClosed.
         """
-        start = self.clock()
+        start, opens_before = self.timer(), self._opens
         deadline = start + (self.config.acquire_timeout if timeout is None else timeout)
         waiter: Waiter | None = None
         while True:
             got, grow, waiter = self._try_lease(waiter)
             if got is not None:
                 waiter = None  # out of the queue: a failed check starts a fresh turn
-                if self._checked_out(got, validate):
+                if got.generation > opens_before or self._checked_out(got, validate):
                     with self._lock:
-                        self.acquire_waits.append(self.clock() - start)
+                        self.acquire_waits.append(self.timer() - start)
                         self.counters["acquires"] += 1
                     return got
                 continue
@@ -96,15 +98,15 @@ class Pool:
 
     def _wait(self, waiter: Waiter, deadline: float) -> bool:
         """Sleep until handed a connection, woken to retry, or the deadline; False at the deadline."""
-        now = self.clock()
-        if now >= deadline:
+        wait = deadline - self.timer()
+        if wait <= 0:
             return False
-        wait = deadline - now
         with self._lock:
-            if self._no_live_connections() and self._next_connect_at > deadline:
+            until_connect = self._next_connect_at - self.clock()
+            if self._no_live_connections() and until_connect > wait:
                 return False  # the next reconnect comes after the deadline: fail now
-            if self._next_connect_at > now:
-                wait = min(wait, self._next_connect_at - now)
+            if until_connect > 0:
+                wait = min(wait, until_connect)
         waiter.event.wait(wait)
         waiter.event.clear()
         if waiter.error is not None:
@@ -138,9 +140,8 @@ class Pool:
 
     def _checked_out(self, slot: Slot, validate: bool) -> bool:
         """Check a leased connection if asked or idle too long; discard it if it fails."""
-        now = self.clock()
-        if slot.uses == 0 or (not validate and now - slot.last_used <= self.config.check_after_idle):
-            return True  # just opened, or used a moment ago
+        if not validate and self.clock() - slot.last_used <= self.config.check_after_idle:
+            return True  # used a moment ago
         return self.run_check(slot)
 
     def run_check(self, slot: Slot) -> bool:
@@ -264,6 +265,8 @@ class Pool:
                 slot.raw, slot.created, slot.last_used, slot.last_checked = raw, now, now, now
                 slot.state, slot.errors_in_row, slot.load = ConnState.HEALTHY, 0, 0.0
                 self._connect_failures, self.last_connect_error = 0, ""
+                self._opens += 1
+                slot.generation = self._opens
                 self._hand_over(slot)
         if closing:
             self.connector.close(raw)

@@ -49,6 +49,8 @@ class Slot:
     uses: int = 0
     errors: int = 0
     errors_in_row: int = 0
+    generation: int = 0
+    """Which open of the pool produced the current connection (1, 2, ...)."""
 
     @property
     def idle(self) -> bool:

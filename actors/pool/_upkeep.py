@@ -107,9 +107,9 @@ class Upkeep:
             pool._waiters.clear()
             to_close.extend(pool._drop(s, "closing") for s in list(pool._slots.values())
                             if not s.leased)
-            deadline = pool.clock() + grace
+            deadline = pool.timer() + grace
             while any(s.leased for s in pool._slots.values()):
-                remaining = deadline - pool.clock()
+                remaining = deadline - pool.timer()
                 if remaining <= 0:
                     break
                 pool._returned.wait(remaining)
