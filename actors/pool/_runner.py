@@ -83,6 +83,8 @@ class Runner:
 def _explain(label: str, exc: Exception, error: ErrorClass, idempotent: bool, attempts: int, *,
              may_have_run: bool, seconds: float) -> str:
     ran = "it may have run" if may_have_run else "it did not run"
+    if label == "pool.transaction":
+        ran = "it may have been committed" if may_have_run else "it was rolled back"
     cause = f"{type(exc).__name__}: {exc}".strip()
     if error.kind == "timeout":
         return f"{label} outlived its timeout of {seconds:g} s and was cancelled ({ran}): {cause}"
