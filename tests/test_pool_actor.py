@@ -61,7 +61,7 @@ def test_transaction_commits_or_rolls_back(start_node):
         results = conn.ask("pool", Transaction([Statement("insert into t values (1)"),
                                                 Statement("select count(*) from t")]), timeout=5)
         assert [r["rows"] for r in results] == [[], [[1]]]
-        with pytest.raises(HandlerError, match="rolled back.*statement 1 failed.*UNIQUE"):
+        with pytest.raises(HandlerError, match=r"rolled back.*statement 1 failed.*UNIQUE"):
             conn.ask("pool", "pool.transaction", {"statements": [
                 {"sql": "insert into t values (2)"}, {"sql": "insert into t values (1)"}]}, timeout=5)
         assert conn.ask("pool", Execute("select a from t"), timeout=5).rows == [[1]]
@@ -89,7 +89,7 @@ def test_statement_past_its_timeout_is_cancelled(start_node):
     endless = "with recursive n(x) as (select 1 union all select x + 1 from n) select count(*) from n"
     with node.connect() as conn:
         start = time.monotonic()
-        with pytest.raises(HandlerError, match="outlived its timeout of 0.3 s"):
+        with pytest.raises(HandlerError, match=r"outlived its timeout of 0.3 s"):
             conn.ask("pool", Execute(endless, timeout=0.3), timeout=5)
         assert time.monotonic() - start < 3
         assert conn.ask("pool", Execute("select 3"), timeout=5).rows == [[3]]
@@ -99,13 +99,13 @@ def test_bad_input_is_refused_with_the_field_named(start_node):
     """Wrong field types, empty statements and unsupported operations are refused clearly."""
     node = pool_node(start_node, {})
     with node.connect() as conn:
-        with pytest.raises(RemoteProtocolError, match="sql"):
+        with pytest.raises(RemoteProtocolError, match=r"sql"):
             conn.ask("pool", "pool.execute", {"sql": 5}, timeout=5)
-        with pytest.raises(RemoteProtocolError, match="timeout"):
+        with pytest.raises(RemoteProtocolError, match=r"timeout"):
             conn.ask("pool", "pool.execute", {"sql": "select 1", "timeout": -1}, timeout=5)
-        with pytest.raises(RemoteProtocolError, match="statements"):
+        with pytest.raises(RemoteProtocolError, match=r"statements"):
             conn.ask("pool", "pool.transaction", {"statements": []}, timeout=5)
-        with pytest.raises(HandlerError, match="UnsupportedOperation.*send pool.execute"):
+        with pytest.raises(HandlerError, match=r"UnsupportedOperation.*send pool.execute"):
             conn.ask("pool", Command(["GET", "k"]), timeout=5)
 
 
@@ -133,7 +133,7 @@ def test_stats_report_sizes_states_and_errors(start_node):
 
 def test_settings_are_validated_by_the_node(start_node):
     """Bad pool settings stop the node from starting, naming the field."""
-    with pytest.raises(Exception, match="min_size"):
+    with pytest.raises(Exception, match=r"min_size"):
         pool_node(start_node, {"min_size": 5, "max_size": 2})
 
 
@@ -231,7 +231,7 @@ def test_pool_pointed_where_nothing_listens_fails_fast_and_keeps_running(start_n
     with node.connect() as conn:
         for _ in range(3):
             start = time.monotonic()
-            with pytest.raises(HandlerError, match="BackendUnavailable.*Connection refused"):
+            with pytest.raises(HandlerError, match=r"BackendUnavailable.*Connection refused"):
                 conn.ask("pool", Execute("select 1"), timeout=5)
             assert time.monotonic() - start < 2.5
         stats = conn.ask("pool", Stats(), timeout=5)
@@ -254,7 +254,7 @@ def test_redis_pool_serves_commands_through_killed_connections(start_node):
                 if client.get("name") == "cellphone-rpool":
                     admin.client_kill_filter(_id=client["id"])
             assert conn.ask("rpool", Command(["GET", "cellphone:pool:k"]), timeout=5).result == "v"
-        with pytest.raises(HandlerError, match="UnsupportedOperation"):
+        with pytest.raises(HandlerError, match=r"UnsupportedOperation"):
             conn.ask("rpool", Execute("select 1"), timeout=5)
         stats = conn.ask("rpool", Stats(), timeout=5)
     admin.delete("cellphone:pool:k")

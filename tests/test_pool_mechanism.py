@@ -10,10 +10,10 @@ import pytest
 
 from actors.pool import (
     AcquireTimeout,
-    Backoff,
     BackendUnavailable,
-    ConnState,
+    Backoff,
     Connector,
+    ConnState,
     OperationFailed,
     Pool,
     PoolClosed,
@@ -106,7 +106,7 @@ def make(min_size: int = 1, max_size: int = 3, **kw: Any) -> tuple[Pool, FakeCon
 
 def test_eager_fill_opens_min_size_and_lazy_opens_on_demand():
     """Eager opens min_size at start; lazy opens its first connection on the first request."""
-    pool, conn, _, upkeep = make(min_size=2)
+    _pool, conn, _, upkeep = make(min_size=2)
     upkeep.refill()
     assert len(conn.conns) == 2
     lazy, lconn, _, lupkeep = make(min_size=2, eager=False)
@@ -117,7 +117,7 @@ def test_eager_fill_opens_min_size_and_lazy_opens_on_demand():
 
 def test_leases_spread_over_connections_least_busy_first():
     """Back-to-back leases go to the least recently busy connection, so all get work."""
-    pool, conn, clock, upkeep = make(min_size=3)
+    pool, _conn, clock, upkeep = make(min_size=3)
     upkeep.refill()
     used = []
     for _ in range(6):
@@ -130,7 +130,7 @@ def test_leases_spread_over_connections_least_busy_first():
 
 def test_degraded_connection_leased_only_when_no_healthy_one_is_idle():
     """A DEGRADED connection waits while a HEALTHY one is idle."""
-    pool, conn, clock, upkeep = make(min_size=2)
+    pool, _conn, _clock, upkeep = make(min_size=2)
     upkeep.refill()
     first = pool.acquire()
     first.state = ConnState.DEGRADED
@@ -144,7 +144,7 @@ def test_degraded_connection_leased_only_when_no_healthy_one_is_idle():
 
 def test_handover_order_matches_arrival_order():
     """A released connection goes to the first waiter, not to a later one."""
-    pool, conn, clock, upkeep = make(min_size=1, max_size=1)
+    pool, _conn, _clock, upkeep = make(min_size=1, max_size=1)
     upkeep.refill()
     held = pool.acquire()
     served: list[int] = []
@@ -171,7 +171,7 @@ def test_handover_order_matches_arrival_order():
 
 def test_acquire_timeout_is_a_timeout_error_naming_the_wait():
     """With every connection busy, acquire fails after its timeout with AcquireTimeout."""
-    pool, conn, clock, upkeep = make(min_size=1, max_size=1)
+    pool, _conn, _clock, upkeep = make(min_size=1, max_size=1)
     upkeep.refill()
     pool.acquire()
     with pytest.raises(TimeoutError) as info:
@@ -205,7 +205,7 @@ def test_recently_used_connection_is_not_checked():
 
 def test_idempotent_operation_retried_on_a_fresh_connection():
     """A transient error discards the connection and an idempotent op succeeds on another."""
-    pool, conn, clock, upkeep = make(min_size=2)
+    pool, conn, _clock, upkeep = make(min_size=2)
     upkeep.refill()
     for c in conn.conns:
         c.dead = True
@@ -219,7 +219,7 @@ def test_idempotent_operation_retried_on_a_fresh_connection():
 
 def test_non_idempotent_transient_failure_says_it_may_have_run():
     """A write that hit a broken connection is not retried, and the error says it may have run."""
-    pool, conn, clock, upkeep = make(min_size=1)
+    pool, conn, _clock, upkeep = make(min_size=1)
     upkeep.refill()
     conn.conns[0].dead = True
     with pytest.raises(OperationFailed) as info:
@@ -231,10 +231,10 @@ def test_non_idempotent_transient_failure_says_it_may_have_run():
 
 def test_permanent_error_is_not_retried_and_keeps_the_connection():
     """A permanent error fails at once; the connection stays HEALTHY and serves the next op."""
-    pool, conn, clock, upkeep = make(min_size=1)
+    pool, conn, _clock, upkeep = make(min_size=1)
     upkeep.refill()
     runner = Runner(pool, sleep=lambda s: None)
-    with pytest.raises(OperationFailed, match="permanent error, not retried .it did not run.") as info:
+    with pytest.raises(OperationFailed, match=r"permanent error, not retried .it did not run.") as info:
         runner.execute("bad", None, idempotent=True)
     assert info.value.attempts == 1
     assert runner.execute("ok", None, idempotent=True).rows == [[1]]
@@ -243,9 +243,9 @@ def test_permanent_error_is_not_retried_and_keeps_the_connection():
 
 def test_backend_down_fails_fast_and_reconnects_after_backoff():
     """Connect failures back off (jittered, doubling); requests fail fast with the cause."""
-    pool, conn, clock, upkeep = make(min_size=1, eager=False)
+    pool, conn, clock, _upkeep = make(min_size=1, eager=False)
     conn.down = True
-    with pytest.raises(BackendUnavailable, match="connection refused"):
+    with pytest.raises(BackendUnavailable, match=r"connection refused"):
         pool.acquire(timeout=0.05)
     assert conn.connect_attempts == 1
     with pytest.raises(ConnectionError):
@@ -287,7 +287,7 @@ def test_upkeep_retires_connections_past_max_lifetime():
 
 def test_upkeep_closes_connections_idle_past_max_idle_down_to_min():
     """Connections idle longer than max_idle close, never below min_size."""
-    pool, conn, clock, upkeep = make(min_size=1, max_size=3, max_idle=50.0,
+    pool, _conn, clock, upkeep = make(min_size=1, max_size=3, max_idle=50.0,
                                      health_check_interval=1000.0)
     slots = [pool.acquire() for _ in range(3)]
     for s in slots:
@@ -299,7 +299,7 @@ def test_upkeep_closes_connections_idle_past_max_idle_down_to_min():
 
 def test_pool_shrinks_after_a_quiet_window_with_the_reason_logged():
     """After shrink_after seconds below peak, idle connections close and the reason is kept."""
-    pool, conn, clock, upkeep = make(min_size=1, max_size=4, shrink_after=10.0,
+    pool, _conn, clock, upkeep = make(min_size=1, max_size=4, shrink_after=10.0,
                                      health_check_interval=1000.0)
     slots = [pool.acquire() for _ in range(3)]
     assert pool_statistics(pool).size == 3
@@ -318,7 +318,7 @@ def test_pool_shrinks_after_a_quiet_window_with_the_reason_logged():
 
 def test_graceful_close_waits_for_leases_and_wakes_waiters():
     """close() refuses new work, fails queued requests, waits for the lease, closes all."""
-    pool, conn, clock, upkeep = make(min_size=1, max_size=1)
+    pool, conn, _clock, upkeep = make(min_size=1, max_size=1)
     upkeep.refill()
     held = pool.acquire()
     errors: list[BaseException] = []
@@ -357,7 +357,7 @@ def test_close_after_grace_closes_leased_connections():
 
 def test_many_threads_share_few_connections_without_overlap():
     """8 threads x 200 ops on 3 connections: all succeed, never two on one connection."""
-    pool, conn, clock, upkeep = make(min_size=1, max_size=3)
+    pool, conn, _clock, upkeep = make(min_size=1, max_size=3)
     upkeep.refill()
     runner = Runner(pool)
     failures: list[BaseException] = []

@@ -27,8 +27,9 @@ class C:
 
 
 def load(**kw: int | float) -> PoolLoad:
-    base: dict[str, int | float] = dict(size=2, min_size=1, max_size=5, idle=0, waiting=0,
-                                        connecting=0, peak_in_use=2, window=0.0, shrink_after=60.0)
+    base: dict[str, int | float] = {"size": 2, "min_size": 1, "max_size": 5, "idle": 0,
+                                    "waiting": 0, "connecting": 0, "peak_in_use": 2,
+                                    "window": 0.0, "shrink_after": 60.0}
     base.update(kw)
     return PoolLoad(**base)  # type: ignore[arg-type]
 
