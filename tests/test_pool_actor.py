@@ -11,10 +11,19 @@ from typing import Any
 
 import pytest
 
-from actors.pool import Command, Execute, ExecuteResult, PoolStatistics, Statement, Stats, Transaction
+from actors.pool import (
+    Command,
+    Configure,
+    Execute,
+    ExecuteResult,
+    PoolStatistics,
+    Statement,
+    Stats,
+    Transaction,
+)
 from messages import ActorNotFound, HandlerError, RemoteProtocolError
 from tests.conftest import require_service
-from tests.nodes import RunningNode, free_port
+from tests.nodes import RunningNode, eventually, free_port
 
 POOL = "actors.pool:PoolActor"
 PG = {"backend": "postgres", "dsn": "host=127.0.0.1 port=5432 dbname=test user=postgres"}
@@ -129,6 +138,20 @@ def test_stats_report_sizes_states_and_errors(start_node):
     assert stats.size == 2 and stats.backend == "sqlite" and stats.errors == {"permanent": 1}
     assert {c.state for c in stats.connections} == {"HEALTHY"}
     assert stats.acquires >= 2 and stats.acquire_ms_p99 >= stats.acquire_ms_p50 >= 0
+
+
+def test_configure_changes_sizes_at_run_time(start_node):
+    """pool.configure changes settings while serving; the pool trims to a lower max_size."""
+    node = pool_node(start_node, {"min_size": 3, "max_size": 4})
+    with node.connect() as conn:
+        assert conn.ask("pool", Stats(), timeout=5).size == 3
+        now = conn.ask("pool", Configure(min_size=1, max_size=2), timeout=5)
+        assert now["min_size"] == 1 and now["max_size"] == 2
+        with pytest.raises(HandlerError, match=r"InvalidBody: min_size: expected <= max_size \(2\)"):
+            conn.ask("pool", Configure(min_size=3), timeout=5)
+        stats = eventually(lambda: (s := conn.ask("pool", Stats(), timeout=5)).size == 2 and s)
+        assert stats and any("above max_size 2" in line for line in stats.sizing)
+        assert conn.ask("pool", Execute("select 1"), timeout=5).rows == [[1]]
 
 
 def test_settings_are_validated_by_the_node(start_node):

@@ -144,3 +144,9 @@ def test_guess_idempotent_command():
     assert guess_idempotent_command([b"SET", b"k", b"v"]) is True
     assert guess_idempotent_command(["INCR", "k"]) is False
     assert guess_idempotent_command([]) is False
+
+
+def test_sizing_trims_above_max_after_a_resize():
+    """When max_size drops below the size, idle connections close down to it."""
+    d = decide_size(load(size=5, max_size=3, idle=4))
+    assert d.change == -2 and "above max_size 3" in d.reason

@@ -2,7 +2,7 @@
 
 Backends: SQLite (default, a file in the node's data directory), PostgreSQL (psycopg 3),
 Redis (redis-py), raw TCP with a line protocol. Messages: ``pool.execute``,
-``pool.command``, ``pool.transaction``, ``pool.stats``.
+``pool.command``, ``pool.transaction``, ``pool.stats``, ``pool.configure``.
 """
 
 from ._actor import PoolActor
@@ -18,6 +18,7 @@ from ._errors import (
 from ._messages import (
     Command,
     CommandResult,
+    Configure,
     ConnectionInfo,
     Execute,
     ExecuteResult,
@@ -39,6 +40,7 @@ __all__ = [
     "Backoff",
     "Command",
     "CommandResult",
+    "Configure",
     "ConnState",
     "ConnectionInfo",
     "Connector",

@@ -5,12 +5,16 @@ from __future__ import annotations
 import concurrent.futures
 from typing import Any
 
+import attrs
+
 from actors import Actor, handler
+from messages import InvalidBody, to_wire
 
 from ._errors import UnsupportedOperation
 from ._messages import (
     Command,
     CommandResult,
+    Configure,
     Execute,
     ExecuteResult,
     PoolStatistics,
@@ -75,6 +79,19 @@ class PoolActor(Actor):
         results = self.runner.transaction([(s.sql, s.params) for s in msg.statements],
                                           idempotent=msg.idempotent, timeout=msg.timeout)
         return [ExecuteResult(r.columns, r.rows, r.rowcount) for r in results]
+
+    @handler
+    def on_configure(self, msg: Configure) -> dict[str, Any]:
+        changes = {k: v for k, v in attrs.asdict(msg).items() if v is not None}
+        config = attrs.evolve(self.pool.config, **changes)
+        if config.min_size > config.max_size:
+            raise InvalidBody(f"min_size: expected <= max_size ({config.max_size}), "
+                              f"got {config.min_size}")
+        with self.pool._lock:
+            self.pool.config = config
+            if changes:
+                self.pool.note_sizing(f"settings changed by message: {changes}")
+        return {k: v for k, v in to_wire(config).items() if k != "backoff"}
 
     @handler
     def on_stats(self, msg: Stats) -> PoolStatistics:

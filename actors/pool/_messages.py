@@ -71,6 +71,35 @@ class Transaction:
             raise ValueError("statements: expected at least one statement, got an empty list")
 
 
+def _positive(instance: Any, attribute: Any, value: float | int | None) -> None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{attribute.name}: expected a finite number > 0, got {value!r}")
+
+
+@message("pool.configure")
+@attrs.frozen
+class Configure:
+    """Change pool settings at run time; fields left out (None) stay as they are.
+
+    The reply is the pool's settings after the change."""
+
+    min_size: int | None = attrs.field(default=None)
+    max_size: int | None = attrs.field(default=None, validator=_positive)
+    acquire_timeout: float | None = attrs.field(default=None, validator=_positive)
+    statement_timeout: float | None = attrs.field(default=None, validator=_positive)
+    retries: int | None = None
+    max_idle: float | None = attrs.field(default=None, validator=_positive)
+    max_lifetime: float | None = attrs.field(default=None, validator=_positive)
+    health_check_interval: float | None = attrs.field(default=None, validator=_positive)
+    shrink_after: float | None = attrs.field(default=None, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("min_size", "retries"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name}: expected an integer >= 0, got {value!r}")
+
+
 @message("pool.stats")
 @attrs.frozen
 class Stats:

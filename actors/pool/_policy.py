@@ -132,10 +132,14 @@ class SizingDecision:
 
 
 def decide_size(p: PoolLoad) -> SizingDecision:
-    """Grow while requests queue, refill to min_size, shrink after a quiet window."""
+    """Refill to min_size, trim to max_size, grow while requests queue, shrink after a
+    quiet window."""
     if p.size < p.min_size:
         return SizingDecision(p.min_size - p.size, f"pool has {p.size} connections, below "
                                                   f"min_size {p.min_size}")
+    if p.size > p.max_size and p.idle > 0:
+        return SizingDecision(-min(p.idle, p.size - p.max_size),
+                              f"pool has {p.size} connections, above max_size {p.max_size}")
     unserved = p.waiting - p.connecting
     if unserved > 0 and p.size < p.max_size:
         grow = min(unserved, p.max_size - p.size)

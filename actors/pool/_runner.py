@@ -75,8 +75,6 @@ class Runner:
                                       kind=error.kind, may_have_run=may_have_run,
                                       attempts=attempts) from exc
             pool.release(slot)
-            with pool._lock:
-                pool.counters["operations"] += 1
             return result
 
 
