@@ -84,7 +84,11 @@ def parse_config(raw: Any, env: Mapping[str, str], endpoint: str | None = None) 
     for spec in root.walk():
         if isinstance(spec, ChildSpec):
             where = f"config child {spec.name!r}"
-            build_settings(load_actor_class(spec.actor), spec.settings, where)
+            try:
+                cls = load_actor_class(spec.actor)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from exc
+            build_settings(cls, spec.settings, where)
     try:
         config = from_wire(NodeConfig, node_fields)
     except InvalidBody as exc:
