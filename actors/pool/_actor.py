@@ -44,7 +44,8 @@ class PoolActor(Actor):
                                             pool_name=self.context.name)
         self.pool = Pool(self.connector, settings.pool_config(), name=self.context.name)
         self.runner = Runner(self.pool)
-        self.upkeep = Upkeep(self.pool)
+        self.upkeep = Upkeep(self.pool, report=self._publish_stats,
+                             report_every=settings.stats_interval)
         self.upkeep.start()
 
     def on_stop(self) -> None:
@@ -99,6 +100,10 @@ class PoolActor(Actor):
 
     def statistics(self) -> PoolStatistics:
         return pool_statistics(self.pool)
+
+    def _publish_stats(self) -> None:
+        """Put the statistics on the event stream for the health monitor and profiler."""
+        self.context.publish("pool.stats", to_wire(self.statistics()))
 
     def _needs(self, *, sql: bool, what: str) -> None:
         if self.connector.sql != sql:

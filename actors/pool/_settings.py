@@ -62,7 +62,10 @@ class PoolSettings:
     backoff_initial: float = attrs.field(default=0.1, validator=_seconds)
     backoff_max: float = attrs.field(default=10.0, validator=_seconds)
     shrink_after: float = attrs.field(default=60.0, validator=_seconds)
-    close_timeout: float = attrs.field(default=5.0, validator=_seconds)
+    close_timeout: float = attrs.field(default=3.0, validator=_seconds)
+    """How long a stopping pool waits for leased connections (under the node's grace period)."""
+    stats_interval: float = attrs.field(default=10.0, validator=_seconds)
+    """Seconds between ``pool.stats`` events on the node's event stream."""
     worker_threads: int = attrs.field(default=16, validator=_count(1))
     """Threads running operations: keep it >= max_size so every connection can be busy."""
 

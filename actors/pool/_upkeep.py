@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ._errors import PoolClosed
@@ -19,8 +20,11 @@ log = logging.getLogger("actors.pool")
 class Upkeep:
     """Keeps a :class:`Pool` healthy and sized between requests."""
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, *, report: Callable[[], None] | None = None,
+                 report_every: float = 10.0) -> None:
         self.pool = pool
+        self.report, self.report_every = report, report_every
+        self._reported_at = pool.clock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -36,6 +40,9 @@ class Upkeep:
         while not self._stop.wait(self.pool.config.tick):
             try:
                 self.tick()
+                if self.report is not None and self.pool.clock() - self._reported_at >= self.report_every:
+                    self._reported_at = self.pool.clock()
+                    self.report()
             except Exception:  # upkeep must outlive any one bad pass
                 log.exception("pool %r: maintenance pass failed", self.pool.name)
 
