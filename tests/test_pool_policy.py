@@ -76,13 +76,13 @@ def test_backoff_refuses_bad_values_naming_them(bad):
         Backoff(initial=bad)
 
 
-def test_least_busy_prefers_healthy_then_low_load_then_least_recent():
-    """HEALTHY beats DEGRADED; then the lowest load; then the longest unused."""
+def test_least_busy_prefers_healthy_then_low_load_then_most_recent():
+    """HEALTHY beats DEGRADED; then the lowest load; then the most recently used."""
     a = C("a", ConnState.DEGRADED, load=0.0)
     b = C("b", load=0.5, last_used=1.0)
     c = C("c", load=0.2, last_used=5.0)
     d = C("d", load=0.2, last_used=3.0)
-    assert choose_least_busy([a, b, c, d]) is d
+    assert choose_least_busy([a, b, c, d]) is c
     assert choose_least_busy([a]) is a
     assert choose_least_busy([C("x", ConnState.FAILED), C("y", ConnState.RECOVERING)]) is None
 

@@ -89,13 +89,14 @@ L = TypeVar("L", bound=Leasable)
 
 def choose_least_busy(idle: Iterable[L]) -> L | None:
     """The idle connection to lease: HEALTHY before DEGRADED, then the lowest recent load
-    (decayed busy time), then the longest unused, so work spreads over every connection."""
+    (decayed busy time), so work spreads over every connection; among equals the most
+    recently used (LIFO, as pgbouncer does), whose server process is still warm."""
     best: L | None = None
     best_key: tuple[int, float, float] | None = None
     for conn in idle:
         if conn.state not in (ConnState.HEALTHY, ConnState.DEGRADED):
             continue
-        key = (conn.state is ConnState.DEGRADED, conn.load, conn.last_used)
+        key = (conn.state is ConnState.DEGRADED, conn.load, -conn.last_used)
         if best_key is None or key < best_key:
             best, best_key = conn, key
     return best
