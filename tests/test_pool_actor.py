@@ -53,7 +53,16 @@ def test_sqlite_pool_in_the_data_dir_runs_statements(start_node):
         assert done.rowcount == 1
         got = conn.ask("pool", "pool.execute", {"sql": "select a, b from t"}, timeout=5)
     assert got == ExecuteResult(["a", "b"], [[1, "one"]], -1)
-    assert (node.data_dir / "pool.sqlite3").exists() or any(node.data_dir.rglob("pool.sqlite3"))
+    assert (node.data_dir / "pool.sqlite3").is_file()
+
+
+def test_absolute_sqlite_path_is_used_as_given(start_node, tmp_path):
+    """An absolute ``path`` puts the database exactly there."""
+    target = tmp_path / "elsewhere" / "shop.db"
+    node = pool_node(start_node, {"path": str(target)})
+    with node.connect() as conn:
+        conn.ask("pool", Execute("create table t (a int)"), timeout=5)
+    assert target.is_file() and not (node.data_dir / "pool.sqlite3").exists()
 
 
 def test_send_cli_runs_select_1(start_node):
@@ -287,25 +296,53 @@ def test_pool_pointed_where_nothing_listens_fails_fast_and_keeps_running(start_n
 # -- Redis -------------------------------------------------------------------------------
 @pytest.mark.redis
 def test_redis_pool_serves_commands_through_killed_connections(start_node):
-    """Redis commands run through the pool; killed connections are replaced and GETs retried."""
+    """Under load, with the pool's Redis connections killed again and again, GETs (retried)
+    all succeed and INCRs (not retried) either succeed or say whether they may have run."""
     require_service("Redis", reachable(6379), "nothing answers on 127.0.0.1:6379")
     node = pool_node(start_node, {"backend": "redis", "min_size": 3, "max_size": 3}, name="rpool")
     import redis
 
     admin = redis.Redis(host="127.0.0.1", port=6379, decode_responses=True)
-    with node.connect() as conn:
-        assert conn.ask("rpool", Command(["SET", "cellphone:pool:k", "v"]), timeout=5).result is True
-        for _ in range(20):
+    admin.set("cellphone:pool:k", "v")
+    admin.delete("cellphone:pool:n")
+    stop = threading.Event()
+
+    def killer() -> None:
+        while not stop.wait(0.03):
             for client in admin.client_list():
                 if client.get("name") == "cellphone-rpool":
                     admin.client_kill_filter(_id=client["id"])
-            assert conn.ask("rpool", Command(["GET", "cellphone:pool:k"]), timeout=5).result == "v"
-        with pytest.raises(HandlerError, match=r"UnsupportedOperation"):
+
+    def work(conn: Any, i: int) -> tuple[int, list[str]]:
+        incrs, errors = 0, []
+        for _ in range(50):
+            assert conn.ask("rpool", Command(["GET", "cellphone:pool:k"]), timeout=10).result == "v"
+            try:
+                conn.ask("rpool", Command(["INCR", "cellphone:pool:n"]), timeout=10)
+                incrs += 1
+            except HandlerError as exc:
+                errors.append(str(exc))
+        return incrs, errors
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:
+        results = asks_in_threads(node, 4, work)
+    finally:
+        stop.set()
+        thread.join()
+    assert all(isinstance(r, tuple) for r in results), results
+    errors = [e for r in results for e in r[1]]
+    assert all("not idempotent" in e and "may have run" in e for e in errors), errors[:3]
+    counted = int(admin.get("cellphone:pool:n") or 0)
+    assert counted >= sum(r[0] for r in results)
+    with node.connect() as conn:
+        with pytest.raises(HandlerError, match="UnsupportedOperation"):
             conn.ask("rpool", Execute("select 1"), timeout=5)
         stats = conn.ask("rpool", Stats(), timeout=5)
-    admin.delete("cellphone:pool:k")
+    admin.delete("cellphone:pool:k", "cellphone:pool:n")
     admin.close()
-    assert stats.retries > 0
+    assert stats.retries > 0 and stats.errors.get("transient", 0) > 0
 
 
 # -- TCP ---------------------------------------------------------------------------------
