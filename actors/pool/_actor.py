@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 from typing import Any
 
 import attrs
@@ -28,6 +29,8 @@ from ._settings import PoolSettings
 from ._stats import pool_statistics
 from ._upkeep import Upkeep
 
+log = logging.getLogger("actors.pool")
+
 
 class PoolActor(Actor):
     """A connection pool shared by every agent of the node (``"actor": "pool"``).
@@ -40,6 +43,10 @@ class PoolActor(Actor):
 
     def on_start(self) -> None:
         settings: PoolSettings = self.context.settings
+        if settings.worker_threads < settings.max_size:
+            log.warning("pool %r: worker_threads %d < max_size %d: at most %d operations run at "
+                        "once", self.name, settings.worker_threads, settings.max_size,
+                        settings.worker_threads)
         self.connector = settings.connector(data_dir=self.context.data_dir,
                                             pool_name=self.context.name)
         self.pool = Pool(self.connector, settings.pool_config(), name=self.context.name)
