@@ -231,7 +231,7 @@ def test_operations_run_concurrently_on_many_connections(start_node, pg_ready):
 @pytest.mark.postgres
 def test_terminated_backends_under_load_are_replaced(start_node, pg_ready):
     """pg_terminate_backend under load: reads retried succeed; writes say whether they ran."""
-    node = pool_node(start_node, {**PG, "min_size": 4, "max_size": 4}, name="pgpool")
+    node = pool_node(start_node, {**PG, "min_size": 4, "max_size": 4, "retries": 5}, name="pgpool")
     import psycopg
 
     with psycopg.connect(PG["dsn"], autocommit=True) as admin:
@@ -299,7 +299,8 @@ def test_redis_pool_serves_commands_through_killed_connections(start_node):
     """Under load, with the pool's Redis connections killed again and again, GETs (retried)
     all succeed and INCRs (not retried) either succeed or say whether they may have run."""
     require_service("Redis", reachable(6379), "nothing answers on 127.0.0.1:6379")
-    node = pool_node(start_node, {"backend": "redis", "min_size": 3, "max_size": 3}, name="rpool")
+    node = pool_node(start_node, {"backend": "redis", "min_size": 3, "max_size": 3, "retries": 5},
+                     name="rpool")
     import redis
 
     admin = redis.Redis(host="127.0.0.1", port=6379, decode_responses=True)
