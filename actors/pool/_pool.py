@@ -38,9 +38,7 @@ class Pool(PoolState):
             if got is not None:
                 waiter = None  # out of the queue: a failed check starts a fresh turn
                 if got.generation > opens_before or self._checked_out(got, validate):
-                    with self._lock:
-                        self.acquire_waits.append(self.timer() - start)
-                        self.counters["acquires"] += 1
+                    self.acquire_waits.append(self.timer() - start)  # deque.append is atomic
                     return got
                 continue
             if grow is not None:

@@ -50,6 +50,7 @@ class PoolState:
     def _lease(self, slot: Slot) -> None:
         slot.leased = True
         slot.leased_at = self.clock()
+        self.counters["acquires"] += 1
         in_use = sum(1 for s in self._slots.values() if s.leased)
         self._peak = max(self._peak, in_use)
 
