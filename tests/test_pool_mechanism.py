@@ -377,3 +377,21 @@ def test_many_threads_share_few_connections_without_overlap():
     assert failures == [] and not conn.overlap
     stats = pool_statistics(pool)
     assert stats.operations == 1600 and stats.size <= 3 and stats.in_use == 0
+
+
+def test_slow_check_marks_degraded_and_a_good_operation_heals():
+    """A check slower than slow_check makes the connection DEGRADED; a clean operation heals it."""
+    pool, conn, clock, upkeep = make(min_size=1, slow_check=0.5, check_after_idle=5.0)
+    upkeep.refill()
+    original = conn.check
+
+    def slow_check(raw: Any, timeout: float) -> None:
+        clock.advance(1.0)
+        original(raw, timeout)
+
+    conn.check = slow_check  # type: ignore[method-assign]
+    clock.advance(6.0)
+    slot = pool.acquire()
+    assert slot.state is ConnState.DEGRADED
+    pool.release(slot)
+    assert pool_statistics(pool).connections[0].state == "HEALTHY"
