@@ -1,0 +1,121 @@
+"""The pool actor: agents send operations, the pool runs them on leased connections."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from typing import Any
+
+import attrs
+
+from actors import Actor, handler
+from messages import InvalidBody, to_wire
+
+from ._errors import UnsupportedOperation
+from ._messages import (
+    Command,
+    CommandResult,
+    Configure,
+    Execute,
+    ExecuteResult,
+    PoolStatistics,
+    Stats,
+    Transaction,
+)
+from ._policy import guess_idempotent_command, guess_idempotent_sql
+from ._pool import Pool
+from ._runner import Runner
+from ._settings import PoolSettings
+from ._stats import pool_statistics
+from ._upkeep import Upkeep
+
+log = logging.getLogger("actors.pool")
+
+
+class PoolActor(Actor):
+    """A connection pool shared by every agent of the node (``"actor": "pool"``).
+
+    Handlers only validate and hand the work to the actor's worker threads, so as many
+    operations run at once as there are connections; the reply goes out when each ends.
+    """
+
+    settings_class = PoolSettings
+
+    def on_start(self) -> None:
+        settings: PoolSettings = self.context.settings
+        if settings.worker_threads < settings.max_size:
+            log.warning("pool %r: worker_threads %d < max_size %d: at most %d operations run at "
+                        "once", self.name, settings.worker_threads, settings.max_size,
+                        settings.worker_threads)
+        self.connector = settings.connector(data_dir=self.context.data_dir,
+                                            pool_name=self.context.name)
+        self.pool = Pool(self.connector, settings.pool_config(), name=self.context.name)
+        self.runner = Runner(self.pool)
+        self.upkeep = Upkeep(self.pool, report=self._publish_stats,
+                             report_every=settings.stats_interval)
+        self.upkeep.start()
+
+    def on_stop(self) -> None:
+        self.upkeep.close(self.context.settings.close_timeout)
+
+    @handler
+    def on_execute(self, msg: Execute) -> concurrent.futures.Future[Any]:
+        self._needs(sql=True, what="pool.execute")
+        idempotent = guess_idempotent_sql(msg.sql) if msg.idempotent is None else msg.idempotent
+        return self.context.run_in_thread(self._execute, msg, idempotent)
+
+    def _execute(self, msg: Execute, idempotent: bool) -> ExecuteResult:
+        rs = self.runner.execute(msg.sql, msg.params, idempotent=idempotent, timeout=msg.timeout)
+        return ExecuteResult(rs.columns, rs.rows, rs.rowcount)
+
+    @handler
+    def on_command(self, msg: Command) -> concurrent.futures.Future[Any]:
+        self._needs(sql=False, what="pool.command")
+        idempotent = guess_idempotent_command(msg.args) if msg.idempotent is None else msg.idempotent
+        return self.context.run_in_thread(self._command, msg, idempotent)
+
+    def _command(self, msg: Command, idempotent: bool) -> CommandResult:
+        return CommandResult(self.runner.command(msg.args, idempotent=idempotent,
+                                                 timeout=msg.timeout))
+
+    @handler
+    def on_transaction(self, msg: Transaction) -> concurrent.futures.Future[Any]:
+        self._needs(sql=True, what="pool.transaction")
+        return self.context.run_in_thread(self._transaction, msg)
+
+    def _transaction(self, msg: Transaction) -> list[ExecuteResult]:
+        results = self.runner.transaction([(s.sql, s.params) for s in msg.statements],
+                                          idempotent=msg.idempotent, timeout=msg.timeout)
+        return [ExecuteResult(r.columns, r.rows, r.rowcount) for r in results]
+
+    @handler
+    def on_configure(self, msg: Configure) -> dict[str, Any]:
+        changes = {k: v for k, v in attrs.asdict(msg).items() if v is not None}
+        config = attrs.evolve(self.pool.config, **changes)
+        if config.min_size > config.max_size:
+            raise InvalidBody(f"min_size: expected <= max_size ({config.max_size}), "
+                              f"got {config.min_size}")
+        with self.pool._lock:
+            self.pool.config = config
+            if changes:
+                self.pool.note_sizing(f"settings changed by message: {changes}")
+        return {k: v for k, v in to_wire(config).items() if k != "backoff"}
+
+    @handler
+    def on_stats(self, msg: Stats) -> PoolStatistics:
+        return self.statistics()
+
+    def statistics(self) -> PoolStatistics:
+        return pool_statistics(self.pool)
+
+    def _publish_stats(self) -> None:
+        """Put the statistics on the event stream for the health monitor and profiler."""
+        self.context.publish("pool.stats", to_wire(self.statistics()))
+
+    def _needs(self, *, sql: bool, what: str) -> None:
+        if self.connector.sql != sql:
+            kind = "a SQL backend" if sql else "a redis or tcp backend"
+            other = "pool.command" if sql else "pool.execute"
+            raise UnsupportedOperation(f"{what} needs {kind}; pool {self.name!r} is "
+                                       f"{self.connector.backend} (send {other})")
+

@@ -1,0 +1,172 @@
+"""The connector interface: how the pool opens, checks, uses and closes one connection.
+
+A connector knows one backend; the pool knows none. Connectors raise the driver's own
+exceptions and :meth:`Connector.classify` tells the pool what each one means.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import decimal
+import uuid
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import attrs
+
+from ._errors import UnsupportedOperation
+
+ErrorKind = Literal["transient", "permanent", "timeout"]
+Params = Sequence[Any] | dict[str, Any] | None
+
+
+@attrs.frozen
+class ErrorClass:
+    """What an exception means to the pool.
+
+    ``kind``: transient (retry may succeed), permanent (it will not), timeout (the
+    statement outlived its deadline). ``broken``: the connection must be discarded.
+    ``may_have_run``: the backend may have applied the operation.
+    """
+
+    kind: ErrorKind
+    broken: bool
+    may_have_run: bool
+
+
+@attrs.frozen
+class ResultSet:
+    """One statement's result: column names, rows as lists, rows affected (-1 unknown)."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    rowcount: int
+
+
+class StatementFailed(Exception):
+    """Statement ``index`` of a transaction failed; the transaction was rolled back."""
+
+    def __init__(self, index: int, cause: BaseException) -> None:
+        super().__init__(f"statement {index} failed: {type(cause).__name__}: {cause}")
+        self.index = index
+        self.cause = cause
+
+
+class CommitFailed(Exception):
+    """COMMIT itself failed: the transaction may or may not have been applied."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"commit failed: {type(cause).__name__}: {cause}")
+        self.cause = cause
+
+
+class Connector:
+    """Base class: a backend's connect, check, execute/command, close, and classify.
+
+    One raw connection is used by one thread at a time (the pool leases it), but it
+    moves between the actor's worker threads. ``timeout`` arguments are seconds.
+    """
+
+    backend: str = "?"
+    sql: bool = True
+    """True for SQL backends (pool.execute / pool.transaction), False for command ones."""
+
+    def describe(self) -> str:
+        """Where this connector connects, for logs and errors (no password)."""
+        return self.backend
+
+    def connect(self, timeout: float) -> Any:
+        """Open one connection, or raise."""
+        raise NotImplementedError
+
+    def check(self, conn: Any, timeout: float) -> None:
+        """Raise unless ``conn`` answers a trivial request."""
+        raise NotImplementedError
+
+    def close(self, conn: Any) -> None:
+        """Close ``conn``; never raises."""
+        raise NotImplementedError
+
+    def execute(self, conn: Any, sql: str, params: Params, timeout: float) -> ResultSet:
+        """Run one statement in autocommit mode."""
+        raise UnsupportedOperation(f"pool.execute needs a SQL backend; this pool is {self.backend} "
+                                   "(send pool.command)")
+
+    def command(self, conn: Any, args: Sequence[Any], timeout: float) -> Any:
+        """Send one command and return its answer."""
+        raise UnsupportedOperation(f"pool.command needs a redis or tcp backend; this pool is "
+                                   f"{self.backend} (send pool.execute)")
+
+    def transaction(self, conn: Any, statements: Sequence[tuple[str, Params]],
+                    timeout: float) -> list[ResultSet]:
+        """Run ``statements`` as one unit: all committed, or all rolled back."""
+        if not self.sql:
+            raise UnsupportedOperation(f"pool.transaction needs a SQL backend; this pool is "
+                                       f"{self.backend}")
+        self._begin(conn)
+        results: list[ResultSet] = []
+        try:
+            for index, (sql, params) in enumerate(statements):
+                try:
+                    results.append(self.execute(conn, sql, params, timeout))
+                except Exception as exc:
+                    raise StatementFailed(index, exc) from exc
+        except BaseException:
+            self._rollback(conn)
+            raise
+        try:
+            self._finish(conn, "COMMIT")
+        except Exception as exc:
+            raise CommitFailed(exc) from exc
+        return results
+
+    def _begin(self, conn: Any) -> None:
+        self._finish(conn, "BEGIN")
+
+    def _rollback(self, conn: Any) -> None:
+        with contextlib.suppress(Exception):  # a broken connection rolls back by itself
+            self._finish(conn, "ROLLBACK")
+
+    def _finish(self, conn: Any, statement: str) -> None:
+        conn.execute(statement)
+
+    def classify(self, exc: BaseException) -> ErrorClass:
+        """What ``exc`` means: see :class:`ErrorClass`. Unwraps transaction failures."""
+        if isinstance(exc, StatementFailed):
+            inner = self.classify(exc.cause)
+            return ErrorClass(inner.kind, inner.broken, may_have_run=False)
+        if isinstance(exc, CommitFailed):
+            inner = self.classify(exc.cause)
+            return ErrorClass(inner.kind, inner.broken, may_have_run=inner.broken)
+        if isinstance(exc, UnsupportedOperation):
+            return ErrorClass("permanent", broken=False, may_have_run=False)
+        return self.classify_driver_error(exc)
+
+    def classify_driver_error(self, exc: BaseException) -> ErrorClass:
+        """Classify an exception of this connector's driver (override per backend)."""
+        if isinstance(exc, TimeoutError):  # the stream is out of step: discard the connection
+            return ErrorClass("timeout", broken=True, may_have_run=True)
+        if isinstance(exc, (ConnectionError, OSError)):
+            return ErrorClass("transient", broken=True, may_have_run=True)
+        return ErrorClass("permanent", broken=False, may_have_run=False)
+
+
+def to_plain(value: Any) -> Any:
+    """A driver value as msgpack data: decimals and dates as text, rows as lists."""
+    if value is None or isinstance(value, (bool, int, float, str, bytes)):
+        return value
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(to_plain(k)) if not isinstance(k, (str, int)) else k: to_plain(v)
+                for k, v in value.items()}
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (decimal.Decimal, uuid.UUID)):
+        return str(value)
+    return str(value)

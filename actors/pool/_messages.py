@@ -1,0 +1,166 @@
+"""The pool's messages (public protocol) and its statistics."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+
+from messages import message
+
+
+def _positive_or_none(instance: Any, attribute: Any, value: float | None) -> None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{attribute.name}: expected a finite number of seconds > 0, got {value!r}")
+
+
+@message("pool.execute")
+@attrs.frozen
+class Execute:
+    """Run one SQL statement on a leased connection; the reply is a :class:`ExecuteResult`.
+
+    ``idempotent`` None means: retry after a transient error only if the statement is a
+    plain read (SELECT, SHOW, VALUES, EXPLAIN). ``timeout`` (seconds) cancels a statement
+    that runs longer; None uses the pool's statement_timeout.
+    """
+
+    sql: str
+    params: list[Any] | dict[str, Any] | None = None
+    idempotent: bool | None = None
+    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+
+
+@message("pool.command")
+@attrs.frozen
+class Command:
+    """Send one command (Redis, or a line to a TCP service); the reply is a :class:`CommandResult`."""
+
+    args: list[Any]
+    idempotent: bool | None = None
+    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.args:
+            raise ValueError("args: expected at least the command name, got an empty list")
+
+
+@attrs.frozen
+class Statement:
+    """One statement of a transaction."""
+
+    sql: str
+    params: list[Any] | dict[str, Any] | None = None
+
+
+@message("pool.transaction")
+@attrs.frozen
+class Transaction:
+    """Run statements on one connection, all committed or all rolled back.
+
+    The reply is a list of :class:`ExecuteResult`, one per statement. Retried after a
+    transient error only when ``idempotent`` is true.
+    """
+
+    statements: list[Statement]
+    idempotent: bool = False
+    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.statements:
+            raise ValueError("statements: expected at least one statement, got an empty list")
+
+
+def _positive(instance: Any, attribute: Any, value: float | int | None) -> None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{attribute.name}: expected a finite number > 0, got {value!r}")
+
+
+@message("pool.configure")
+@attrs.frozen
+class Configure:
+    """Change pool settings at run time; fields left out (None) stay as they are.
+
+    The reply is the pool's settings after the change."""
+
+    min_size: int | None = attrs.field(default=None)
+    max_size: int | None = attrs.field(default=None, validator=_positive)
+    acquire_timeout: float | None = attrs.field(default=None, validator=_positive)
+    statement_timeout: float | None = attrs.field(default=None, validator=_positive)
+    retries: int | None = None
+    max_idle: float | None = attrs.field(default=None, validator=_positive)
+    max_lifetime: float | None = attrs.field(default=None, validator=_positive)
+    health_check_interval: float | None = attrs.field(default=None, validator=_positive)
+    shrink_after: float | None = attrs.field(default=None, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("min_size", "retries"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name}: expected an integer >= 0, got {value!r}")
+
+
+@message("pool.stats")
+@attrs.frozen
+class Stats:
+    """Ask for the pool's :class:`PoolStatistics`."""
+
+
+@message("pool.result")
+@attrs.frozen
+class ExecuteResult:
+    """One statement's result: column names, rows, and rows affected (-1 when unknown)."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    rowcount: int
+
+
+@message("pool.command_result")
+@attrs.frozen
+class CommandResult:
+    """A command's answer as msgpack data."""
+
+    result: Any
+
+
+@attrs.frozen
+class ConnectionInfo:
+    """One connection slot as the statistics show it."""
+
+    id: int
+    state: str
+    leased: bool
+    uses: int
+    errors: int
+    age: float
+    idle_for: float
+
+
+@message("pool.statistics")
+@attrs.frozen
+class PoolStatistics:
+    """The pool's state: sizes, per-connection state, acquire-time percentiles, errors."""
+
+    name: str
+    backend: str
+    target: str
+    size: int
+    min_size: int
+    max_size: int
+    in_use: int
+    idle: int
+    waiting: int
+    connecting: int
+    operations: int
+    retries: int
+    acquires: int
+    acquire_ms_p50: float
+    acquire_ms_p90: float
+    acquire_ms_p99: float
+    acquire_ms_max: float
+    errors: dict[str, int]
+    connections: list[ConnectionInfo]
+    sizing: list[str]
+    """The last sizing decisions, each with its reason."""
+    last_connect_error: str

@@ -1,0 +1,215 @@
+"""The pool mechanism: lease and return connections, fairly, from many threads.
+
+All bookkeeping happens under one lock; connecting, checking and closing happen outside
+it. Decisions (state changes, backoff, which connection, how many) come from _policy.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ._connector import ErrorClass
+from ._errors import AcquireTimeout, BackendUnavailable, PoolClosed
+from ._policy import ConnState, choose_least_busy, decayed_load, decide_size, next_state
+from ._slot import Slot, Waiter
+from ._state import PoolState
+
+log = logging.getLogger("actors.pool")
+
+
+class Pool(PoolState):
+    """Connections to one backend, leased one operation at a time (see :meth:`acquire`)."""
+
+    # -- leasing ---------------------------------------------------------------------
+    def acquire(self, timeout: float | None = None, *, validate: bool = False) -> Slot:
+        """Lease the least-busy healthy connection, waiting in FIFO order up to ``timeout``.
+
+        Opens a connection when requests queue and the pool is below max_size (respecting
+        the reconnect backoff). ``validate`` checks the connection before handing it out;
+        so does having been idle longer than check_after_idle. Raises AcquireTimeout,
+        BackendUnavailable (connects failing), or PoolClosed.
+        """
+        start, opens_before = self.timer(), self._opens
+        deadline = start + (self.config.acquire_timeout if timeout is None else timeout)
+        waiter: Waiter | None = None
+        while True:
+            got, grow, waiter = self._try_lease(waiter)
+            if got is not None:
+                waiter = None  # out of the queue: a failed check starts a fresh turn
+                if got.generation > opens_before or self._checked_out(got, validate):
+                    self.acquire_waits.append(self.timer() - start)  # deque.append is atomic
+                    return got
+                continue
+            if grow is not None:
+                self._open(grow)
+                continue
+            assert waiter is not None
+            if not self._wait(waiter, deadline):
+                return self._give_up(waiter, deadline - start)
+
+    def _try_lease(self, waiter: Waiter | None) -> tuple[Slot | None, Slot | None, Waiter | None]:
+        with self._lock:
+            if self.closing:
+                self._leave(waiter)
+                raise PoolClosed(f"pool {self.name!r} is closing")
+            if waiter is not None and waiter.slot is not None:
+                return waiter.slot, None, waiter
+            if (waiter is None and not self._waiters) or (self._waiters and self._waiters[0] is waiter):
+                slot = choose_least_busy(s for s in self._slots.values() if s.idle)
+                if slot is not None:
+                    self._leave(waiter)
+                    self._lease(slot)
+                    return slot, None, None
+            if waiter is None:
+                waiter = Waiter()
+                self._waiters.append(waiter)
+            return None, self._claim_connect(), waiter
+
+    def _wait(self, waiter: Waiter, deadline: float) -> bool:
+        """Sleep until handed a connection, woken to retry, or the deadline; False at the deadline."""
+        wait = deadline - self.timer()
+        if wait <= 0:
+            return False
+        with self._lock:
+            until_connect = self._next_connect_at - self.clock()
+            if self._no_live_connections() and until_connect > wait:
+                return False  # the next reconnect comes after the deadline: fail now
+            if until_connect > 0:
+                wait = min(wait, until_connect)
+        waiter.event.wait(wait)
+        waiter.event.clear()
+        if waiter.error is not None:
+            raise waiter.error
+        return True
+
+    def _give_up(self, waiter: Waiter, waited: float) -> Slot:
+        with self._lock:
+            if waiter.slot is not None:  # handed over at the last moment
+                return waiter.slot
+            self._leave(waiter)
+            if self._no_live_connections() and self.last_connect_error:
+                raise BackendUnavailable(
+                    f"pool {self.name!r}: cannot connect to {self.connector.describe()} "
+                    f"({self._connect_failures} failed attempt(s) in a row; last: "
+                    f"{self.last_connect_error})")
+            raise AcquireTimeout(
+                f"pool {self.name!r}: no connection free within {waited:.3g} s "
+                f"({len(self._slots)} of max {self.config.max_size} busy, "
+                f"{len(self._waiters)} other request(s) waiting)")
+
+    def _leave(self, waiter: Waiter | None) -> None:
+        if waiter is not None and waiter in self._waiters:
+            self._waiters.remove(waiter)
+
+    def _checked_out(self, slot: Slot, validate: bool) -> bool:
+        """Check a leased connection if asked or idle too long; discard it if it fails."""
+        if not validate and self.clock() - slot.last_used <= self.config.check_after_idle:
+            return True  # used a moment ago
+        return self.run_check(slot)
+
+    def run_check(self, slot: Slot) -> bool:
+        """Check a connection this thread holds; return it marked, or discard it."""
+        start = self.clock()
+        try:
+            self.connector.check(slot.raw, self.config.connect_timeout)
+        except Exception as exc:
+            log.warning("pool %r: connection %d failed its check (%s: %s); replacing it",
+                        self.name, slot.id, type(exc).__name__, exc)
+            self.release(slot, ErrorClass("transient", broken=True, may_have_run=False),
+                         count=False)
+            return False
+        with self._lock:
+            slot.last_checked = self.clock()
+            slow = slot.last_checked - start > self.config.slow_check
+            slot.state = next_state(slot.state, "slow" if slow else "ok")
+        return True
+
+    # -- returning -------------------------------------------------------------------
+    def release(self, slot: Slot, error: ErrorClass | None = None, *, count: bool = True) -> None:
+        """Give a leased connection back, with the error its operation raised, if any."""
+        to_close: Any = None
+        with self._lock:
+            now = self.clock()
+            slot.load = decayed_load(slot.load, now - slot.leased_at, now - slot.last_used)
+            slot.last_used = now
+            slot.uses += count
+            if error is None:
+                self.counters["operations"] += count
+                slot.errors_in_row = 0
+                slot.state = next_state(slot.state, "ok")
+            else:
+                if count:
+                    self.errors[error.kind] += 1
+                slot.errors += 1
+                if error.broken:
+                    slot.state = next_state(slot.state, "broken")
+                elif error.kind == "transient":
+                    slot.errors_in_row += 1
+                    slot.state = next_state(slot.state, "transient_error", slot.errors_in_row)
+            slot.leased = False
+            if self.closing or now - slot.created > self.config.max_lifetime:
+                to_close = self._drop(slot, "closing" if self.closing else "reached max_lifetime")
+            elif slot.state is ConnState.FAILED:
+                to_close, slot.raw = slot.raw, None
+                slot.state = next_state(slot.state, "reconnecting")
+                self._wake_head()
+            else:
+                self._hand_over(slot)
+            self._returned.notify_all()
+        if to_close is not None:
+            self.connector.close(to_close)
+
+    # -- opening ---------------------------------------------------------------------
+    def _claim_connect(self) -> Slot | None:
+        """A slot to (re)open now, per sizing policy and reconnect backoff (lock held)."""
+        now = self.clock()
+        if self.closing or now < self._next_connect_at:
+            return None
+        for slot in self._slots.values():
+            if slot.state is ConnState.RECOVERING and not slot.connecting:
+                slot.connecting = True
+                return slot
+        decision = decide_size(self.load(now))
+        if decision.change <= 0:
+            return None
+        slot = Slot(next(self._ids), connecting=True)
+        self._slots[slot.id] = slot
+        self.note_sizing(f"opening connection {slot.id}: {decision.reason}")
+        return slot
+
+    def _open(self, slot: Slot) -> bool:
+        """Connect a claimed slot (outside the lock); hand it over or record the failure."""
+        try:
+            raw = self.connector.connect(self.config.connect_timeout)
+        except Exception as exc:
+            with self._lock:
+                slot.connecting = False
+                self._connect_failures += 1
+                self.errors["connect"] += 1
+                delay = self.config.backoff.delay(self._connect_failures, self.rand)
+                self._next_connect_at = self.clock() + delay
+                self.last_connect_error = " ".join(f"{type(exc).__name__}: {exc}".split())
+                for waiter in self._waiters:
+                    waiter.event.set()
+            log.warning("pool %r: connecting to %s failed (%s); attempt %d, next in %.2f s",
+                        self.name, self.connector.describe(), self.last_connect_error,
+                        self._connect_failures, delay)
+            return False
+        with self._lock:
+            slot.connecting = False
+            if self.closing or slot.id not in self._slots:
+                self._slots.pop(slot.id, None)
+                closing = True
+            else:
+                closing = False
+                now = self.clock()
+                slot.raw, slot.created, slot.last_used, slot.last_checked = raw, now, now, now
+                slot.state, slot.errors_in_row, slot.load = ConnState.HEALTHY, 0, 0.0
+                self._connect_failures, self.last_connect_error = 0, ""
+                self._opens += 1
+                slot.generation = self._opens
+                self._hand_over(slot)
+        if closing:
+            self.connector.close(raw)
+        return not closing

@@ -1,0 +1,92 @@
+"""The pool's bookkeeping: slots, the FIFO of waiters, counters, and helpers on them.
+
+Every method here expects the caller to hold ``_lock`` unless it says otherwise.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ._connector import Connector
+from ._policy import PoolLoad
+from ._slot import PoolConfig, Slot, Waiter
+
+log = logging.getLogger("actors.pool")
+
+
+class PoolState:
+    """The pool's shared bookkeeping and the small operations on it (callers hold ``_lock``)."""
+
+    def __init__(self, connector: Connector, config: PoolConfig, *, name: str = "pool",
+                 clock: Callable[[], float] = time.monotonic,
+                 rand: Callable[[], float] = random.random,
+                 timer: Callable[[], float] = time.monotonic) -> None:
+        self.connector, self.config, self.name = connector, config, name
+        self.clock, self.rand, self.timer = clock, rand, timer
+        self._lock = threading.Lock()
+        self._returned = threading.Condition(self._lock)
+        self._slots: dict[int, Slot] = {}
+        self._waiters: collections.deque[Waiter] = collections.deque()
+        self._ids = itertools.count(1)
+        self._opens = 0
+        self._connect_failures = 0
+        self._next_connect_at = 0.0
+        self.last_connect_error = ""
+        self.closing = False
+        self._window_start = clock()
+        self._peak = 0
+        self.acquire_waits: collections.deque[float] = collections.deque(maxlen=2048)
+        self.errors: collections.Counter[str] = collections.Counter()
+        self.counters: collections.Counter[str] = collections.Counter()
+        self.sizing_log: collections.deque[str] = collections.deque(maxlen=10)
+
+    def _lease(self, slot: Slot) -> None:
+        slot.leased = True
+        slot.leased_at = self.clock()
+        self.counters["acquires"] += 1
+        in_use = sum(1 for s in self._slots.values() if s.leased)
+        self._peak = max(self._peak, in_use)
+
+    def _hand_over(self, slot: Slot) -> None:
+        """Give an idle connection to the first waiter, or leave it idle (lock held)."""
+        if self._waiters and slot.idle:
+            waiter = self._waiters.popleft()
+            self._lease(slot)
+            waiter.slot = slot
+            waiter.event.set()
+
+    def _wake_head(self) -> None:
+        if self._waiters:
+            self._waiters[0].event.set()
+
+    def _drop(self, slot: Slot, reason: str) -> Any:
+        """Remove a slot (lock held); return its raw connection for closing outside the lock."""
+        self._slots.pop(slot.id, None)
+        if reason not in ("closing",):
+            log.info("pool %r: closing connection %d: %s", self.name, slot.id, reason)
+        self._wake_head()
+        return slot.raw
+
+    def _no_live_connections(self) -> bool:
+        return not any(s.raw is not None for s in self._slots.values())
+
+    def load(self, now: float) -> PoolLoad:
+        """What the sizing policy sees (lock held)."""
+        slots = self._slots.values()
+        return PoolLoad(size=len(self._slots), min_size=self.config.min_size,
+                        max_size=self.config.max_size, idle=sum(1 for s in slots if s.idle),
+                        waiting=len(self._waiters), connecting=sum(1 for s in slots if s.connecting),
+                        peak_in_use=self._peak, window=now - self._window_start,
+                        shrink_after=self.config.shrink_after)
+
+    def note_sizing(self, text: str) -> None:
+        """Log a sizing decision with its reason and keep it for statistics."""
+        log.info("pool %r: %s", self.name, text)
+        self.sizing_log.append(text)

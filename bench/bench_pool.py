@@ -1,0 +1,266 @@
+"""Benchmark of the pool actor: SELECT 1 from 1, 4 and 8 agent processes.
+
+Beside it, measured in the same run on the same PostgreSQL: (a) a fresh psycopg
+connection per query, (b) pgbouncer in transaction mode (started here on a loopback port
+and stopped after, if the Debian package is installed), (c) psycopg_pool inside each
+agent process. Prints each figure beside its baseline as a ratio.
+
+    PYTHONPATH=$PWD .venv/bin/python bench/bench_pool.py [--seconds 1.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG = "host=127.0.0.1 port=5432 dbname=test user=postgres"
+AGENTS = (1, 4, 8)
+POOL_SIZE = 8
+
+
+# -- what one agent process does ------------------------------------------------------------
+def _agent(inbox: Any, outbox: Any, endpoint: str) -> None:
+    import psycopg
+    import psycopg_pool
+
+    import actors
+    from actors.examples import Ping
+    from actors.pool import Execute
+
+    node = actors.connect(endpoint)
+    local_pool: psycopg_pool.ConnectionPool[Any] | None = None
+    bouncer: Any = None
+    while True:
+        task = inbox.get()
+        if task is None:
+            break
+        method, start_at, seconds, dsn = task
+        if method == "psycopg_pool" and local_pool is None:
+            local_pool = psycopg_pool.ConnectionPool(PG, min_size=1, max_size=1, open=True)
+            local_pool.wait()
+        if method == "pgbouncer" and bouncer is None:
+            bouncer = psycopg.connect(dsn, autocommit=True, prepare_threshold=None)
+        time.sleep(max(0.0, start_at - time.time()))
+        end = time.monotonic() + seconds
+        count = 0
+        while time.monotonic() < end:
+            if method == "echo_actor":
+                node.ask("echo", Ping(1), timeout=10)
+            elif method == "pool_actor":
+                node.ask("pool", Execute("SELECT 1", idempotent=True), timeout=10)
+            elif method == "fresh":
+                with psycopg.connect(PG, autocommit=True) as conn:
+                    conn.execute("SELECT 1").fetchone()
+            elif method == "psycopg_pool":
+                assert local_pool is not None
+                with local_pool.connection() as conn:
+                    conn.execute("SELECT 1").fetchone()
+            elif method == "pgbouncer":
+                bouncer.execute("SELECT 1").fetchone()
+            count += 1
+        outbox.put(count)
+    if local_pool is not None:
+        local_pool.close()
+    if bouncer is not None:
+        bouncer.close()
+    node.close()
+
+
+class Agents:
+    """N agent processes that run one method at a time, all starting together."""
+
+    def __init__(self, n: int, endpoint: str) -> None:
+        ctx = mp.get_context("spawn")
+        self.outbox = ctx.Queue()
+        self.inboxes = [ctx.Queue() for _ in range(n)]
+        self.procs = [ctx.Process(target=_agent, args=(q, self.outbox, endpoint), daemon=True)
+                      for q in self.inboxes]
+        for p in self.procs:
+            p.start()
+
+    def run(self, method: str, seconds: float, dsn: str = "") -> float:
+        """Queries per second of all agents together."""
+        start_at = time.time() + 0.5
+        for q in self.inboxes:
+            q.put((method, start_at, seconds, dsn))
+        total = sum(self.outbox.get(timeout=seconds + 60) for _ in self.inboxes)
+        return total / seconds
+
+    def close(self) -> None:
+        for q in self.inboxes:
+            q.put(None)
+        for p in self.procs:
+            p.join(10)
+            if p.is_alive():
+                p.kill()
+
+
+# -- pgbouncer ---------------------------------------------------------------------------------
+def start_pgbouncer(tmp: Path) -> tuple[subprocess.Popen[bytes] | None, str, str]:
+    exe = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None)
+    if exe is None:
+        return None, "", "pgbouncer not installed (apt-get install -y pgbouncer)"
+    from tests.nodes import free_port
+
+    port = free_port()
+    (tmp / "userlist.txt").write_text('"postgres" ""\n')
+    (tmp / "pgbouncer.ini").write_text(f"""[databases]
+test = host=127.0.0.1 port=5432 dbname=test user=postgres
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {tmp}/userlist.txt
+pool_mode = transaction
+default_pool_size = {POOL_SIZE}
+max_client_conn = 200
+logfile = {tmp}/pgbouncer.log
+pidfile = {tmp}/pgbouncer.pid
+ignore_startup_parameters = extra_float_digits,options
+""")
+    args = [exe, str(tmp / "pgbouncer.ini")]
+    if os.geteuid() == 0:  # pgbouncer refuses to run as root
+        user = "postgres" if _user_exists("postgres") else "nobody"
+        os.chmod(tmp.parent, 0o711)
+        os.chmod(tmp, 0o755)
+        shutil.chown(tmp, user)
+        args[1:1] = ["-u", user]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    dsn = f"host=127.0.0.1 port={port} dbname=test user=postgres"
+    import psycopg
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            psycopg.connect(dsn, autocommit=True, prepare_threshold=None).close()
+            return proc, dsn, ""
+        except psycopg.OperationalError as exc:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                return None, "", f"pgbouncer did not start: {exc} {err[-300:]}"
+            time.sleep(0.1)
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+# -- single-process latency baselines -----------------------------------------------------------
+def latency(fn: Any, n: int, repeats: int = 3) -> float:
+    """Best of ``repeats`` mean latencies (the machine is shared: take the quietest run)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - start) / n)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=1.5, help="measuring time per run")
+    args = parser.parse_args()
+
+    import psycopg
+
+    from actors import connect
+    from actors.examples import Ping
+    from actors.pool import Execute
+    from tests.nodes import start_node_process
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_pool_"))
+    node = start_node_process(tmp, {"children": [{"name": "echo", "actor": "echo"},
+                                                 {"name": "pool", "actor": "actors.pool:PoolActor",
+                                                  "settings": {"backend": "postgres", "dsn": PG,
+                                                               "min_size": POOL_SIZE,
+                                                               "max_size": POOL_SIZE,
+                                                               "worker_threads": 16}}]})
+    (tmp / "pgb").mkdir()
+    bouncer, bouncer_dsn, bouncer_note = start_pgbouncer(tmp / "pgb")
+    try:
+        print(f"bench_pool: SELECT 1 on PostgreSQL 127.0.0.1:5432, {os.cpu_count()} CPUs, "
+              f"{args.seconds:g} s per run, pool size {POOL_SIZE}")
+        # latency, one caller, in this process
+        with psycopg.connect(PG, autocommit=True) as direct:
+            t_direct = latency(lambda: direct.execute("SELECT 1").fetchone(), 2000)
+
+        def fresh() -> None:
+            with psycopg.connect(PG, autocommit=True) as c:
+                c.execute("SELECT 1").fetchone()
+
+        t_fresh = latency(fresh, 50)
+        with connect(node.endpoint) as conn:
+            t_pool = latency(lambda: conn.ask("pool", Execute("SELECT 1", idempotent=True), timeout=10), 1000)
+            t_echo = latency(lambda: conn.ask("echo", Ping(1), timeout=10), 1000)
+            acquire = conn.ask("pool", "pool.stats", {}, timeout=5).acquire_ms_p50 / 1000
+        connect_cost = t_fresh - t_direct
+        removed = 1 - acquire / connect_cost
+        end_to_end = (t_fresh - t_pool) / t_fresh
+        print("\nlatency, one caller (mean per query):")
+        print(f"  open connection, in process        {t_direct * 1e6:8.0f} us")
+        print(f"  fresh psycopg connection per query {t_fresh * 1e6:8.0f} us")
+        print(f"  via pool actor                     {t_pool * 1e6:8.0f} us   "
+              f"{t_fresh / t_pool:5.1f}x faster than fresh")
+        print(f"  echo actor round trip (runtime floor) {t_echo * 1e6:6.0f} us   "
+              f"pool actor adds {(t_pool - t_echo) * 1e6:.0f} us to it")
+        print(f"  per-query connection overhead: fresh connect+close {connect_cost * 1e6:.0f} us, "
+              f"pool acquire p50 {acquire * 1e6:.1f} us -> {removed * 100:.2f} % removed "
+              f"(target >= 95 %; spec claims 60 %)")
+        print(f"  end to end, pool actor vs fresh connection: {end_to_end * 100:.1f} % less time per query "
+              f"(the rest is the actor round trip and the query itself)")
+
+        print("\nthroughput, queries/s from N agent processes (ratio = pool actor / baseline):")
+        header = f"  {'agents':>6} {'pool actor':>11} {'fresh conn':>11} {'psycopg_pool':>13} {'pgbouncer':>10}" \
+                 f" {'echo':>7}  {'÷fresh':>7} {'÷psycopg_pool':>14} {'÷pgbouncer':>11} {'÷echo':>6}"
+        print(header)
+        for n in AGENTS:
+            agents = Agents(n, node.endpoint)
+            try:
+                qps = {m: agents.run(m, args.seconds)
+                       for m in ("pool_actor", "fresh", "psycopg_pool", "echo_actor")}
+                qps["pgbouncer"] = agents.run("pgbouncer", args.seconds, bouncer_dsn) if bouncer else float("nan")
+            finally:
+                agents.close()
+            p = qps["pool_actor"]
+            print(f"  {n:>6} {p:>11.0f} {qps['fresh']:>11.0f} {qps['psycopg_pool']:>13.0f} "
+                  f"{qps['pgbouncer']:>10.0f} {qps['echo_actor']:>7.0f}  {p / qps['fresh']:>6.1f}x "
+                  f"{p / qps['psycopg_pool']:>13.2f}x {p / qps['pgbouncer']:>10.2f}x "
+                  f"{p / qps['echo_actor']:>5.2f}x")
+        if bouncer_note:
+            print(f"  (pgbouncer: {bouncer_note})")
+        with connect(node.endpoint) as conn:
+            stats = conn.ask("pool", "pool.stats", {}, timeout=5)
+        print(f"\npool after the run: size {stats.size}, operations {stats.operations}, "
+              f"acquire wait p50 {stats.acquire_ms_p50:.3f} ms p99 {stats.acquire_ms_p99:.3f} ms, "
+              f"errors {stats.errors}")
+    finally:
+        node.stop()
+        if bouncer is not None:
+            bouncer.send_signal(signal.SIGTERM)
+            bouncer.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
