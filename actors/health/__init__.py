@@ -1,0 +1,55 @@
+"""The health monitor actor: per-component metrics, scores, status, alerts, history.
+
+Run it from a node config as ``{"name": "health", "actor": "health"}``; agents report
+samples with ``health.report`` and read ``health.status`` / ``health.alerts``; the actor
+also feeds itself from the node's lifecycle events and process sampling.
+"""
+
+from ._alerts import AlertBook, UnknownAlert
+from ._history import Ring, slope, trend
+from ._messages import (
+    Accepted,
+    Ack,
+    Alert,
+    AlertList,
+    AlertsQuery,
+    ComponentHealth,
+    Configure,
+    MetricHealth,
+    NodeHealth,
+    Report,
+    ReportBatch,
+    StatusQuery,
+    ThresholdInfo,
+)
+from ._model import DEFAULT_THRESHOLDS, METRICS, HealthStatus, Threshold, rollup, status_of, weighted_score
+from ._monitor import HealthMonitor
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "METRICS",
+    "Accepted",
+    "Ack",
+    "Alert",
+    "AlertBook",
+    "AlertList",
+    "AlertsQuery",
+    "ComponentHealth",
+    "Configure",
+    "HealthMonitor",
+    "HealthStatus",
+    "MetricHealth",
+    "NodeHealth",
+    "Report",
+    "ReportBatch",
+    "Ring",
+    "StatusQuery",
+    "Threshold",
+    "ThresholdInfo",
+    "UnknownAlert",
+    "rollup",
+    "slope",
+    "status_of",
+    "trend",
+    "weighted_score",
+]
