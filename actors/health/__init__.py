@@ -5,6 +5,7 @@ samples with ``health.report`` and read ``health.status`` / ``health.alerts``; t
 also feeds itself from the node's lifecycle events and process sampling.
 """
 
+from ._actor import HealthActor, HealthStatistics
 from ._alerts import AlertBook, UnknownAlert
 from ._history import Ring, slope, trend
 from ._messages import (
@@ -23,7 +24,8 @@ from ._messages import (
     ThresholdInfo,
 )
 from ._model import DEFAULT_THRESHOLDS, METRICS, HealthStatus, Threshold, rollup, status_of, weighted_score
-from ._monitor import HealthMonitor
+from ._monitor import HealthMonitor, UnknownComponent
+from ._settings import HealthSettings, ThresholdSetting
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -36,7 +38,10 @@ __all__ = [
     "AlertsQuery",
     "ComponentHealth",
     "Configure",
+    "HealthActor",
     "HealthMonitor",
+    "HealthSettings",
+    "HealthStatistics",
     "HealthStatus",
     "MetricHealth",
     "NodeHealth",
@@ -46,7 +51,9 @@ __all__ = [
     "StatusQuery",
     "Threshold",
     "ThresholdInfo",
+    "ThresholdSetting",
     "UnknownAlert",
+    "UnknownComponent",
     "rollup",
     "slope",
     "status_of",

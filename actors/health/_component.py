@@ -52,6 +52,7 @@ class Component:
         self.live = True
         self.ready = True
         self.cause = ""
+        self.stopped_on_purpose = False
         self.restarts = 0
         self.incarnation: int | None = None
         self.pid: int | None = None
@@ -68,14 +69,14 @@ class Component:
             ring = self.history[metric] = Ring(self.history_size)
         ring.add(now, value)
 
-    def mark_live(self, live: bool, now: float) -> None:
-        """Record a liveness change (and its effect on availability)."""
+    def mark_live(self, live: bool, now: float, *, planned: bool = False) -> None:
+        """Record a liveness change; a ``planned`` stop does not count against availability."""
         self.live = live
         if not live:
             self.ready = False
         if self.uptime is None:
-            self.uptime = Uptime(now, live)
-        else:
+            self.uptime = Uptime(now, live or planned)
+        elif not planned:
             self.uptime.mark(now, live)
 
     def evaluate(self, thresholds: dict[str, Threshold]) -> tuple[float, HealthStatus, Level]:

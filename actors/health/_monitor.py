@@ -15,10 +15,11 @@ from typing import Any
 
 import attrs
 
-from messages import InvalidBody, to_wire
+from messages import InvalidBody
 
-from ._alerts import AlertBook, AlertEvent
+from ._alerts import AlertBook
 from ._component import Component
+from ._judge import Event, alert_event, judge
 from ._messages import Alert, ComponentHealth, NodeHealth, ThresholdInfo
 from ._model import (
     DEFAULT_THRESHOLDS,
@@ -30,9 +31,11 @@ from ._model import (
     rollup,
 )
 
-Event = tuple[str, dict[str, Any]]
-"""(topic, body) of something to publish on the node's event stream."""
 Clock = Callable[[], float]
+
+
+class UnknownComponent(LookupError):
+    """``health.status`` named a component the monitor has no data for."""
 
 
 class HealthMonitor:
@@ -81,16 +84,22 @@ class HealthMonitor:
 
     # -- lifecycle feed ----------------------------------------------------------------
     def set_live(self, component: str, live: bool, *, cause: str = "", incarnation: int | None = None,
-                 pid: int | None = None, restarted: bool = False) -> list[Event]:
-        """Record that a supervised component started (live) or exited/gave up (not live)."""
+                 pid: int | None = None, restarts: int | None = None,
+                 on_purpose: bool = False) -> list[Event]:
+        """Record that a supervised component started (live) or exited (not live).
+
+        ``on_purpose`` marks a deliberate stop (shutdown): FAILED status, but no alert.
+        """
         with self._lock:
             now = self.clock()
             c = self._component(_check_component(component), now)
-            c.mark_live(live, now)
+            c.stopped_on_purpose = on_purpose and not live
+            c.mark_live(live, now, planned=c.stopped_on_purpose)
             if live:
                 c.ready = True
             c.cause = cause
-            c.restarts += int(restarted)
+            if restarts is not None:
+                c.restarts = restarts
             if incarnation is not None:
                 c.incarnation = incarnation
             c.pid = pid if live else None
@@ -108,10 +117,21 @@ class HealthMonitor:
                 c.cause = cause
             return self._judge(c.name, now, [], conditions=True)
 
-    def set_details(self, component: str, details: dict[str, Any]) -> None:
-        """Attach a component's latest ``statistics`` (shown in its status answer)."""
+    def set_details(self, component: str, details: dict[str, Any] | None = None, *,
+                    restarts: int | None = None) -> None:
+        """Attach a component's latest ``statistics`` and restart count (shown in its status)."""
         with self._lock:
-            self._component(_check_component(component), self.clock()).details = details
+            c = self._component(_check_component(component), self.clock())
+            if details is not None:
+                c.details = details
+            if restarts is not None:
+                c.restarts = restarts
+
+    def knows_liveness(self, component: str) -> bool:
+        """Whether the lifecycle feed (or a seed) has said if ``component`` runs."""
+        with self._lock:
+            c = self._components.get(component)
+            return c is not None and c.uptime is not None
 
     def tick(self) -> list[Event]:
         """Refresh the availability of every supervised component (call periodically)."""
@@ -124,8 +144,13 @@ class HealthMonitor:
 
     # -- thresholds --------------------------------------------------------------------
     def configure(self, metric: str, component: str | None = None, *, warning: float | None = None,
-                  critical: float | None = None, weight: float | None = None) -> ThresholdInfo:
-        """Change a metric's thresholds/weight (None keeps a value); InvalidBody if inconsistent."""
+                  critical: float | None = None,
+                  weight: float | None = None) -> tuple[ThresholdInfo, list[Event]]:
+        """Change a metric's thresholds/weight (None keeps a value); InvalidBody if inconsistent.
+
+        Components holding a value of ``metric`` are judged again at once, so a tightened
+        threshold raises its alert now rather than at the next sample.
+        """
         check_metric(metric)
         if component is not None:
             _check_component(component)
@@ -140,8 +165,14 @@ class HealthMonitor:
                 self._defaults[metric] = new
             else:
                 self._overrides.setdefault(component, {})[metric] = new
-            return ThresholdInfo(metric, component, new.direction, new.warning, new.critical,
+            now = self.clock()
+            events: list[Event] = []
+            for name, c in self._components.items():
+                if metric in c.latest and component in (None, name):
+                    events += self._judge(name, now, [metric])
+            info = ThresholdInfo(metric, component, new.direction, new.warning, new.critical,
                                  new.weight)
+            return info, events
 
     def threshold(self, metric: str, component: str | None = None) -> Threshold:
         """The threshold in force for ``metric`` of ``component`` (or the default)."""
@@ -154,12 +185,12 @@ class HealthMonitor:
 
     # -- answers -----------------------------------------------------------------------
     def component(self, name: str) -> ComponentHealth:
-        """One component's health; LookupError (as KeyError) if nothing is known of it."""
+        """One component's health; UnknownComponent if nothing is known of it."""
         with self._lock:
             c = self._components.get(name)
             if c is None:
                 known = ", ".join(sorted(self._components)) or "none yet"
-                raise KeyError(f"no health data for component {name!r} (known: {known})")
+                raise UnknownComponent(f"no health data for component {name!r} (known: {known})")
             return c.view(self._thresholds(name), self.trend_window, self.clock(),
                           self._alerts.open_count(name))
 
@@ -182,7 +213,7 @@ class HealthMonitor:
         """Acknowledge an alert: (the alert, events); UnknownAlert if there is no such id."""
         with self._lock:
             events = self._alerts.ack(alert_id, self.clock())
-            return self._alerts.get(alert_id), [_alert_event(e) for e in events]
+            return self._alerts.get(alert_id), [alert_event(e) for e in events]
 
     # -- internals ---------------------------------------------------------------------
     def _component(self, name: str, now: float) -> Component:
@@ -191,44 +222,16 @@ class HealthMonitor:
             c = self._components[name] = Component(name, now, self.history_size)
         return c
 
+    def _judge(self, name: str, now: float, metrics: list[str], *,
+               conditions: bool = False) -> list[Event]:
+        return judge(self._components[name], self._thresholds(name), self._alerts, now, metrics,
+                     conditions=conditions)
+
     def _availability(self, c: Component, now: float) -> list[Event]:
-        if c.uptime is None:
+        if c.uptime is None or c.stopped_on_purpose:
             return []
         c.record("availability", c.uptime.availability(now, self.availability_window), now)
         return self._judge(c.name, now, ["availability"])
-
-    def _judge(self, name: str, now: float, metrics: list[str], *, conditions: bool = False) -> list[Event]:
-        c = self._components[name]
-        thresholds = self._thresholds(name)
-        events: list[Event] = []
-        for metric in dict.fromkeys(metrics):
-            value = c.latest[metric][1]
-            t = thresholds[metric]
-            level = t.level(value)
-            text = f"{name} {metric} {value:g}" + (f" past {level} threshold {t.limit(level):g}"
-                                                   if level != "ok" else " back to normal")
-            events += map(_alert_event, self._alerts.evaluate(
-                name, metric, level, value, threshold=t.limit(level), now=now, text=text))
-        if conditions:
-            events += map(_alert_event, self._alerts.evaluate(
-                name, "liveness", "ok" if c.live else "critical", float(c.live),
-                threshold=1.0, now=now, text=f"{name} is not running: {c.cause or 'exited'}"))
-            events += map(_alert_event, self._alerts.evaluate(
-                name, "readiness", "ok" if c.ready or not c.live else "warning", float(c.ready),
-                threshold=1.0, now=now, text=f"{name} is not ready: {c.cause or 'no answer'}"))
-        score, status, _ = c.evaluate(thresholds)
-        c.scores.add(now, score)
-        if status is not c.status:
-            previous, c.status, c.since = c.status, status, now
-            events.append(("health.status", {"component": name, "status": status.value,
-                                             "previous": previous.value, "score": round(score, 2),
-                                             "time": now}))
-        return events
-
-
-def _alert_event(event: AlertEvent) -> Event:
-    kind, alert = event
-    return "health.alert", {"event": kind, **to_wire(alert)}
 
 
 def _check_component(name: object) -> str:
