@@ -37,9 +37,12 @@ class ActorContext:
     node_endpoint: str
     snapshot: Any = None
     """State saved by the previous incarnation through :meth:`save_snapshot`, or None."""
+    data_dir: str = "."
+    """The node's data directory (absolute): where an actor keeps its files."""
     _executor: concurrent.futures.ThreadPoolExecutor | None = None
     _connection: Any = None
     _snapshot_sink: Callable[[Any], None] | None = None
+    _publish_sink: Callable[[str, Any], None] | None = None
 
     def run_in_thread(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
         """Run ``fn(*args)`` on the actor's worker threads; return its future.
@@ -67,6 +70,16 @@ class ActorContext:
         if self._snapshot_sink is None:
             raise RuntimeError(f"actor {self.name!r} has no snapshot channel")
         self._snapshot_sink(state)
+
+    def publish(self, topic: str, body: Any) -> None:
+        """Put an event on the node's event stream (ZeroMQ PUB) under ``topic``.
+
+        Subscribers filter by topic prefix (``health.``, ``breaker.state``...); ``body`` is
+        msgpack-able. Delivery is best effort, as with any PUB socket.
+        """
+        if self._publish_sink is None:
+            raise RuntimeError(f"actor {self.name!r} has no event channel")
+        self._publish_sink(topic, body)
 
     def close(self) -> None:
         """Release the worker threads and the client connection (called after on_stop)."""

@@ -107,6 +107,8 @@ class BridgeActor(pykka.ThreadingActor):
             self._actor.on_stop()
         finally:
             self._actor.context.close()
+            self._socket.close(linger=100)  # the actor thread owns it: close it here
+            self.actor_inbox.close()
 
     # -- dispatch --------------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:

@@ -60,6 +60,7 @@ class HostSpec:
     max_message_bytes: int
     mailbox_size: int
     on_error: str
+    data_dir: str = "."
     log_level: str = "INFO"
 
     def to_json(self) -> str:
@@ -131,7 +132,7 @@ class _ControlLoop:
         self.ctx = zmq.Context()
         self.outbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self.wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        self.stop_requested = False
+        self.endpoint = spec.endpoint
 
     def _post(self, kind: str, payload: Any) -> None:
         self.outbox.put((kind, payload))
@@ -181,8 +182,8 @@ class _ControlLoop:
             except queue.Empty:
                 return None
             if kind == "started" and payload is None:
-                self._send(control, HostReady(spec.name, spec.incarnation, spec.endpoint, os.getpid()))
-                log.info("actor %r incarnation %d serving at %s", spec.name, spec.incarnation, spec.endpoint)
+                self._send(control, HostReady(spec.name, spec.incarnation, self.endpoint, os.getpid()))
+                log.info("actor %r incarnation %d serving at %s", spec.name, spec.incarnation, self.endpoint)
             elif kind == "started":
                 self._send(control, HostStartFailed(spec.name, spec.incarnation,
                                                     f"{type(payload).__name__}: {payload}"))
@@ -190,6 +191,11 @@ class _ControlLoop:
             elif kind == "snapshot":
                 control.send(encode(Envelope("tell", 0, "node", "host.snapshot", {
                     "name": spec.name, "incarnation": spec.incarnation, "state": payload})))
+            elif kind == "publish":
+                topic, body = payload
+                control.send(encode(Envelope("tell", 0, "node", "host.publish", {
+                    "name": spec.name, "incarnation": spec.incarnation, "topic": topic,
+                    "body": body})))
             elif kind == "stop":
                 log.info("actor %r stopping", spec.name)
                 bridge.stop(block=True)
@@ -208,7 +214,8 @@ class _ControlLoop:
         cls = load_actor_class(spec.actor)
         settings = build_settings(cls, spec.settings, f"actor {spec.name!r}")
         context = ActorContext(spec.name, spec.incarnation, settings, spec.node_endpoint,
-                               self.snapshot, snapshot_sink=self._save_snapshot)
+                               self.snapshot, spec.data_dir, snapshot_sink=self._save_snapshot,
+                               publish_sink=lambda topic, body: self._post("publish", (topic, body)))
         actor = cls(context)
         socket = self.ctx.socket(zmq.ROUTER)
         socket.linger = 0
@@ -216,6 +223,7 @@ class _ControlLoop:
         socket.sndhwm = spec.mailbox_size
         socket.router_mandatory = False
         socket.bind(spec.endpoint)
+        self.endpoint = socket.getsockopt_string(zmq.LAST_ENDPOINT)
         counters = HostCounters()
         ref = BridgeActor.start(actor, socket, counters, max_message_bytes=spec.max_message_bytes,
                                 on_error=spec.on_error,

@@ -1,0 +1,44 @@
+"""Supervision of Agent Cellphone: child specs, OTP restart policy, the node's tree.
+
+The node (:class:`Node`) runs supervisors in one poll loop; each supervised actor lives in
+a process of its own, started from a preloaded forkserver.
+"""
+
+from ._config import DEFAULT_CONFIG, DEFAULT_ENDPOINT, NodeConfig, load_config, parse_config
+from ._node import Node
+from ._policy import BackoffState, RestartIntensity, restart_plan, should_restart
+from ._specs import (
+    DEFAULT_MAX_BUSY,
+    DEFAULT_MAX_RESTARTS,
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_SHUTDOWN,
+    HEARTBEAT_INTERVAL,
+    HEARTBEAT_LIVENESS,
+    Backoff,
+    ChildSpec,
+    SupervisorSpec,
+)
+from ._tree import Supervisor
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DEFAULT_ENDPOINT",
+    "DEFAULT_MAX_BUSY",
+    "DEFAULT_MAX_RESTARTS",
+    "DEFAULT_MAX_SECONDS",
+    "DEFAULT_SHUTDOWN",
+    "HEARTBEAT_INTERVAL",
+    "HEARTBEAT_LIVENESS",
+    "Backoff",
+    "BackoffState",
+    "ChildSpec",
+    "Node",
+    "NodeConfig",
+    "RestartIntensity",
+    "Supervisor",
+    "SupervisorSpec",
+    "load_config",
+    "parse_config",
+    "restart_plan",
+    "should_restart",
+]

@@ -1,0 +1,179 @@
+"""The node's JSON config: parse, apply environment overrides, validate — all before start.
+
+Environment variables (documented in README.md):
+``AGENTCELL_ENDPOINT``, ``AGENTCELL_DATA_DIR``, ``AGENTCELL_LOG_LEVEL``,
+``AGENTCELL_MAX_MESSAGE_BYTES`` override node keys; ``AGENTCELL_<ACTOR>__<SETTING>`` sets
+one setting of one actor (names upper-cased, ``-`` and ``.`` as ``_``; the value is read as
+JSON, else as a string).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+
+from actors import build_settings, load_actor_class
+from messages import DEFAULT_MAX_MESSAGE_BYTES, ConfigError, InvalidBody, from_wire
+
+from ._specs import ChildSpec, SupervisorSpec
+
+DEFAULT_ENDPOINT: Final = "tcp://127.0.0.1:5570"
+ENV_PREFIX: Final = "AGENTCELL_"
+_NODE_KEYS: Final = ("endpoint", "data_dir", "log_level", "max_message_bytes")
+_SUPERVISOR_KEYS: Final = ("name", "strategy", "max_restarts", "max_seconds", "restart", "children")
+
+DEFAULT_CONFIG: Final[dict[str, Any]] = {
+    "strategy": "one_for_one",
+    "max_restarts": 5,
+    "max_seconds": 10,
+    "children": [
+        {"name": "echo", "actor": "echo"},
+    ],
+}
+"""What ``python run_node.py`` runs without ``--config``: needs no database server."""
+
+
+@attrs.frozen(kw_only=True)
+class NodeConfig:
+    """A validated node config."""
+
+    endpoint: str = DEFAULT_ENDPOINT
+    data_dir: str = "data"
+    log_level: str = "INFO"
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    root: SupervisorSpec = SupervisorSpec(name="root")
+
+
+def load_config(path: str | None, env: Mapping[str, str] | None = None,
+                endpoint: str | None = None) -> NodeConfig:
+    """Read ``path`` (or the embedded default), apply ``env`` and ``endpoint``, validate."""
+    if path is None:
+        raw: Any = json.loads(json.dumps(DEFAULT_CONFIG))
+    else:
+        try:
+            raw = json.loads(Path(path).read_text())
+        except OSError as exc:
+            raise ConfigError(f"config file {path!r} cannot be read: {exc.strerror}") from exc
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config file {path!r} is not valid JSON: {exc}") from exc
+    return parse_config(raw, env if env is not None else os.environ, endpoint)
+
+
+def parse_config(raw: Any, env: Mapping[str, str], endpoint: str | None = None) -> NodeConfig:
+    """Validate a decoded config; ConfigError names the key, child or class at fault."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config must be a JSON object, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(_NODE_KEYS) - set(_SUPERVISOR_KEYS))
+    if unknown:
+        raise ConfigError(f"config: unknown key(s) {', '.join(unknown)}; known: "
+                          f"{', '.join(sorted((*_NODE_KEYS, *_SUPERVISOR_KEYS)))}")
+    _apply_env(raw, env)
+    if endpoint is not None:
+        raw["endpoint"] = endpoint
+    node_fields = {k: raw[k] for k in _NODE_KEYS if k in raw}
+    root_raw = {k: raw[k] for k in _SUPERVISOR_KEYS if k in raw}
+    root_raw.setdefault("name", "root")
+    root = _supervisor(root_raw, "config")
+    root.check()
+    for spec in root.walk():
+        if isinstance(spec, ChildSpec):
+            where = f"config child {spec.name!r}"
+            build_settings(load_actor_class(spec.actor), spec.settings, where)
+    try:
+        config = from_wire(NodeConfig, node_fields)
+    except InvalidBody as exc:
+        raise ConfigError(f"config: {exc}".replace("NodeConfig.", "")) from exc
+    config = attrs.evolve(config, root=root)
+    if not re.match(r"^(tcp://[^\s]+:\d+|ipc://.+)$", config.endpoint):
+        raise ConfigError(f"config: endpoint must look like tcp://HOST:PORT or ipc://PATH, "
+                          f"got {config.endpoint!r}")
+    if config.max_message_bytes < 1024:
+        raise ConfigError(f"config: max_message_bytes must be >= 1024, got {config.max_message_bytes}")
+    return config
+
+
+def _supervisor(raw: dict[str, Any], where: str) -> SupervisorSpec:
+    children_raw = raw.get("children", [])
+    if not isinstance(children_raw, list):
+        raise ConfigError(f"{where}: children must be a list, got {type(children_raw).__name__}")
+    children: list[ChildSpec | SupervisorSpec] = []
+    for i, child in enumerate(children_raw):
+        here = f"{where} children[{i}]"
+        if not isinstance(child, dict):
+            raise ConfigError(f"{here}: must be an object, got {type(child).__name__}")
+        if "name" not in child:
+            raise ConfigError(f"{here}: required key 'name' is missing")
+        here = f"{where} child {child['name']!r}"
+        if "children" in child:
+            unknown = sorted(set(child) - set(_SUPERVISOR_KEYS))
+            if unknown:
+                raise ConfigError(f"{here}: unknown key(s) {', '.join(unknown)} for a supervisor")
+            children.append(_supervisor(child, here))
+        else:
+            if "actor" not in child:
+                raise ConfigError(f"{here}: required key 'actor' is missing "
+                                  "(a built-in name or 'module:Class')")
+            children.append(_typed(ChildSpec, child, here))
+    fields = {k: v for k, v in raw.items() if k != "children"}
+    spec = _typed(SupervisorSpec, {**fields, "children": []}, where)
+    return attrs.evolve(spec, children=tuple(children))
+
+
+def _typed(cls: type[Any], raw: dict[str, Any], where: str) -> Any:
+    try:
+        return from_wire(cls, raw)
+    except InvalidBody as exc:
+        text = str(exc).replace(f"{cls.__name__}.", "", 1).replace(f"{cls.__name__}: ", "", 1)
+        raise ConfigError(f"{where}: {text}") from exc
+
+
+def _env_key(name: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    children = _all_children(raw)
+    by_key = {_env_key(c["name"]): c for c in children if isinstance(c.get("name"), str)}
+    for var, text in env.items():
+        if not var.startswith(ENV_PREFIX):
+            continue
+        key = var[len(ENV_PREFIX):]
+        value = _env_value(text)
+        if "__" in key:
+            actor, _, setting = key.partition("__")
+            child = by_key.get(actor)
+            if child is None:
+                raise ConfigError(f"environment variable {var}: no actor named like {actor!r} "
+                                  f"in the config (actors: {', '.join(sorted(by_key)) or 'none'})")
+            settings = child.setdefault("settings", {})
+            if not isinstance(settings, dict):
+                raise ConfigError(f"config child {child['name']!r}: settings must be an object")
+            settings[setting.lower()] = value
+        elif key.lower() in _NODE_KEYS:
+            raw[key.lower()] = value if key != "ENDPOINT" and key != "DATA_DIR" else text
+        else:
+            raise ConfigError(f"environment variable {var}: unknown; node keys are "
+                              f"{', '.join(ENV_PREFIX + k.upper() for k in _NODE_KEYS)}, actor settings "
+                              f"are {ENV_PREFIX}<ACTOR>__<SETTING>")
+
+
+def _all_children(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for child in raw.get("children", []) if isinstance(raw.get("children"), list) else []:
+        if isinstance(child, dict):
+            out.append(child)
+            out.extend(_all_children(child))
+    return out
+
+
+def _env_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

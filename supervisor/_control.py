@@ -1,0 +1,91 @@
+"""The control channel: actor hosts report readiness, heartbeats, snapshots and events."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import zmq
+
+from messages import HostHeartbeat, HostReady, HostStartFailed, ProtocolError, from_wire
+
+if TYPE_CHECKING:
+    from ._node import Node
+
+log = logging.getLogger("supervisor")
+_RESERVED_TOPICS = ("lifecycle.",)
+
+
+class ControlChannel:
+    """A ROUTER on an ipc path in the node's run directory; hosts connect a DEALER."""
+
+    def __init__(self, node: Node, endpoint: str) -> None:
+        self.node = node
+        self.socket: zmq.Socket[bytes] = node.ctx.socket(zmq.ROUTER)
+        self.socket.linger = 0
+        self.socket.bind(endpoint)
+        self.endpoint = endpoint
+        node.poller.register(self.socket, zmq.POLLIN)
+
+    def drain(self) -> None:
+        """Handle every control message waiting now."""
+        while True:
+            try:
+                frames = self.socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            env = self.node.decode_or_count(frames[-1])
+            if isinstance(env, ProtocolError):
+                log.warning("control channel refused a message: %s", env)
+                continue
+            try:
+                self._handle(env.type, env.body)
+            except ProtocolError as exc:
+                self.node.bad_input += 1
+                log.warning("control channel refused %r: %s", env.type, exc)
+
+    def _handle(self, type_: str, body: Any) -> None:
+        if type_ == "host.heartbeat":
+            beat = from_wire(HostHeartbeat, body)
+            worker = self._current(beat.name, beat.incarnation)
+            if worker is not None:
+                worker.heartbeat(beat.busy_for, {"handled": beat.handled, "errors": beat.errors,
+                                                 "bad_input": beat.bad_input})
+        elif type_ == "host.ready":
+            ready = from_wire(HostReady, body)
+            worker = self._current(ready.name, ready.incarnation)
+            if worker is not None and worker.state == "starting":
+                worker.mark_ready(ready.endpoint, ready.pid)
+        elif type_ == "host.start_failed":
+            failed = from_wire(HostStartFailed, body)
+            worker = self._current(failed.name, failed.incarnation)
+            if worker is not None:
+                worker.start_failure = f"start_error: {failed.reason}"
+                log.error("supervisor report: supervisor=%r context=start_error reason=%r "
+                          "offender=%r incarnation=%d", worker.parent.name, failed.reason,
+                          failed.name, failed.incarnation)
+        elif type_ == "host.snapshot" and isinstance(body, dict):
+            worker = self._current(str(body.get("name")), body.get("incarnation"))
+            if worker is not None and isinstance(body.get("state"), bytes):
+                worker.snapshot = body["state"]
+        elif type_ == "host.publish" and isinstance(body, dict):
+            topic = body.get("topic")
+            if isinstance(topic, str) and topic and not topic.startswith(_RESERVED_TOPICS):
+                self.node.publish(topic, {"name": body.get("name"), **_as_dict(body.get("body"))})
+        else:
+            raise ProtocolError(f"unknown control message {type_!r}")
+
+    def _current(self, name: str, incarnation: Any) -> Any:
+        worker = self.node.worker(name)
+        if worker is None or worker.incarnation != incarnation:
+            return None
+        return worker
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.node.poller.unregister(self.socket)
+        self.socket.close(linger=0)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {"value": value}

@@ -1,0 +1,186 @@
+"""The node's front door: resolve names, report status, take commands. Never hot path."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import zmq
+
+from messages import (
+    KIND_ASK,
+    KIND_TELL,
+    NODE_TARGET,
+    PROTOCOL_VERSION,
+    ActorPong,
+    ActorStatus,
+    Envelope,
+    NodeAbout,
+    Ok,
+    ProtocolError,
+    Resolve,
+    Resolved,
+    Status,
+    StatusReply,
+    encode,
+    from_wire,
+    message,
+    to_wire,
+    type_tag,
+)
+
+if TYPE_CHECKING:
+    from ._node import Node
+    from ._worker import Worker
+
+log = logging.getLogger("node")
+
+
+@message("node.child")
+class ChildCommand:
+    """Name of a child for ``node.restart``, ``node.stop_child``, ``node.start_child``."""
+
+    name: str
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+
+
+class FrontDoor:
+    """A ROUTER at the node's endpoint; every reply names what went wrong and what to do."""
+
+    def __init__(self, node: Node, endpoint: str) -> None:
+        self.node = node
+        self.socket: zmq.Socket[bytes] = node.ctx.socket(zmq.ROUTER)
+        self.socket.linger = 0
+        self.socket.bind(endpoint)
+        self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        node.poller.register(self.socket, zmq.POLLIN)
+        self._handlers: dict[str, Callable[[Any], Any]] = {
+            "actor.ping": lambda _: ActorPong(NODE_TARGET, 0),
+            "node.resolve": self._resolve,
+            "node.info": lambda _: NodeAbout(self.endpoint, node.events_endpoint, os.getpid(),
+                                             PROTOCOL_VERSION),
+            "node.status": self._status,
+            "node.stop": self._stop,
+            "node.tree": lambda _: node.root.describe(),
+            "node.restart": self._restart,
+            "node.stop_child": self._stop_child,
+            "node.start_child": self._start_child,
+        }
+        self._types: dict[str, type[Any] | None] = {
+            "node.resolve": Resolve, "node.status": Status, "node.restart": ChildCommand,
+            "node.stop_child": ChildCommand, "node.start_child": ChildCommand,
+        }
+
+    def drain(self) -> None:
+        """Answer every request waiting now."""
+        while True:
+            try:
+                frames = self.socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self._serve(frames)
+
+    def _serve(self, frames: list[bytes]) -> None:
+        route = frames[:-1]
+        if not (len(frames) == 2 or (len(frames) == 3 and frames[1] == b"")):
+            self.node.bad_input += 1
+            self._send(frames[:1], Envelope(KIND_ASK, "", NODE_TARGET, "error").error(
+                "malformed", f"expected [identity, payload] frames, got {len(frames)}"))
+            return
+        env = self.node.decode_or_count(frames[-1])
+        if isinstance(env, ProtocolError):
+            self._send(route, Envelope(KIND_ASK, "", NODE_TARGET, "error").error(env.code, str(env)))
+            return
+        try:
+            result = self._answer(env)
+        except _Refused as exc:
+            self.node.bad_input += exc.code != "not_found"
+            if env.kind == KIND_ASK:
+                self._send(route, env.error(exc.code, str(exc)))
+            return
+        except ProtocolError as exc:
+            self.node.bad_input += 1
+            if env.kind == KIND_ASK:
+                self._send(route, env.error(exc.code, f"node front door, message {env.type!r}: {exc}"))
+            return
+        if env.kind == KIND_ASK:
+            tag = type_tag(result) if hasattr(result, "__message_type__") else "value"
+            self._send(route, env.reply(tag, to_wire(result)))
+
+    def _answer(self, env: Envelope) -> Any:
+        if env.kind not in (KIND_ASK, KIND_TELL):
+            raise _Refused("malformed", f"the front door takes ask or tell, not {env.kind!r}")
+        if env.to != NODE_TARGET:
+            raise _Refused("not_found", f"this is the node's front door (to='node'); ask actor "
+                                        f"{env.to!r} at the endpoint that node.resolve gives")
+        handler = self._handlers.get(env.type)
+        if handler is None:
+            raise _Refused("unknown_type", f"the node has no command {env.type!r}; it takes: "
+                                           f"{', '.join(sorted(self._handlers))}")
+        cls = self._types.get(env.type)
+        return handler(from_wire(cls, env.body) if cls is not None else env.body)
+
+    def _send(self, route: list[bytes], env: Envelope) -> None:
+        self.socket.send_multipart([*route, encode(env)])
+
+    def _worker(self, name: str) -> Worker:
+        worker = self.node.worker(name)
+        if worker is None:
+            known = ", ".join(w.name for w in self.node.workers()) or "none"
+            raise _Refused("not_found", f"no actor named {name!r} on this node; actors: {known}")
+        return worker
+
+    def _resolve(self, msg: Resolve) -> Resolved:
+        worker = self._worker(msg.name)
+        if "*" in worker.endpoint:
+            raise _Refused("not_found", f"actor {msg.name!r} has not started yet (state "
+                                        f"{worker.state}); try again shortly")
+        return Resolved(worker.name, worker.endpoint, worker.incarnation, worker.state)
+
+    def _status(self, msg: Status) -> StatusReply:
+        workers = [self._worker(msg.name)] if msg.name else self.node.workers()
+        now = self.node.now()
+        rows = [ActorStatus(w.name, w.state, w.pid, w.incarnation,
+                            round(now - w.started_at, 3) if w.state == "running" else 0.0,
+                            w.counters["handled"], w.counters["errors"], w.counters["bad_input"],
+                            w.restarts, w.endpoint, w.parent.name) for w in workers]
+        return StatusReply(rows, self.node.bad_input)
+
+    def _stop(self, _: Any) -> Ok:
+        log.info("node asked to stop by a client")
+        self.node.stop_requested = True
+        return Ok("stopping")
+
+    def _restart(self, msg: ChildCommand) -> Ok:
+        worker = self._worker(msg.name)
+        log.info("restart of actor %r asked by a client", msg.name)
+        worker.stop()
+        started = worker.start()
+        return Ok(f"actor {msg.name!r} restarted as incarnation {worker.incarnation}" if started
+                  else f"actor {msg.name!r} failed to start: {worker.start_failure}")
+
+    def _stop_child(self, msg: ChildCommand) -> Ok:
+        worker = self._worker(msg.name)
+        log.info("stop of actor %r asked by a client", msg.name)
+        worker.stop()
+        return Ok(f"actor {msg.name!r} stopped; start it with start-child")
+
+    def _start_child(self, msg: ChildCommand) -> Ok:
+        worker = self._worker(msg.name)
+        if worker.state not in ("stopped",):
+            raise _Refused("handler_error", f"actor {msg.name!r} is {worker.state}, not stopped")
+        started = worker.start()
+        return Ok(f"actor {msg.name!r} started as incarnation {worker.incarnation}" if started
+                  else f"actor {msg.name!r} failed to start: {worker.start_failure}")
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.node.poller.unregister(self.socket)
+        self.socket.close(linger=0)

@@ -1,0 +1,202 @@
+"""The node: one thread, one poll loop over the front door, the control channel, the
+process sentinels of every actor host, and timers. Supervisors run inside this loop."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from actors import HostSpec
+from messages import KIND_EVENT, Envelope, ProtocolError, decode, encode
+
+from ._config import NodeConfig
+from ._control import ControlChannel
+from ._frontdoor import FrontDoor
+from ._process import Launcher
+from ._tree import Supervisor
+from ._worker import Worker
+
+log = logging.getLogger("node")
+LIVENESS_TICK = 0.05
+"""Seconds between heartbeat-expiry checks of every actor."""
+
+
+class Node:
+    """Runs a config's supervision tree until stopped; see :meth:`run`."""
+
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.data_dir = str(Path(config.data_dir).resolve())
+        self.run_dir = tempfile.mkdtemp(prefix="agentcell-")
+        self.ctx = zmq.Context()
+        self.poller = zmq.Poller()
+        self.launcher = Launcher()
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._sentinels: dict[int, Worker] = {}
+        self.stop_requested = False
+        self.exit_code = 0
+        self.bad_input = 0
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.poller.register(self._wake_r, zmq.POLLIN)
+        self.events = self.ctx.socket(zmq.PUB)
+        self.events.linger = 0
+        self.events.bind(self._endpoint("events"))
+        self.events_endpoint = self.events.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.control = ControlChannel(self, f"ipc://{self.run_dir}/control.sock")
+        self.front = FrontDoor(self, config.endpoint)
+        self.root = Supervisor(config.root, None, self, self._endpoint)
+        self._workers = {w.name: w for w in self.root.workers()}
+
+    # -- Runtime protocol (used by supervisors and workers) ---------------------------
+    def now(self) -> float:
+        return time.monotonic()
+
+    def launch(self, spec: HostSpec, snapshot: bytes | None) -> BaseProcess:
+        return self.launcher.start(spec, snapshot)
+
+    def host_spec(self, name: str, incarnation: int, endpoint: str, **child: Any) -> HostSpec:
+        return HostSpec(name=name, incarnation=incarnation, endpoint=endpoint,
+                        control_endpoint=self.control.endpoint, node_endpoint=self.front.endpoint,
+                        node_pid=os.getpid(), max_message_bytes=self.config.max_message_bytes,
+                        data_dir=self.data_dir, log_level=self.config.log_level, **child)
+
+    def wait_ready(self, worker: Any, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        process = worker.process
+        poller = zmq.Poller()
+        poller.register(self.control.socket, zmq.POLLIN)
+        poller.register(process.sentinel, zmq.POLLIN)
+        while worker.state != "running":
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            ready = dict(poller.poll(max(1, int(remaining * 1000))))
+            if self.control.socket in ready:
+                self.control.drain()
+            if process.sentinel in ready and worker.state != "running":
+                return False
+        return True
+
+    def watch(self, worker: Any) -> None:
+        fd = worker.process.sentinel
+        self._sentinels[fd] = worker
+        self.poller.register(fd, zmq.POLLIN)
+
+    def unwatch(self, worker: Any) -> None:
+        fd = worker.process.sentinel
+        if self._sentinels.pop(fd, None) is not None:
+            self.poller.unregister(fd)
+
+    def publish(self, topic: str, body: dict[str, Any]) -> None:
+        env = Envelope(KIND_EVENT, 0, str(body.get("name", "node")), topic, body)
+        self.events.send_multipart([topic.encode(), encode(env)])
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> None:
+        heapq.heappush(self._timers, (time.monotonic() + delay, next(self._seq), fn))
+
+    def root_gave_up(self, reason: str) -> None:
+        log.critical("node gives up: %s; exiting with code 1", reason)
+        self.exit_code = 1
+        self.stop_requested = True
+
+    # -- lookups ----------------------------------------------------------------------
+    def worker(self, name: str) -> Worker | None:
+        """The worker named ``name``, if the tree has one."""
+        return self._workers.get(name)
+
+    def workers(self) -> list[Worker]:
+        """Every worker in start order."""
+        return list(self.root.workers())
+
+    def _endpoint(self, name: str) -> str:
+        endpoint = self.config.endpoint
+        if endpoint.startswith("ipc://"):
+            return f"ipc://{self.run_dir}/{name}.sock"
+        host = endpoint[len("tcp://"):].rsplit(":", 1)[0]
+        return f"tcp://{host}:*"
+
+    # -- the loop ---------------------------------------------------------------------
+    def run(self) -> int:
+        """Start the tree, serve until stopped, stop the tree; return the exit code."""
+        os.makedirs(self.data_dir, exist_ok=True)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+        signal.set_wakeup_fd(self._wake_w)
+        log.info("node pid %d starting %d actor(s) from %s", os.getpid(), len(self._workers),
+                 self.config.endpoint)
+        try:
+            self.root.start()
+            if not self.stop_requested:
+                print(f"agent-cellphone node ready at {self.front.endpoint} "
+                      f"(pid {os.getpid()}, {len(self._workers)} actors, events at "
+                      f"{self.events_endpoint})", flush=True)
+            while not self.stop_requested:
+                self._turn()
+        finally:
+            self._shutdown()
+        return self.exit_code
+
+    def _turn(self) -> None:
+        timeout = LIVENESS_TICK
+        if self._timers:
+            timeout = max(0.0, min(timeout, self._timers[0][0] - time.monotonic()))
+        ready = dict(self.poller.poll(int(timeout * 1000)))
+        if self.control.socket in ready:
+            self.control.drain()
+        if self.front.socket in ready:
+            self.front.drain()
+        for fd in [fd for fd in ready if fd in self._sentinels]:
+            worker = self._sentinels.get(fd)
+            if worker is not None:
+                cause = worker.died()
+                worker.parent.child_exited(worker, cause)
+        if self._wake_r in ready:
+            try:
+                os.read(self._wake_r, 512)
+            except BlockingIOError:
+                pass
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, fn = heapq.heappop(self._timers)
+            fn()
+        for worker in self._workers.values():
+            worker.check_liveness(now)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        if not self.stop_requested:
+            log.info("node got %s; stopping", signal.Signals(signum).name)
+        self.stop_requested = True
+
+    def _shutdown(self) -> None:
+        log.info("node stopping every actor in reverse start order")
+        self.root.stop()
+        self.front.close()
+        self.control.close()
+        self.events.close(linger=0)
+        self.ctx.term()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        signal.set_wakeup_fd(-1)
+        log.info("node stopped (exit code %d)", self.exit_code)
+        sys.stdout.flush()
+
+    def decode_or_count(self, payload: bytes) -> Envelope | ProtocolError:
+        """Decode an inbound payload; a ProtocolError is counted as bad input."""
+        try:
+            return decode(payload, max_bytes=self.config.max_message_bytes)
+        except ProtocolError as exc:
+            self.bad_input += 1
+            return exc

@@ -1,0 +1,103 @@
+"""Starting, stopping and classifying the exit of actor host processes.
+
+Children start from a forkserver with the runtime preloaded (fast restarts, shared code
+pages, no inherited ZeroMQ state). Only a JSON string and msgpack bytes pass to the child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+from multiprocessing.process import BaseProcess
+from typing import Final
+
+from actors import BUILTIN_ACTORS, HostSpec, host_main
+from actors._exitcodes import (
+    EXIT_ESCALATE_DIRECTIVE,
+    EXIT_NODE_GONE,
+    EXIT_RESTART_DIRECTIVE,
+    EXIT_START_FAILED,
+    EXIT_STOP_DIRECTIVE,
+)
+
+log = logging.getLogger("supervisor")
+
+PRELOAD: Final = ("actors", "actors._host", "actors.examples", "messages", "zmq", "msgpack", "pykka")
+
+
+class Launcher:
+    """Starts actor hosts from one preloaded forkserver per node process."""
+
+    def __init__(self, extra_preload: tuple[str, ...] = ()) -> None:
+        self._ctx = multiprocessing.get_context("forkserver")
+        builtin_modules = tuple(sorted({p.partition(":")[0] for p in BUILTIN_ACTORS.values()}))
+        self._ctx.set_forkserver_preload(list(PRELOAD + builtin_modules + extra_preload))
+
+    def start(self, spec: HostSpec, snapshot: bytes | None) -> BaseProcess:
+        """Start a host process for ``spec``; returns once the child exists."""
+        process = self._ctx.Process(target=host_main, args=(spec.to_json(), snapshot),
+                                    name=f"actor-{spec.name}-{spec.incarnation}", daemon=False)
+        process.start()
+        return process
+
+
+def stop_process(process: BaseProcess, grace: float | None) -> bool:
+    """SIGTERM, wait up to ``grace`` seconds, then SIGKILL (``grace=None``: kill at once).
+
+    Returns True if the process had to be killed.
+    """
+    killed = False
+    if process.exitcode is None:
+        if grace is not None:
+            _signal(process, signal.SIGTERM)
+            multiprocessing.connection.wait([process.sentinel], grace)
+        if process.exitcode is None and not _reaped(process):
+            _signal(process, signal.SIGKILL)
+            killed = True
+    process.join(5.0)
+    return killed
+
+
+def kill_process(process: BaseProcess) -> None:
+    """SIGKILL now (for hung actors and brutal_kill); the sentinel reports the death."""
+    _signal(process, signal.SIGKILL)
+
+
+def _reaped(process: BaseProcess) -> bool:
+    process.join(0)
+    return process.exitcode is not None
+
+
+def _signal(process: BaseProcess, sig: signal.Signals) -> None:
+    if process.pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, sig)
+
+
+def exit_cause(exitcode: int | None, *, stopping: bool, killed_for: str | None) -> str:
+    """Why a host ended, in the words the logs and lifecycle events use."""
+    if killed_for is not None:
+        return killed_for
+    if stopping:
+        return "shutdown"
+    if exitcode == 0:
+        return "normal"
+    named = {
+        EXIT_START_FAILED: "start_error",
+        EXIT_RESTART_DIRECTIVE: "restart_directive",
+        EXIT_STOP_DIRECTIVE: "stop_directive",
+        EXIT_ESCALATE_DIRECTIVE: "escalate_directive",
+        EXIT_NODE_GONE: "node_gone",
+    }
+    if exitcode in named:
+        return named[exitcode]
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"
