@@ -1,0 +1,128 @@
+"""The health actor on a real node: it feeds itself, sees faults, publishes alerts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import msgpack
+import pytest
+import zmq
+
+from actors.health import ComponentHealth, NodeHealth, Report, StatusQuery
+from messages import HandlerError, RemoteError
+from tests.nodes import RunningNode, eventually
+
+HEALTH = "actors.health:HealthActor"
+
+
+class Subscriber:
+    """A SUB socket on the node's event stream, collecting bodies by topic prefix."""
+
+    def __init__(self, endpoint: str, prefix: bytes = b"health.") -> None:
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.SUB)
+        self.sock.linger = 0
+        self.sock.connect(endpoint)
+        self.sock.subscribe(prefix)
+
+    def wait_for(self, match: Callable[[str, dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            if self.sock.poll(int(left * 1000)):
+                topic, data = self.sock.recv_multipart()
+                body = msgpack.unpackb(data, raw=False)["body"]
+                if match(topic.decode(), body):
+                    return dict(body)
+        raise AssertionError("no matching health event within the timeout")
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+        self.ctx.term()
+
+
+@pytest.fixture
+def health_node(start_node: Callable[..., RunningNode]) -> RunningNode:
+    """A node with echo, chaos (short heartbeats) and a fast-sampling health monitor."""
+    return start_node({
+        "max_restarts": 50, "max_seconds": 10,
+        "children": [
+            {"name": "health", "actor": HEALTH, "settings": {"sample_interval": 0.2,
+                                                              "probe_timeout": 0.3}},
+            {"name": "echo", "actor": "echo"},
+            {"name": "chaos", "actor": "chaos", "heartbeat_interval": 0.1, "max_busy": 1.0},
+        ],
+    })
+
+
+@pytest.fixture
+def events(health_node: RunningNode) -> Iterator[Subscriber]:
+    with health_node.connect() as conn:
+        sub = Subscriber(conn.about().events)
+    yield sub
+    sub.close()
+
+
+def component(conn: Any, name: str) -> ComponentHealth | None:
+    try:
+        view = conn.ask("health", StatusQuery(name), timeout=2.0)
+    except RemoteError:
+        return None
+    assert isinstance(view, ComponentHealth)
+    return view
+
+
+def test_node_feeds_health_without_user_code(health_node: RunningNode) -> None:
+    """Every actor appears live and ready with memory, CPU and response time sampled."""
+    with health_node.connect() as conn:
+        def all_sampled() -> NodeHealth | None:
+            node = conn.ask("health", StatusQuery(), timeout=2.0)
+            names = {c.component: c for c in node.components}
+            ok = {"echo", "chaos", "health"} <= set(names) and all(
+                {"memory", "cpu", "response_time"} <= set(names[n].metrics) for n in ("echo", "chaos"))
+            return node if ok else None
+        node = eventually(all_sampled, timeout=10.0)
+        assert node is not None, "health never sampled every actor"
+        echo = next(c for c in node.components if c.component == "echo")
+        assert echo.live and echo.ready and echo.pid is not None
+        assert 1.0 < echo.metrics["memory"].value < 1024.0
+        assert node.status in ("EXCELLENT", "GOOD")
+
+
+def test_sigkill_is_visible_as_alert_and_status(health_node: RunningNode, events: Subscriber) -> None:
+    """SIGKILL of an actor → a liveness alert on the stream, then resolved after the restart."""
+    with health_node.connect() as conn:
+        assert eventually(lambda: component(conn, "chaos"), timeout=10.0)
+        pid = next(a.pid for a in conn.status().actors if a.name == "chaos")
+        assert pid is not None
+        time.sleep(0.3)  # let the SUB connection settle (slow joiner)
+        os.kill(pid, signal.SIGKILL)
+        opened = events.wait_for(lambda t, b: t == "health.alert" and b.get("component") == "chaos"
+                                 and b.get("metric") == "liveness" and b.get("event") == "opened")
+        assert opened["severity"] == "critical"
+        assert "SIGKILL" in opened["message"] or "signal" in opened["message"]
+        resolved = events.wait_for(lambda t, b: t == "health.alert" and b.get("id") == opened["id"]
+                                   and b.get("event") == "resolved")
+        assert resolved["resolved"]
+        view = eventually(lambda: (v := component(conn, "chaos")) and v.restarts >= 1 and v, timeout=5.0)
+        assert view and view.live and (view.incarnation or 0) >= 2
+        assert any(a.id == opened["id"] for a in conn.ask("health", "health.alerts", {}).alerts)
+
+
+def test_error_rate_reported_by_agent_alerts(health_node: RunningNode, events: Subscriber) -> None:
+    """An agent reporting a high error rate gets a critical alert published; bad reports are refused."""
+    with health_node.connect() as conn:
+        time.sleep(0.3)
+        conn.ask("health", Report("payments", "error_rate", 0.5), timeout=2.0)
+        alert = events.wait_for(lambda t, b: t == "health.alert" and b.get("component") == "payments")
+        assert (alert["metric"], alert["severity"], alert["threshold"]) == ("error_rate", "critical", 0.25)
+        with pytest.raises(HandlerError, match="metric: expected one of"):
+            conn.ask("health", Report("payments", "latency", 1.0), timeout=2.0)
+        with pytest.raises(RemoteError, match="NaN"):
+            conn.ask("health", "health.report", {"component": "payments", "metric": "cpu",
+                                                  "value": float("nan")}, timeout=2.0)
+        view = component(conn, "payments")
+        assert view is not None and set(view.metrics) == {"error_rate"}
