@@ -126,3 +126,32 @@ def test_error_rate_reported_by_agent_alerts(health_node: RunningNode, events: S
                                                   "value": float("nan")}, timeout=2.0)
         view = component(conn, "payments")
         assert view is not None and set(view.metrics) == {"error_rate"}
+
+
+@pytest.mark.parametrize("how", ["exit", "kill", "segfault", "hang"])
+def test_every_process_fault_opens_a_liveness_alert(health_node: RunningNode, events: Subscriber,
+                                                    how: str) -> None:
+    """chaos exiting, killed, segfaulting or hanging (killed by its heartbeat) is alerted and resolved."""
+    with health_node.connect() as conn:
+        assert eventually(lambda: component(conn, "chaos"), timeout=10.0)
+        time.sleep(0.3)
+        conn.tell("chaos", "chaos.fail", {"how": how})
+        opened = events.wait_for(lambda t, b: t == "health.alert" and b.get("component") == "chaos"
+                                 and b.get("metric") == "liveness" and b.get("event") == "opened")
+        events.wait_for(lambda t, b: t == "health.alert" and b.get("id") == opened["id"]
+                        and b.get("event") == "resolved")
+        if how == "hang":
+            assert "hung" in opened["message"]
+
+
+def test_handler_exceptions_raise_error_rate(health_node: RunningNode, events: Subscriber) -> None:
+    """A handler that keeps raising (actor resumes) shows as an error_rate alert from the counters."""
+    with health_node.connect() as conn:
+        assert eventually(lambda: component(conn, "chaos"), timeout=10.0)
+        time.sleep(0.3)
+        for _ in range(20):
+            with pytest.raises(HandlerError):
+                conn.ask("chaos", "chaos.fail", {"how": "raise"}, timeout=2.0)
+        alert = events.wait_for(lambda t, b: t == "health.alert" and b.get("component") == "chaos"
+                                and b.get("metric") == "error_rate")
+        assert alert["event"] == "opened" and alert["value"] > 0.25
