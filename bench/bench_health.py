@@ -24,7 +24,6 @@ import os
 import selectors
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -163,7 +162,7 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def show(name: str, values: list[float], base_name: str, base: list[float], visible: int, total: int) -> None:
@@ -193,8 +192,8 @@ def main() -> None:
 
 def run(conn: Any, args: argparse.Namespace) -> None:
     conn.ask("health", "actor.ping", {}, timeout=10.0)
-    echo_rate = rate(conn, "echo", lambda i: Ping(i), args.n)
-    report_rate = rate(conn, "health", lambda i: Report(f"c{i % 50}", "response_time", (i % 100) / 100), args.n)
+    echo_rate = rate(conn, "echo", Ping, args.n)
+    report_rate = rate(conn, "health", lambda i: Report(f"c{i % 50}", "response_time", (i % 10) / 100), args.n)
     batch = 100
     batch_rate = rate(conn, "health", lambda i: ReportBatch(
         [Report(f"c{j % 50}", "cpu", float(j % 90)) for j in range(batch)]), args.n // batch, window=50) * batch

@@ -12,6 +12,7 @@ import msgpack
 import pytest
 
 from actors.health import (
+    EXIT_UNHEALTHY,
     Ack,
     AlertsQuery,
     ComponentHealth,
@@ -24,6 +25,8 @@ from actors.health import (
     ReportBatch,
     StatusQuery,
     UnknownComponent,
+    format_health,
+    probe_passes,
 )
 from actors.health._feed import LifecycleFeed, Sampler
 from messages import ActorStatus, InvalidBody, StatusReply, from_wire, to_wire
@@ -181,3 +184,19 @@ def test_sampler_measures_process_counters_and_probes() -> None:
     assert (echo.details, echo.restarts, echo.ready) == ({"pings": 3}, 2, True)
     stuck = monitor.component("stuck")
     assert (stuck.ready, stuck.status) == (False, "WARNING")
+
+
+def test_probe_passes_and_table() -> None:
+    """Readiness fails for a live but unready component; liveness fails only for a down one."""
+    monitor = HealthMonitor()
+    monitor.set_live("a", True)
+    monitor.set_live("b", True)
+    monitor.set_ready("b", False, "probe timed out")
+    node = monitor.node()
+    assert probe_passes(node, "live") and not probe_passes(node, "ready")
+    monitor.set_live("b", False, cause="exit code 3")
+    assert not probe_passes(monitor.node(), "live")
+    monitor.set_live("b", False, cause="shutdown", on_purpose=True)
+    assert probe_passes(monitor.node(), "live")
+    table = format_health(monitor.node())
+    assert table.splitlines()[1].startswith("a ") and "FAILED" in table and EXIT_UNHEALTHY == 4

@@ -83,6 +83,14 @@ def test_condition_clears_and_resolves(mon: HealthMonitor, clock: Clock) -> None
     assert len(mon.alerts()) == 2
 
 
+def test_hysteresis_band_keeps_alert_open(mon: HealthMonitor) -> None:
+    """A value just under warning (within 5 % of it) keeps the alert open; clearly under resolves it."""
+    mon.report("db", "cpu", 85.0)
+    assert alerts_of(mon.report("db", "cpu", 79.0)) == []  # warning 80, band down to 76
+    assert mon.alerts(open_only=True)
+    assert alerts_of(mon.report("db", "cpu", 75.0)) == [("resolved", "cpu", "warning")]
+
+
 def test_ack_marks_alert_once_and_escalation_clears_it(mon: HealthMonitor, clock: Clock) -> None:
     """ack sets acknowledged with time; acking twice emits nothing; escalation un-acks."""
     mon.report("db", "cpu", 85.0)

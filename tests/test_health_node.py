@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,7 +13,7 @@ import msgpack
 import pytest
 import zmq
 
-from actors.health import ComponentHealth, NodeHealth, Report, StatusQuery
+from actors.health import ComponentHealth, NodeHealth, Report, StatusQuery, health_cli, watch_events
 from messages import HandlerError, RemoteError
 from tests.nodes import RunningNode, eventually
 
@@ -155,3 +156,23 @@ def test_handler_exceptions_raise_error_rate(health_node: RunningNode, events: S
         alert = events.wait_for(lambda t, b: t == "health.alert" and b.get("component") == "chaos"
                                 and b.get("metric") == "error_rate")
         assert alert["event"] == "opened" and alert["value"] > 0.25
+
+
+def test_cli_probe_table_and_watch(health_node: RunningNode) -> None:
+    """health_cli prints a table and exits 0 when all are ready; watch prints a published alert."""
+    lines: list[str] = []
+    with health_node.connect() as conn:
+        assert eventually(lambda: component(conn, "chaos") and component(conn, "echo"), timeout=10.0)
+        code = health_cli(health_node.endpoint, out=lines.append)
+        assert code == 0, lines
+        assert "echo" in lines[0] and "node:" in lines[0]
+        got: list[str] = []
+        watcher = threading.Thread(target=watch_events, args=(conn.about().events,),
+                                   kwargs={"count": 1, "out": got.append, "idle_timeout": 10.0})
+        watcher.start()
+        time.sleep(0.3)
+        conn.ask("health", Report("web", "cpu", 99.0), timeout=2.0)
+        watcher.join(15)
+        assert got and got[0].startswith("health.") and '"web"' in got[0]
+        code = health_cli(health_node.endpoint, component="web", probe="live", out=lines.append)
+        assert code == 0 and "CRITICAL" in lines[-1]

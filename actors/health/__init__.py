@@ -7,6 +7,7 @@ also feeds itself from the node's lifecycle events and process sampling.
 
 from ._actor import HealthActor, HealthStatistics
 from ._alerts import AlertBook, UnknownAlert
+from ._cli import EXIT_UNHEALTHY, format_health, health_cli, probe_passes, watch_events
 from ._history import Ring, slope, trend
 from ._messages import (
     Accepted,
@@ -29,6 +30,7 @@ from ._settings import HealthSettings, ThresholdSetting
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
+    "EXIT_UNHEALTHY",
     "METRICS",
     "Accepted",
     "Ack",
@@ -54,9 +56,13 @@ __all__ = [
     "ThresholdSetting",
     "UnknownAlert",
     "UnknownComponent",
+    "format_health",
+    "health_cli",
+    "probe_passes",
     "rollup",
     "slope",
     "status_of",
     "trend",
+    "watch_events",
     "weighted_score",
 ]

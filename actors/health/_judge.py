@@ -28,6 +28,8 @@ def judge(c: Component, thresholds: dict[str, Threshold], alerts: AlertBook, now
         value = c.latest[metric][1]
         t = thresholds[metric]
         level = t.level(value)
+        if level == "ok" and not t.clear(value) and alerts.is_open(name, metric):
+            continue  # inside the hysteresis band: the open alert stays open, quietly
         limit = t.limit(level)
         text = f"{name} {metric} {value:g}" + (
             f" past {level} threshold {limit:g}" if limit is not None else " back to normal")

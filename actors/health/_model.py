@@ -53,6 +53,8 @@ SCORE_GOOD: Final = 70.0
 """Scores at or above this are GOOD; the score of a metric exactly at its warning threshold."""
 SCORE_WARNING: Final = 40.0
 """Scores at or above this are WARNING; the score of a metric exactly at its critical threshold."""
+CLEAR_MARGIN: Final = 0.05
+"""Share of the ideal-to-warning distance a value must recover by to resolve an alert."""
 
 
 @attrs.frozen
@@ -79,6 +81,18 @@ class Threshold:
         if self.warning is not None and self._past(value, self.warning):
             return "warning"
         return "ok"
+
+    def clear(self, value: float) -> bool:
+        """Whether ``value`` is far enough inside the warning limit to resolve an open alert.
+
+        Hysteresis: a value must come back past ``warning`` by ``CLEAR_MARGIN`` of the
+        ideal-to-warning distance, so one reading that hovers at the limit does not flap.
+        """
+        if self.warning is None:
+            return self.level(value) == "ok"
+        margin = CLEAR_MARGIN * abs(self.warning - self.ideal)
+        limit = self.warning - margin if self.direction == "lower" else self.warning + margin
+        return not self._past(value, limit) and self.level(value) == "ok"
 
     def limit(self, level: Level) -> float | None:
         """The threshold value of ``level`` (None for ``ok`` or a disabled level)."""
