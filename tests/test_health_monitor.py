@@ -238,3 +238,21 @@ def test_settings_and_environment_layer(monkeypatch: pytest.MonkeyPatch) -> None
         build_monitor(HealthSettings(thresholds={"cpu": ThresholdSetting(warning=99.0)}), {})
     with pytest.raises(ConfigError, match="probe_timeout"):
         build_monitor(HealthSettings(probe_timeout=0.0), {})
+
+
+def test_snapshot_restores_alerts_ids_and_thresholds(mon: HealthMonitor, clock: Clock) -> None:
+    """A new monitor restored from a snapshot keeps open alerts, continues ids, keeps configure."""
+    mon.configure("cpu", "db", warning=50.0)
+    mon.report("db", "cpu", 60.0)
+    mon.report("db", "error_rate", 0.5)
+    mon.report("db", "error_rate", 0.0)
+    state = mon.snapshot()
+    again = HealthMonitor(clock=clock)
+    again.restore(state)
+    assert [(a.metric, a.resolved) for a in again.alerts()] == [("cpu", False), ("error_rate", True)]
+    assert again.threshold("cpu", "db").warning == 50.0
+    assert alerts_of(again.report("db", "cpu", 70.0)) == []  # still the same open condition
+    again.report("db", "memory", 2000.0)
+    assert again.alerts()[-1].id == 3
+    with pytest.raises(InvalidBody, match="next_id"):
+        again.restore({"alerts": {"alerts": []}})

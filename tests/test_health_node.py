@@ -176,3 +176,22 @@ def test_cli_probe_table_and_watch(health_node: RunningNode) -> None:
         assert got and got[0].startswith("health.") and '"web"' in got[0]
         code = health_cli(health_node.endpoint, component="web", probe="live", out=lines.append)
         assert code == 0 and "CRITICAL" in lines[-1]
+
+
+def test_alerts_survive_a_health_restart(health_node: RunningNode) -> None:
+    """After the health actor is SIGKILLed, its next incarnation still knows and acks the alert."""
+    with health_node.connect() as conn:
+        conn.ask("health", Report("web", "cpu", 99.0), timeout=2.0)
+        (alert,) = conn.ask("health", "health.alerts", {"open_only": True}, timeout=2.0).alerts
+        time.sleep(0.3)  # the snapshot travels to the node asynchronously
+        pid = next(a.pid for a in conn.status().actors if a.name == "health")
+        os.kill(pid, signal.SIGKILL)
+
+        def restarted() -> Any:
+            rows = [a for a in conn.status().actors if a.name == "health"]
+            return rows and rows[0].state == "running" and rows[0].pid != pid
+        assert eventually(restarted, timeout=10.0)
+        alerts = conn.ask("health", "health.alerts", {}, timeout=5.0, retries=2).alerts
+        assert alert.id in [a.id for a in alerts]
+        acked = conn.ask("health", "health.ack", {"alert_id": alert.id}, timeout=2.0)
+        assert acked.acknowledged and acked.component == "web"

@@ -7,6 +7,7 @@ the node's event stream with ``context.publish`` (topics ``health.alert``, ``hea
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -59,6 +60,12 @@ class HealthActor(Actor):
 
     def on_start(self) -> None:
         self.monitor, self.settings = build_monitor(self.context.settings, os.environ)
+        snapshot = getattr(self.context, "snapshot", None)
+        if isinstance(snapshot, dict):
+            try:
+                self.monitor.restore(snapshot)
+            except (ValueError, KeyError, TypeError) as exc:  # never fail a start over old state
+                log.warning("health: ignored the previous incarnation's snapshot: %s", exc)
         self._reports = self._rejected = self._published = 0
         self._publish_lock = threading.Lock()
         self._stop = threading.Event()
@@ -112,6 +119,7 @@ class HealthActor(Actor):
         info, events = self.monitor.configure(msg.metric, msg.component, warning=msg.warning,
                                               critical=msg.critical, weight=msg.weight)
         self.emit(events)
+        self._save()
         return info
 
     def statistics(self) -> HealthStatistics:
@@ -138,6 +146,15 @@ class HealthActor(Actor):
                     self._published += 1
                 except RuntimeError:  # no event channel (an actor built outside a node)
                     log.info("health event %s %s", topic, body)
+        if any(topic == "health.alert" for topic, _ in events):
+            self._save()
+
+    def _save(self) -> None:
+        """Hand alerts and run-time thresholds to the node for the next incarnation."""
+        save = getattr(self.context, "save_snapshot", None)
+        if save is not None:
+            with contextlib.suppress(RuntimeError):  # no snapshot channel outside a node
+                save(self.monitor.snapshot())
 
     def _apply(self, samples: list[tuple[str, str, object]]) -> Accepted:
         try:

@@ -8,11 +8,11 @@ comes back ``ok``. Resolved alerts are kept, oldest dropped first past ``keep``.
 
 from __future__ import annotations
 
-import itertools
+from typing import Any
 
 import attrs
 
-from messages import InvalidBody
+from messages import InvalidBody, from_wire, to_wire
 
 from ._messages import Alert
 from ._model import LEVEL_RANK, Level
@@ -32,7 +32,7 @@ class AlertBook:
         if keep < 1:
             raise ValueError(f"alerts to keep must be >= 1, got {keep!r}")
         self._keep = keep
-        self._ids = itertools.count(first_id)
+        self._next_id = first_id
         self._alerts: dict[int, Alert] = {}
         self._open: dict[tuple[str, str], int] = {}
 
@@ -44,7 +44,8 @@ class AlertBook:
         if open_id is None:
             if level == "ok":
                 return []
-            alert = Alert(next(self._ids), component, metric, level, value, threshold, now, text)
+            alert = Alert(self._next_id, component, metric, level, value, threshold, now, text)
+            self._next_id += 1
             self._alerts[alert.id] = alert
             self._open[key] = alert.id
             self._trim()
@@ -95,6 +96,21 @@ class AlertBook:
     def is_open(self, component: str, metric: str) -> bool:
         """Whether the condition (component, metric) has an open alert."""
         return (component, metric) in self._open
+
+    def state(self, resolved: int = 20) -> dict[str, Any]:
+        """Plain data for a snapshot: the next id, open alerts and the last resolved ones."""
+        closed = [a for a in self._alerts.values() if a.resolved][-resolved:] if resolved else []
+        kept = [a for a in self._alerts.values() if not a.resolved or a in closed]
+        return {"next_id": self._next_id, "alerts": [to_wire(a) for a in kept]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load :meth:`state` (ids continue where they stopped); InvalidBody if malformed."""
+        if not isinstance(state, dict) or not isinstance(state.get("next_id"), int):
+            raise InvalidBody("alert state: expected a map with an integer next_id")
+        alerts = [from_wire(Alert, a) for a in state.get("alerts") or []]
+        self._alerts = {a.id: a for a in alerts}
+        self._open = {(a.component, a.metric): a.id for a in alerts if not a.resolved}
+        self._next_id = max([state["next_id"], *(a.id + 1 for a in alerts)])
 
     def _trim(self) -> None:
         excess = len(self._alerts) - self._keep

@@ -13,8 +13,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import attrs
-
 from messages import InvalidBody
 
 from ._alerts import AlertBook
@@ -22,14 +20,13 @@ from ._component import Component
 from ._judge import Event, alert_event, judge
 from ._messages import Alert, ComponentHealth, NodeHealth, ThresholdInfo
 from ._model import (
-    DEFAULT_THRESHOLDS,
     HealthStatus,
     Threshold,
     check_metric,
-    check_threshold,
     check_value,
     rollup,
 )
+from ._thresholds import ThresholdTable
 
 Clock = Callable[[], float]
 
@@ -50,10 +47,7 @@ class HealthMonitor:
         self.trend_window = trend_window
         self.availability_window = availability_window
         self._lock = threading.RLock()
-        self._defaults = dict(DEFAULT_THRESHOLDS)
-        for metric, t in (thresholds or {}).items():
-            self._defaults[check_metric(metric)] = t
-        self._overrides: dict[str, dict[str, Threshold]] = {}
+        self._table = ThresholdTable(thresholds)
         self._components: dict[str, Component] = {}
         self._alerts = AlertBook(keep_alerts)
 
@@ -155,16 +149,8 @@ class HealthMonitor:
         if component is not None:
             _check_component(component)
         with self._lock:
-            old = self.threshold(metric, component)
-            new = attrs.evolve(
-                old, warning=old.warning if warning is None else warning,
-                critical=old.critical if critical is None else critical,
-                weight=old.weight if weight is None else weight)
-            check_threshold(new)
-            if component is None:
-                self._defaults[metric] = new
-            else:
-                self._overrides.setdefault(component, {})[metric] = new
+            new = self._table.set(metric, component, warning=warning, critical=critical,
+                                  weight=weight)
             now = self.clock()
             events: list[Event] = []
             for name, c in self._components.items():
@@ -177,11 +163,10 @@ class HealthMonitor:
     def threshold(self, metric: str, component: str | None = None) -> Threshold:
         """The threshold in force for ``metric`` of ``component`` (or the default)."""
         with self._lock:
-            override = self._overrides.get(component or "", {}).get(metric)
-            return override if override is not None else self._defaults[check_metric(metric)]
+            return self._table.get(metric, component)
 
     def _thresholds(self, component: str) -> dict[str, Threshold]:
-        return {**self._defaults, **self._overrides.get(component, {})}
+        return self._table.for_component(component)
 
     # -- answers -----------------------------------------------------------------------
     def component(self, name: str) -> ComponentHealth:
@@ -214,6 +199,21 @@ class HealthMonitor:
         with self._lock:
             events = self._alerts.ack(alert_id, self.clock())
             return self._alerts.get(alert_id), [alert_event(e) for e in events]
+
+    # -- snapshot ----------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Alerts and run-time threshold changes, as plain data for the next incarnation."""
+        with self._lock:
+            return {"alerts": self._alerts.state(), "thresholds": list(self._table.changes)}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load a :meth:`snapshot`: alert ids continue, thresholds are set again."""
+        with self._lock:
+            self._alerts.restore(state.get("alerts") or {"next_id": 1})
+            for change in state.get("thresholds") or []:
+                self._table.set(change["metric"], change.get("component"),
+                                warning=change.get("warning"), critical=change.get("critical"),
+                                weight=change.get("weight"))
 
     # -- internals ---------------------------------------------------------------------
     def _component(self, name: str, now: float) -> Component:
