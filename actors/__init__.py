@@ -5,6 +5,7 @@ and mark handlers with :func:`handler`.
 """
 
 from ._actor import Actor, ActorContext, handler
+from ._async_client import AsyncConnection, connect_async
 from ._builtins import BUILTIN_ACTORS
 from ._client import Connection, ConnectionStatistics, Reply, connect
 from ._host import HostSpec, build_settings, host_main, load_actor_class
@@ -13,12 +14,14 @@ __all__ = [
     "BUILTIN_ACTORS",
     "Actor",
     "ActorContext",
+    "AsyncConnection",
     "Connection",
     "ConnectionStatistics",
     "HostSpec",
     "Reply",
     "build_settings",
     "connect",
+    "connect_async",
     "handler",
     "host_main",
     "load_actor_class",

@@ -136,7 +136,7 @@ class Actor:
 
 def _handled_class(owner: type, fn: Callable[..., Any]) -> type[Any]:
     hints = typing.get_type_hints(fn)
-    params = [p for p in fn.__code__.co_varnames[1 : fn.__code__.co_argcount]]
+    params = list(fn.__code__.co_varnames[1 : fn.__code__.co_argcount])
     if len(params) != 1 or params[0] not in hints:
         raise TypeError(
             f"{owner.__qualname__}.{fn.__name__}: a handler takes exactly one annotated "

@@ -10,6 +10,7 @@ import concurrent.futures
 import logging
 import os
 import time
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -80,7 +81,8 @@ class BridgeActor(pykka.ThreadingActor):
                  max_message_bytes: int, on_error: str,
                  on_started: Callable[[BaseException | None], None]) -> None:
         super().__init__()
-        self.actor_inbox.attach(socket)
+        self._inbox = typing.cast(SocketInbox, self.actor_inbox)
+        self._inbox.attach(socket)
         self._actor = actor
         self._socket = socket
         self._name = actor.context.name
@@ -108,7 +110,7 @@ class BridgeActor(pykka.ThreadingActor):
         finally:
             self._actor.context.close()
             self._socket.close(linger=100)  # the actor thread owns it: close it here
-            self.actor_inbox.close()
+            self._inbox.close()
 
     # -- dispatch --------------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:

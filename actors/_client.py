@@ -211,7 +211,8 @@ class Connection:
             if attempt > retries:
                 raise ActorCrashed(
                     f"actor {target!r} incarnation {crashed_incarnation} died ({cause}) "
-                    f"with ask {tag!r} in flight" + (f"; gave up after {attempt} attempts" if retries else ""),
+                    f"with ask {tag!r} in flight"
+                    + (f"; gave up after {attempt} attempts" if retries else ""),
                     details={"actor": target, "incarnation": crashed_incarnation, "cause": cause,
                              "attempts": attempt})
         raise AssertionError("unreachable")
@@ -260,7 +261,7 @@ class Connection:
             if kind == "started":
                 cached = self._resolved.get(name)
                 if cached is not None:
-                    self._resolved[name] = attrs.evolve(cached, incarnation=inc)
+                    self._resolved[name] = Resolved(cached.name, cached.endpoint, inc, "running")
             elif kind in ("exited", "gave_up") and (incarnation is None or inc >= incarnation):
                 crash = (inc, str(event.get("cause", kind)))
 

@@ -51,12 +51,12 @@ class SocketInbox:
         self._socket = socket
         self._poller.register(socket, zmq.POLLIN)
 
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:  # noqa: ARG002
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         """Queue a local envelope and wake the actor thread (any thread may call this)."""
         self._local.append(item)
         os.eventfd_write(self._wake, 1)
 
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:  # noqa: ARG002
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Next local envelope, else next wire message; blocks until there is one."""
         socket = self._socket
         while True:

@@ -49,7 +49,8 @@ def decode(data: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Envelo
 def _envelope_from_map(raw: dict[Any, Any]) -> Envelope:
     v = raw.get("v")
     if v != PROTOCOL_VERSION:
-        raise MalformedMessage(f"protocol version {v!r} is not supported (this node speaks {PROTOCOL_VERSION})")
+        raise MalformedMessage(f"protocol version {v!r} is not supported "
+                               f"(this node speaks {PROTOCOL_VERSION})")
     kind = raw.get("kind")
     if kind not in KINDS:
         raise MalformedMessage(f"envelope.kind must be one of {sorted(KINDS)}, got {kind!r}")

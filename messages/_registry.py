@@ -19,6 +19,7 @@ _BY_TAG: dict[str, type[Any]] = {}
 _TAG_ATTR = "__message_type__"
 
 
+@typing.dataclass_transform(frozen_default=True, field_specifiers=(attrs.field, attrs.Factory))
 def message(tag: str) -> Callable[[type[T]], type[T]]:
     """Make ``cls`` a frozen attrs message class and register it under ``tag``.
 
@@ -28,7 +29,7 @@ def message(tag: str) -> Callable[[type[T]], type[T]]:
         raise ValueError(f"message tag must be a non-empty dotted name, got {tag!r}")
 
     def register(cls: type[T]) -> type[T]:
-        frozen = cls if attrs.has(cls) else attrs.frozen(cls)
+        frozen = typing.cast(type[T], cls if attrs.has(cls) else attrs.frozen(cls))
         existing = _BY_TAG.get(tag)
         if existing is not None and existing.__qualname__ != frozen.__qualname__:
             raise ValueError(f"message tag {tag!r} is already used by {existing.__qualname__}")
@@ -81,7 +82,7 @@ def _build(cls: type[Any], body: Any, path: str) -> Any:
         body = {}
     if not isinstance(body, dict):
         raise InvalidBody(f"{path}: expected a map of fields, got {type(body).__name__}")
-    fields, hints, names = _schema(cls)
+    fields, hints, names = _schema(typing.cast(typing.Hashable, cls))
     unexpected = sorted(str(k) for k in body if k not in names)
     if unexpected:
         raise InvalidBody(
@@ -102,12 +103,12 @@ def _build(cls: type[Any], body: Any, path: str) -> Any:
 
 
 @functools.cache
-def _schema(cls: type[Any]) -> tuple[Any, dict[str, Any], frozenset[str]]:
+def _schema(cls: Any) -> tuple[Any, dict[str, Any], frozenset[str]]:
     fields = attrs.fields(cls)
     return fields, typing.get_type_hints(cls), frozenset(f.name for f in fields)
 
 
-def _convert(value: Any, hint: Any, path: str) -> Any:  # noqa: C901, PLR0911, PLR0912
+def _convert(value: Any, hint: Any, path: str) -> Any:
     if hint is Any or hint is object:
         return value
     origin = typing.get_origin(hint)

@@ -47,7 +47,7 @@ class NodeConfig:
     data_dir: str = "data"
     log_level: str = "INFO"
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
-    root: SupervisorSpec = SupervisorSpec(name="root")
+    root: SupervisorSpec = attrs.field(factory=lambda: SupervisorSpec(name="root"))
 
 
 def load_config(path: str | None, env: Mapping[str, str] | None = None,
@@ -84,7 +84,11 @@ def parse_config(raw: Any, env: Mapping[str, str], endpoint: str | None = None) 
     for spec in root.walk():
         if isinstance(spec, ChildSpec):
             where = f"config child {spec.name!r}"
-            build_settings(load_actor_class(spec.actor), spec.settings, where)
+            try:
+                cls = load_actor_class(spec.actor)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from exc
+            build_settings(cls, spec.settings, where)
     try:
         config = from_wire(NodeConfig, node_fields)
     except InvalidBody as exc:
@@ -121,7 +125,7 @@ def _supervisor(raw: dict[str, Any], where: str) -> SupervisorSpec:
                                   "(a built-in name or 'module:Class')")
             children.append(_typed(ChildSpec, child, here))
     fields = {k: v for k, v in raw.items() if k != "children"}
-    spec = _typed(SupervisorSpec, {**fields, "children": []}, where)
+    spec: SupervisorSpec = _typed(SupervisorSpec, {**fields, "children": []}, where)
     return attrs.evolve(spec, children=tuple(children))
 
 
@@ -156,7 +160,7 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
                 raise ConfigError(f"config child {child['name']!r}: settings must be an object")
             settings[setting.lower()] = value
         elif key.lower() in _NODE_KEYS:
-            raw[key.lower()] = value if key != "ENDPOINT" and key != "DATA_DIR" else text
+            raw[key.lower()] = text if key in {"ENDPOINT", "DATA_DIR"} else value
         else:
             raise ConfigError(f"environment variable {var}: unknown; node keys are "
                               f"{', '.join(ENV_PREFIX + k.upper() for k in _NODE_KEYS)}, actor settings "

@@ -88,7 +88,7 @@ class ChildSpec:
         if self.on_error not in ON_ERROR:
             raise ConfigError(f"{where}: on_error must be one of {ON_ERROR}, got {self.on_error!r}")
         if self.shutdown != "brutal_kill":
-            _positive(where, "shutdown", self.shutdown)  # type: ignore[arg-type]
+            _positive(where, "shutdown", self.shutdown)
         _positive(where, "heartbeat_interval", self.heartbeat_interval)
         if not (isinstance(self.heartbeat_liveness, int) and self.heartbeat_liveness >= 1):
             raise ConfigError(f"{where}: heartbeat_liveness must be an integer >= 1, "

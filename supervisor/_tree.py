@@ -3,6 +3,7 @@ exits, counts restart intensity, and escalates to its parent when that is exceed
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -58,8 +59,8 @@ class Supervisor:
                 cause = "start_error" if isinstance(child, Supervisor) else \
                     (child.start_failure or "start_error")
                 log.error("supervisor %r: child %r failed to start (%s)", self.name, child.name, cause)
-                self.runtime.call_later(0.0, self._checked(lambda c=child, why=cause:
-                                                           self.child_exited(c, why)))
+                self.runtime.call_later(0.0, self._checked(functools.partial(
+                    self.child_exited, child, cause)))
 
     # -- failures --------------------------------------------------------------------
     def child_exited(self, child: Worker | Supervisor, cause: str) -> None:

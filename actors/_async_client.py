@@ -1,0 +1,230 @@
+"""The asyncio client: many tasks ask at once over one socket per actor.
+
+One reader task per socket routes replies to waiting futures by correlation id; one
+reader task on the lifecycle events fails (or re-sends) the asks held by an incarnation
+that died. All sockets belong to the event loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from typing import Any
+
+import attrs
+import msgpack
+import zmq
+import zmq.asyncio
+
+from messages import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    KIND_ASK,
+    KIND_TELL,
+    NODE_TARGET,
+    ActorCrashed,
+    ActorOverloaded,
+    AskTimeout,
+    Envelope,
+    NodeAbout,
+    NodeInfo,
+    ProtocolError,
+    Resolve,
+    Resolved,
+    Status,
+    StatusReply,
+    StopNode,
+    decode,
+)
+
+from ._client import DEFAULT_SEND_HWM, Reply
+from ._wire import check_timeout, deadline_after, encode_checked, outgoing, reply_value
+
+
+@attrs.define
+class _Pending:
+    future: asyncio.Future[Envelope]
+    target: str
+    incarnation: int | None
+
+
+class AsyncConnection:
+    """An asyncio connection to one node; use ``async with connect_async(...)``."""
+
+    def __init__(self, endpoint: str, *, timeout: float | None = None,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                 send_hwm: int = DEFAULT_SEND_HWM) -> None:
+        self.endpoint = endpoint
+        self.default_timeout = check_timeout(timeout)
+        self.max_message_bytes = max_message_bytes
+        self._send_hwm = send_hwm
+        self._ctx = zmq.asyncio.Context()
+        self._sockets: dict[str, zmq.asyncio.Socket] = {}
+        self._pending: dict[int, _Pending] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._resolved: dict[str, Resolved] = {}
+        self._ids = itertools.count(1)
+        self._events_started = False
+
+    async def ask(self, target: str, message: Any, body: Any = None, *,
+                  timeout: float | None = None, retries: int = 0) -> Any:
+        """As :meth:`Connection.ask`, awaitable; many tasks may ask at once."""
+        return (await self.ask_reply(target, message, body, timeout=timeout, retries=retries)).value
+
+    async def ask_reply(self, target: str, message: Any, body: Any = None, *,
+                        timeout: float | None = None, retries: int = 0) -> Reply:
+        """As :meth:`Connection.ask_reply`, awaitable."""
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, got {retries!r}")
+        tag, payload = outgoing(message, body)
+        seconds = check_timeout(timeout, self.default_timeout)
+        wall_deadline, deadline = deadline_after(seconds)
+        resolved = None
+        if target == NODE_TARGET:
+            socket = self._socket(self.endpoint)
+        else:
+            resolved = await self.resolve(target, timeout=seconds)
+            socket = self._socket(resolved.endpoint)
+            await self._start_events()
+        loop = asyncio.get_running_loop()
+        incarnation = resolved.incarnation if resolved else None
+        for attempt in range(1, retries + 2):
+            id_ = next(self._ids)
+            pending = _Pending(loop.create_future(), target, incarnation)
+            self._pending[id_] = pending
+            try:
+                data = encode_checked(Envelope(KIND_ASK, id_, target, tag, payload, wall_deadline),
+                                      self.max_message_bytes)
+                try:
+                    await socket.send(data, zmq.NOBLOCK)
+                except zmq.Again:
+                    raise ActorOverloaded(f"actor {target!r} is overloaded; ask {tag!r} not sent") \
+                        from None
+                try:
+                    env = await asyncio.wait_for(pending.future, max(0.0, deadline - time.monotonic()))
+                except TimeoutError:
+                    raise AskTimeout(f"no reply from {target!r} to {tag!r} within {seconds:g} s") \
+                        from None
+                except ActorCrashed as exc:
+                    incarnation = int(exc.details.get("incarnation", 0)) + 1
+                    if attempt > retries:
+                        raise
+                    continue
+            finally:
+                self._pending.pop(id_, None)
+            return Reply(reply_value(env), attempt, env.incarnation)
+        raise AssertionError("unreachable")
+
+    async def tell(self, target: str, message: Any, body: Any = None) -> None:
+        """Send without waiting; ActorOverloaded if the queue to the actor is full."""
+        tag, payload = outgoing(message, body)
+        endpoint = self.endpoint if target == NODE_TARGET else (await self.resolve(target)).endpoint
+        data = encode_checked(Envelope(KIND_TELL, next(self._ids), target, tag, payload),
+                              self.max_message_bytes)
+        try:
+            await self._socket(endpoint).send(data, zmq.NOBLOCK)
+        except zmq.Again:
+            raise ActorOverloaded(f"tell {tag!r} to actor {target!r} dropped: queue full") from None
+
+    async def resolve(self, name: str, *, timeout: float | None = None) -> Resolved:
+        """Where actor ``name`` listens (cached)."""
+        cached = self._resolved.get(name)
+        if cached is None:
+            value = await self.ask(NODE_TARGET, Resolve(name), timeout=timeout)
+            assert isinstance(value, Resolved)
+            cached = self._resolved[name] = value
+        return cached
+
+    async def status(self, name: str | None = None) -> StatusReply:
+        """Every actor's state (or one actor's)."""
+        value = await self.ask(NODE_TARGET, Status(name))
+        assert isinstance(value, StatusReply)
+        return value
+
+    async def about(self) -> NodeAbout:
+        """The node's endpoints."""
+        value = await self.ask(NODE_TARGET, NodeInfo())
+        assert isinstance(value, NodeAbout)
+        return value
+
+    async def stop_node(self) -> None:
+        """Ask the node to stop."""
+        await self.ask(NODE_TARGET, StopNode())
+
+    async def close(self) -> None:
+        """Cancel the reader tasks and close every socket."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for socket in self._sockets.values():
+            socket.close(linger=0)
+        self._ctx.term()
+
+    async def __aenter__(self) -> AsyncConnection:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _socket(self, endpoint: str) -> zmq.asyncio.Socket:
+        socket = self._sockets.get(endpoint)
+        if socket is None:
+            socket = self._ctx.socket(zmq.DEALER)
+            socket.linger = 0
+            socket.sndhwm = self._send_hwm
+            socket.connect(endpoint)
+            self._sockets[endpoint] = socket
+            self._tasks.append(asyncio.create_task(self._read_replies(socket)))
+        return socket
+
+    async def _read_replies(self, socket: zmq.asyncio.Socket) -> None:
+        while True:
+            frames = await socket.recv_multipart()
+            try:
+                env = decode(frames[-1], max_bytes=self.max_message_bytes)
+            except ProtocolError:
+                continue
+            pending = self._pending.get(env.id) if isinstance(env.id, int) else None
+            if pending is not None and not pending.future.done():
+                pending.future.set_result(env)
+
+    async def _start_events(self) -> None:
+        if self._events_started:
+            return
+        self._events_started = True
+        about = await self.about()
+        sub = self._ctx.socket(zmq.SUB)
+        sub.linger = 0
+        sub.subscribe(b"lifecycle.")
+        sub.connect(about.events)
+        self._sockets["events:" + about.events] = sub
+        self._tasks.append(asyncio.create_task(self._read_events(sub)))
+
+    async def _read_events(self, sub: zmq.asyncio.Socket) -> None:
+        while True:
+            frames = await sub.recv_multipart()
+            try:
+                event = msgpack.unpackb(frames[-1], raw=False)["body"]
+                name, inc, kind = event["name"], event["incarnation"], event["event"]
+            except (ValueError, KeyError, TypeError, msgpack.UnpackException):
+                continue
+            if kind == "started" and name in self._resolved:
+                cached = self._resolved[name]
+                self._resolved[name] = Resolved(cached.name, cached.endpoint, inc, "running")
+            if kind not in ("exited", "gave_up"):
+                continue
+            for pending in list(self._pending.values()):
+                if pending.target == name and not pending.future.done() and \
+                        (pending.incarnation is None or inc >= pending.incarnation):
+                    pending.future.set_exception(ActorCrashed(
+                        f"actor {name!r} incarnation {inc} died ({event.get('cause', kind)}) "
+                        "with an ask in flight",
+                        details={"actor": name, "incarnation": inc, "cause": event.get("cause")}))
+
+
+def connect_async(endpoint: str = "tcp://127.0.0.1:5570", **options: Any) -> AsyncConnection:
+    """Open an :class:`AsyncConnection` (use as ``async with connect_async(...) as node``)."""
+    return AsyncConnection(endpoint, **options)

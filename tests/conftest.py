@@ -1,0 +1,53 @@
+"""Fixtures: real node processes on loopback, cleaned up by pid whatever the outcome."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.nodes import RunningNode, start_node_process
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+@pytest.fixture
+def start_node(tmp_path: Path) -> Iterator[Callable[..., RunningNode]]:
+    """Start nodes from a config dict (None: embedded defaults); all stopped at teardown."""
+    started: list[RunningNode] = []
+
+    def start(config: dict[str, Any] | None = None, **kwargs: Any) -> RunningNode:
+        sub = tmp_path / f"node{len(started)}"
+        sub.mkdir()
+        node = start_node_process(sub, config, **kwargs)
+        started.append(node)
+        return node
+
+    yield start
+    for node in started:
+        node.stop()
+
+
+@pytest.fixture
+def echo_node(start_node: Callable[..., RunningNode]) -> RunningNode:
+    """A node running echo, relay and chaos with short heartbeats."""
+    return start_node({
+        "max_restarts": 20, "max_seconds": 10,
+        "children": [
+            {"name": "echo", "actor": "echo"},
+            {"name": "relay", "actor": "relay"},
+            {"name": "chaos", "actor": "chaos", "heartbeat_interval": 0.1, "max_busy": 1.0},
+        ],
+    })
+
+
+def require_service(name: str, reachable: bool, reason: str) -> None:
+    """Skip when a server is missing, except under CI where that is a failure."""
+    if reachable:
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is not reachable under CI: {reason}")
+    pytest.skip(f"{name} is not reachable: {reason}")

@@ -1,0 +1,155 @@
+"""Test helpers: start a real node process, talk to it, and leave nothing behind."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from actors import Connection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RunningNode:
+    """A node started by ``python run_node.py`` in a subprocess."""
+
+    def __init__(self, proc: subprocess.Popen[str], endpoint: str, data_dir: Path, log: Path) -> None:
+        self.proc = proc
+        self.endpoint = endpoint
+        self.data_dir = data_dir
+        self.log = log
+        self.pid = proc.pid
+        self.ready_line = ""
+        self._descendants: set[int] = set()
+
+    def connect(self, **options: Any) -> Connection:
+        """A client connection to this node."""
+        return connect(self.endpoint, **options)
+
+    def cli(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        """Run ``run_node.py ARGS --endpoint <this node>`` and capture its output."""
+        return subprocess.run([sys.executable, str(ROOT / "run_node.py"), *args,
+                               "--endpoint", self.endpoint], capture_output=True, text=True,
+                              timeout=timeout, cwd=ROOT, check=False)
+
+    def descendants(self) -> set[int]:
+        """Pids of every process below the node (actor hosts, forkserver), remembered."""
+        with contextlib.suppress(psutil.NoSuchProcess):
+            self._descendants |= {p.pid for p in psutil.Process(self.pid).children(recursive=True)}
+        return set(self._descendants)
+
+    def wait_exit(self, timeout: float = 20.0) -> int:
+        """Wait for the node process to end; its exit code."""
+        return self.proc.wait(timeout)
+
+    def log_text(self) -> str:
+        """What the node and its actors wrote to stderr so far."""
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """SIGTERM the node, then kill it and every descendant still alive (by pid)."""
+        self.descendants()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        kill_pids(self._descendants)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of ``pids`` that still run (zombies count as gone)."""
+    out = set()
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.add(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def wait_gone(pids: set[int], timeout: float = 10.0) -> set[int]:
+    """Wait until none of ``pids`` runs; those still alive at the deadline."""
+    deadline = time.monotonic() + timeout
+    while (left := alive(pids)) and time.monotonic() < deadline:
+        psutil.wait_procs([psutil.Process(p) for p in left if psutil.pid_exists(p)], timeout=0.1)
+    return alive(pids)
+
+
+def kill_pids(pids: set[int]) -> None:
+    """SIGKILL those of ``pids`` still alive (only processes a test started)."""
+    for pid in alive(pids):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def start_node_process(tmp: Path, config: dict[str, Any] | None, *, env: dict[str, str] | None = None,
+                       extra_args: tuple[str, ...] = ()) -> RunningNode:
+    """Start a node on a free loopback port and wait (by reading stdout) for its ready line."""
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    data_dir = tmp / "data"
+    args = [sys.executable, str(ROOT / "run_node.py"), "--endpoint", endpoint]
+    if config is not None:
+        config = {"data_dir": str(data_dir), **config}
+        path = tmp / "node.json"
+        path.write_text(json.dumps(config))
+        args += ["--config", str(path)]
+    args += list(extra_args)
+    log = tmp / "node.log"
+    full_env = {**os.environ, "AGENTCELL_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1",
+                **(env or {})}
+    with log.open("w") as log_file:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log_file, text=True,
+                                cwd=ROOT, env=full_env)
+    node = RunningNode(proc, endpoint, data_dir, log)
+    line = _read_line(proc, READY_TIMEOUT)
+    if "ready at" not in line:
+        node.stop()
+        raise RuntimeError(f"node did not get ready (exit {proc.poll()}); stdout {line!r}; "
+                           f"log:\n{log.read_text()[-4000:]}")
+    node.ready_line = line
+    node.descendants()
+    return node
+
+
+def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            return ""
+    return proc.stdout.readline()
+
+
+def eventually(check: Any, timeout: float = 5.0, interval: float = 0.02) -> Any:
+    """Poll ``check()`` until it returns a truthy value or ``timeout`` passes; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
