@@ -18,6 +18,7 @@ AV = DEFAULT_THRESHOLDS["availability"]   # higher is better: warning 0.99, crit
 def test_public_names_exported_once() -> None:
     """Every public name of actors.health is in __all__ exactly once, and exists."""
     assert len(health.__all__) == len(set(health.__all__))
+    assert health.__all__ == sorted(health.__all__, key=lambda n: (not n.isupper(), not n[:1].isupper(), n))
     for name in health.__all__:
         assert hasattr(health, name)
 
