@@ -195,3 +195,28 @@ def test_alerts_survive_a_health_restart(health_node: RunningNode) -> None:
         assert alert.id in [a.id for a in alerts]
         acked = conn.ask("health", "health.ack", {"alert_id": alert.id}, timeout=2.0)
         assert acked.acknowledged and acked.component == "web"
+
+
+def test_supervisor_giving_up_is_alerted_and_recovers(start_node: Callable[..., RunningNode]) -> None:
+    """A nested supervisor past its intensity shows FAILED with an alert; its restart resolves it."""
+    node = start_node({
+        "max_restarts": 50, "max_seconds": 10,
+        "children": [
+            {"name": "health", "actor": HEALTH, "settings": {"sample_interval": 0.1}},
+            {"name": "workers", "max_restarts": 0, "max_seconds": 5,
+             "children": [{"name": "w1", "actor": "chaos"}]},
+        ],
+    })
+    with node.connect() as conn:
+        sub = Subscriber(conn.about().events)
+        try:
+            assert eventually(lambda: (v := component(conn, "w1")) and v.details, timeout=10.0)
+            time.sleep(0.3)
+            conn.tell("w1", "chaos.fail", {"how": "exit"})
+            gave_up = sub.wait_for(lambda t, b: t == "health.alert" and b.get("component") == "workers"
+                                   and b.get("metric") == "liveness")
+            assert gave_up["event"] == "opened" and "gave up" in gave_up["message"]
+            sub.wait_for(lambda t, b: t == "health.alert" and b.get("id") == gave_up["id"]
+                         and b.get("event") == "resolved")
+        finally:
+            sub.close()

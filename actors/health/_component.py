@@ -26,11 +26,14 @@ class Uptime:
             self._changes.append((now, up))
             del self._changes[:-self._keep]
 
-    def availability(self, now: float, window: float) -> float:
-        """Share of the observed time within ``window`` seconds before ``now`` spent up."""
+    def availability(self, now: float, window: float) -> float | None:
+        """Share of the observed time within ``window`` seconds before ``now`` spent up.
+
+        None when no time has been observed yet (one instant says nothing about a share).
+        """
         start = max(now - window, self._changes[0][0])
         if now <= start:
-            return 1.0 if self._changes[-1][1] else 0.0
+            return None
         up_time = 0.0
         for i, (t, up) in enumerate(self._changes):
             end = self._changes[i + 1][0] if i + 1 < len(self._changes) else now
@@ -53,6 +56,7 @@ class Component:
         self.ready = True
         self.cause = ""
         self.stopped_on_purpose = False
+        self.supervisor: str | None = None
         self.restarts = 0
         self.incarnation: int | None = None
         self.pid: int | None = None

@@ -143,7 +143,7 @@ class Sampler(threading.Thread):
                 events += self.monitor.set_live(row.name, running, incarnation=row.incarnation,
                                                 pid=row.pid, cause="" if running else row.state,
                                                 on_purpose=not running)
-            self.monitor.set_details(row.name, restarts=row.restarts)
+            self.monitor.set_details(row.name, restarts=row.restarts, supervisor=row.supervisor)
             samples = self._process_samples(row) + self._counter_samples(row)
             if samples:
                 events += self.monitor.report_many(samples)

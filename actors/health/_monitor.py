@@ -97,7 +97,11 @@ class HealthMonitor:
             if incarnation is not None:
                 c.incarnation = incarnation
             c.pid = pid if live else None
-            return self._availability(c, now) + self._judge(c.name, now, [], conditions=True)
+            events = self._availability(c, now) + self._judge(c.name, now, [], conditions=True)
+            parent = self._components.get(c.supervisor or "")
+            if live and parent is not None and not parent.live:  # a supervisor that gave up is back
+                events += self.set_live(parent.name, True, cause=f"child {c.name!r} started again")
+            return events
 
     def set_ready(self, component: str, ready: bool, cause: str = "") -> list[Event]:
         """Record a readiness probe's outcome (can the component serve right now)."""
@@ -112,10 +116,11 @@ class HealthMonitor:
             return self._judge(c.name, now, [], conditions=True)
 
     def set_details(self, component: str, details: dict[str, Any] | None = None, *,
-                    restarts: int | None = None) -> None:
-        """Attach a component's latest ``statistics`` and restart count (shown in its status)."""
+                    restarts: int | None = None, supervisor: str | None = None) -> None:
+        """Attach a component's ``statistics``, restart count and supervisor's name."""
         with self._lock:
             c = self._component(_check_component(component), self.clock())
+            c.supervisor = supervisor or c.supervisor
             if details is not None:
                 c.details = details
             if restarts is not None:
@@ -230,7 +235,10 @@ class HealthMonitor:
     def _availability(self, c: Component, now: float) -> list[Event]:
         if c.uptime is None or c.stopped_on_purpose:
             return []
-        c.record("availability", c.uptime.availability(now, self.availability_window), now)
+        share = c.uptime.availability(now, self.availability_window)
+        if share is None:
+            return []
+        c.record("availability", share, now)
         return self._judge(c.name, now, ["availability"])
 
 
