@@ -161,17 +161,13 @@ class HealthMonitor:
             for name, c in self._components.items():
                 if metric in c.latest and component in (None, name):
                     events += self._judge(name, now, [metric])
-            info = ThresholdInfo(metric, component, new.direction, new.warning, new.critical,
-                                 new.weight)
-            return info, events
+            return ThresholdInfo(metric, component, new.direction, new.warning, new.critical,
+                                 new.weight), events
 
     def threshold(self, metric: str, component: str | None = None) -> Threshold:
         """The threshold in force for ``metric`` of ``component`` (or the default)."""
         with self._lock:
             return self._table.get(metric, component)
-
-    def _thresholds(self, component: str) -> dict[str, Threshold]:
-        return self._table.for_component(component)
 
     # -- answers -----------------------------------------------------------------------
     def component(self, name: str) -> ComponentHealth:
@@ -181,7 +177,7 @@ class HealthMonitor:
             if c is None:
                 known = ", ".join(sorted(self._components)) or "none yet"
                 raise UnknownComponent(f"no health data for component {name!r} (known: {known})")
-            return c.view(self._thresholds(name), self.trend_window, self.clock(),
+            return c.view(self._table.for_component(name), self.trend_window, self.clock(),
                           self._alerts.open_count(name))
 
     def node(self) -> NodeHealth:
@@ -215,10 +211,7 @@ class HealthMonitor:
         """Load a :meth:`snapshot`: alert ids continue, thresholds are set again."""
         with self._lock:
             self._alerts.restore(state.get("alerts") or {"next_id": 1})
-            for change in state.get("thresholds") or []:
-                self._table.set(change["metric"], change.get("component"),
-                                warning=change.get("warning"), critical=change.get("critical"),
-                                weight=change.get("weight"))
+            self._table.replay(state.get("thresholds") or [])
 
     # -- internals ---------------------------------------------------------------------
     def _component(self, name: str, now: float) -> Component:
@@ -229,13 +222,12 @@ class HealthMonitor:
 
     def _judge(self, name: str, now: float, metrics: list[str], *,
                conditions: bool = False) -> list[Event]:
-        return judge(self._components[name], self._thresholds(name), self._alerts, now, metrics,
+        return judge(self._components[name], self._table.for_component(name), self._alerts, now, metrics,
                      conditions=conditions)
 
     def _availability(self, c: Component, now: float) -> list[Event]:
-        if c.uptime is None or c.stopped_on_purpose:
-            return []
-        share = c.uptime.availability(now, self.availability_window)
+        share = None if c.uptime is None or c.stopped_on_purpose else \
+            c.uptime.availability(now, self.availability_window)
         if share is None:
             return []
         c.record("availability", share, now)

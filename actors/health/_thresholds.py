@@ -48,3 +48,9 @@ class ThresholdTable:
         self.changes.append({"metric": metric, "component": component, "warning": warning,
                              "critical": critical, "weight": weight})
         return new
+
+    def replay(self, changes: list[dict[str, Any]]) -> None:
+        """Apply :attr:`changes` saved by an earlier table (KeyError/InvalidBody if malformed)."""
+        for change in changes:
+            self.set(change["metric"], change.get("component"), warning=change.get("warning"),
+                     critical=change.get("critical"), weight=change.get("weight"))
