@@ -151,6 +151,7 @@ class FakeNode:
 
     rows: list[ActorStatus]
     failing: set[str] = attrs.field(factory=set)
+    stats: dict[str, Any] = attrs.field(factory=lambda: {"pings": 3})
 
     def status(self, timeout: float | None = None) -> StatusReply:
         return StatusReply(self.rows)
@@ -158,7 +159,7 @@ class FakeNode:
     def ask(self, target: str, tag: str, body: Any, timeout: float | None = None) -> Any:
         if target in self.failing:
             raise TimeoutError(f"no reply from {target!r}")
-        return {"pings": 3}
+        return self.stats
 
 
 def row(name: str, handled: int, errors: int, state: str = "running") -> ActorStatus:
@@ -200,3 +201,22 @@ def test_probe_passes_and_table() -> None:
     assert probe_passes(monitor.node(), "live")
     table = format_health(monitor.node())
     assert table.splitlines()[1].startswith("a ") and "FAILED" in table and EXIT_UNHEALTHY == 4
+
+
+def test_statistics_fields_named_like_metrics_are_metrics() -> None:
+    """A pool whose statistics say error_rate 0.5 goes CRITICAL, then recovers when it says 0."""
+    monitor = HealthMonitor()
+    node = FakeNode([row("pool", 0, 0)], stats={"error_rate": 0.5, "response_time": 0.01, "size": 4})
+    sampler = Sampler(monitor, node, lambda events: None, threading.Event(), interval=1.0,
+                      probe_timeout=0.1)
+    sampler.sample_once()
+    pool = monitor.component("pool")
+    assert pool.status == "CRITICAL"
+    assert pool.metrics["response_time"].value == 0.01
+    node.stats = {"error_rate": 0.0, "response_time": 0.01, "size": 4}
+    sampler.sample_once()
+    assert monitor.component("pool").status in ("EXCELLENT", "GOOD")
+    assert [(a.metric, a.resolved) for a in monitor.alerts()] == [("error_rate", True)]
+    node.stats = {"error_rate": 7.0}  # unusable: ignored with a warning, the probe RTT is used
+    sampler.sample_once()
+    assert monitor.component("pool").metrics["error_rate"].value == 0.0

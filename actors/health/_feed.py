@@ -7,7 +7,9 @@ Two background threads of the health actor, each owning its sockets:
 - :class:`Sampler` every ``interval`` reads ``node.status`` (pids, counters, restarts),
   samples each process's memory and CPU with psutil, derives throughput and error rate
   from the handled/errors counters, and probes each running actor with
-  ``actor.statistics`` (readiness; the round trip is its response time).
+  ``actor.statistics`` (readiness; the round trip is its response time, unless the
+  statistics carry numeric fields named ``response_time``, ``error_rate``,
+  ``availability`` or ``throughput``, which are then read as those metrics).
 
 Both hand what they learn to the thread-safe :class:`HealthMonitor` and pass the events
 it returns to ``emit``.
@@ -27,7 +29,7 @@ import msgpack
 import psutil
 import zmq
 
-from messages import to_wire
+from messages import InvalidBody, to_wire
 
 from ._judge import Event
 from ._monitor import HealthMonitor
@@ -37,6 +39,8 @@ Emit = Callable[[list[Event]], None]
 POLL_INTERVAL = 0.2
 """Longest a feed thread waits before it checks whether it was told to stop (seconds)."""
 MIB = 1024.0 * 1024.0
+STATISTICS_METRICS = ("availability", "error_rate", "response_time", "throughput")
+"""Fields of an actor's ``statistics`` that, when numeric, are read as these metrics."""
 
 
 class LifecycleFeed(threading.Thread):
@@ -154,10 +158,23 @@ class Sampler(threading.Thread):
             ok, seconds, details = future.result()
             events += self.monitor.set_ready(name, ok, "" if ok else "probe timed out or failed")
             if ok:
-                events += self.monitor.report(name, "response_time", seconds)
                 self.monitor.set_details(name, details)
+                events += self._report_statistics(name, details, seconds)
         events += self.monitor.tick()
         self.emit(events)
+
+    def _report_statistics(self, name: str, details: dict[str, Any], seconds: float) -> list[Event]:
+        """Statistics fields named like a metric are that metric; else the probe's round trip."""
+        samples: list[tuple[str, str, object]] = [
+            (name, m, details[m]) for m in STATISTICS_METRICS
+            if isinstance(details.get(m), (int, float)) and not isinstance(details.get(m), bool)]
+        if not any(m == "response_time" for _, m, _ in samples):
+            samples.insert(0, (name, "response_time", seconds))
+        try:
+            return self.monitor.report_many(samples)
+        except InvalidBody as exc:
+            log.warning("health: statistics of %r not usable as metrics: %s", name, exc)
+            return self.monitor.report(name, "response_time", seconds)
 
     def _probe(self, name: str) -> tuple[bool, float, dict[str, Any]]:
         started = time.perf_counter()
