@@ -43,6 +43,7 @@ class ActorContext:
     _connection: Any = None
     _snapshot_sink: Callable[[Any], None] | None = None
     _publish_sink: Callable[[str, Any], None] | None = None
+    _stop_sink: Callable[[], None] | None = None
 
     def run_in_thread(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
         """Run ``fn(*args)`` on the actor's worker threads; return its future.
@@ -80,6 +81,15 @@ class ActorContext:
         if self._publish_sink is None:
             raise RuntimeError(f"actor {self.name!r} has no event channel")
         self._publish_sink(topic, body)
+
+    def stop_self(self) -> None:
+        """Stop this actor normally once the current handler returns (exit cause ``normal``).
+
+        A ``transient`` or ``temporary`` child stays stopped; a ``permanent`` one restarts.
+        """
+        if self._stop_sink is None:
+            raise RuntimeError(f"actor {self.name!r} cannot stop itself outside a host")
+        self._stop_sink()
 
     def close(self) -> None:
         """Release the worker threads and the client connection (called after on_stop)."""

@@ -193,6 +193,15 @@ class Connection:
         if events is not None:
             poller.register(events, zmq.POLLIN)
         for attempt in range(1, retries + 2):
+            if events is not None and int(events.get(zmq.EVENTS)) & zmq.POLLIN:
+                # lifecycle news that arrived before this send: an exit seen now means the
+                # message will wait for the next incarnation, not that this ask failed
+                seen = self._crash_of(events, target, incarnation)
+                if seen is not None:
+                    incarnation = seen[0] + 1
+                cached = self._resolved.get(target)
+                if cached is not None and incarnation is not None:
+                    incarnation = max(incarnation, cached.incarnation)
             id_ = next(self._ids)
             data = encode_checked(Envelope(KIND_ASK, id_, target, tag, payload, wall_deadline),
                                   self.max_message_bytes)

@@ -215,7 +215,8 @@ class _ControlLoop:
         settings = build_settings(cls, spec.settings, f"actor {spec.name!r}")
         context = ActorContext(spec.name, spec.incarnation, settings, spec.node_endpoint,
                                self.snapshot, spec.data_dir, snapshot_sink=self._save_snapshot,
-                               publish_sink=lambda topic, body: self._post("publish", (topic, body)))
+                               publish_sink=lambda topic, body: self._post("publish", (topic, body)),
+                               stop_sink=lambda: self._post("stop", None))
         actor = cls(context)
         socket = self.ctx.socket(zmq.ROUTER)
         socket.linger = 0

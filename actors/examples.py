@@ -89,7 +89,8 @@ class Relay(Actor):
 
 @message("chaos.fail")
 class Fail:
-    """Make ``chaos`` fail: ``how`` is raise, exit, kill, segfault, hang or sleep."""
+    """Make ``chaos`` fail: ``how`` is raise, exit, kill, kill_once (only incarnation 1),
+    segfault, hang, sleep, or stop (a normal exit)."""
 
     how: str
     seconds: float = 0.0
@@ -112,7 +113,9 @@ class Chaos(Actor):
     def on_start(self) -> None:
         snapshot: Any = self.context.snapshot
         self.count = int(snapshot["count"]) if isinstance(snapshot, dict) else 0
-        if self.context.settings.get("fail_on_start"):
+        settings = self.context.settings
+        from_incarnation = int(settings.get("fail_on_start_from", 0))
+        if settings.get("fail_on_start") or 0 < from_incarnation <= self.context.incarnation:
             raise RuntimeError("chaos was configured to fail in on_start")
 
     @handler
@@ -131,8 +134,13 @@ class Chaos(Actor):
             raise RuntimeError("chaos was asked to raise")
         if msg.how == "exit":
             os._exit(msg.code)
-        if msg.how == "kill":
+        if msg.how == "kill" or (msg.how == "kill_once" and self.context.incarnation == 1):
             os.kill(os.getpid(), signal.SIGKILL)
+        if msg.how == "kill_once":
+            return f"survived in incarnation {self.context.incarnation}"
+        if msg.how == "stop":
+            self.context.stop_self()
+            return "stopping"
         if msg.how == "segfault":
             ctypes.string_at(0)
         if msg.how == "hang":

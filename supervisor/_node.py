@@ -139,7 +139,11 @@ class Node:
         log.info("node pid %d starting %d actor(s) from %s", os.getpid(), len(self._workers),
                  self.config.endpoint)
         try:
-            self.root.start()
+            if not self.root.start():
+                log.critical("node gives up: supervisor 'root' failed to start its children; "
+                             "exiting with code 1")
+                self.exit_code = 1
+                return self.exit_code
             if not self.stop_requested:
                 print(f"agent-cellphone node ready at {self.front.endpoint} "
                       f"(pid {os.getpid()}, {len(self._workers)} actors, events at "

@@ -37,10 +37,19 @@ class Supervisor:
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> bool:
-        """Start every child in order (each waits until it serves)."""
+        """Start every child in order, each waiting until it serves.
+
+        As in OTP, if one fails to start, the ones already started are stopped again and
+        the supervisor itself fails to start (False).
+        """
         self.state = "running"
         self.intensity = RestartIntensity(self.spec.max_restarts, self.spec.max_seconds)
-        self._start_children(self.children)
+        for child in self.children:
+            if not child.start():
+                log.error("supervisor %r: child %r failed to start; stopping the %d started "
+                          "before it", self.name, child.name, self.children.index(child))
+                self.stop()
+                return False
         return True
 
     def stop(self) -> None:
@@ -51,6 +60,7 @@ class Supervisor:
             child.stop()
 
     def _start_children(self, children: list[Worker | Supervisor]) -> None:
+        """(Re)start ``children`` after a failure; one that fails counts as a new failure."""
         generation = self._generation
         for child in children:
             if generation != self._generation or self.state != "running":

@@ -67,8 +67,9 @@ class Worker:
         self.process.join(5.0)
         self.runtime.unwatch(self)
         self.state = "stopped"
-        self._publish_exit(exit_cause(self.process.exitcode, stopping=False,
-                                      killed_for=self._kill_reason))
+        cause = exit_cause(self.process.exitcode, stopping=False, killed_for=self._kill_reason)
+        self.start_failure = self.start_failure or cause
+        self._publish_exit(cause, context="start_error")
         return False
 
     def mark_ready(self, endpoint: str, pid: int) -> None:
@@ -131,16 +132,22 @@ class Worker:
         grace = None if self.spec.shutdown == "brutal_kill" else float(self.spec.shutdown)
         killed = stop_process(self.process, grace)
         if killed and grace is not None:
-            log.warning("actor %r ignored shutdown for %g s and was killed", self.name, grace)
+            log.error("supervisor report: supervisor=%r context=shutdown_error reason=%r "
+                      "offender=%r incarnation=%d", self.parent.name,
+                      f"ignored shutdown for {grace:g} s; killed", self.name, self.incarnation)
         self.state = "stopped"
         self.healthy_since = None
-        self._publish_exit("shutdown")
+        self._publish_exit("shutdown", context="shutdown")
 
-    def _publish_exit(self, cause: str) -> None:
+    def _publish_exit(self, cause: str, context: str = "child_terminated") -> None:
         code = self.process.exitcode if self.process is not None else None
-        level = logging.INFO if cause in ("shutdown", "normal") else logging.ERROR
-        log.log(level, "actor %r incarnation %d exited: %s (exit code %s, supervisor %r)",
-                self.name, self.incarnation, cause, code, self.parent.name)
+        if cause in ("shutdown", "normal"):
+            log.info("actor %r incarnation %d exited: %s (exit code %s, supervisor %r)",
+                     self.name, self.incarnation, cause, code, self.parent.name)
+        else:
+            log.error("supervisor report: supervisor=%r context=%s reason=%r offender=%r "
+                      "incarnation=%d exit_code=%s", self.parent.name, context, cause, self.name,
+                      self.incarnation, code)
         self.runtime.publish("lifecycle.exited", {
             "name": self.name, "incarnation": self.incarnation, "event": "exited",
             "cause": cause, "pid": self.process.pid if self.process else None})
