@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from actors.health import HealthMonitor, UnknownAlert, UnknownComponent
-from actors.health._settings import HealthSettings, ThresholdSetting, build_monitor, env_overrides
+from actors.health._settings import HealthSettings, ThresholdSetting, build_monitor
 from messages import ConfigError, InvalidBody
 
 
@@ -221,23 +221,19 @@ def test_node_rollup(mon: HealthMonitor) -> None:
     assert node.open_alerts == 1
 
 
-def test_settings_and_environment_layer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Config thresholds, then CELLPHONE_HEALTH_* env, then per-component overrides apply."""
-    settings = HealthSettings(thresholds={"cpu": ThresholdSetting(warning=50.0)},
+def test_settings_layer_defaults_then_components() -> None:
+    """Config thresholds change the defaults; per-component overrides apply on top; bad ones name the key."""
+    settings = HealthSettings(thresholds={"cpu": ThresholdSetting(warning=50.0, critical=70.0)},
                               components={"db": {"cpu": ThresholdSetting(critical=60.0)}})
-    mon, effective = build_monitor(settings, {"CELLPHONE_HEALTH_CPU_CRITICAL": "70",
-                                              "CELLPHONE_HEALTH_SAMPLE_INTERVAL": "0.25"})
-    assert effective.sample_interval == 0.25
+    mon = build_monitor(settings)
     assert (mon.threshold("cpu").warning, mon.threshold("cpu").critical) == (50.0, 70.0)
-    assert mon.threshold("cpu", "db").critical == 60.0
-    with pytest.raises(ConfigError, match="CELLPHONE_HEALTH_CPU_WARNING: expected a number"):
-        env_overrides({"CELLPHONE_HEALTH_CPU_WARNING": "lots"})
-    with pytest.raises(ConfigError, match="CELLPHONE_HEALTH_DISK_WARNING"):
-        env_overrides({"CELLPHONE_HEALTH_DISK_WARNING": "1"})
+    assert (mon.threshold("cpu", "db").warning, mon.threshold("cpu", "db").critical) == (50.0, 60.0)
     with pytest.raises(ConfigError, match=r"thresholds\.cpu"):
-        build_monitor(HealthSettings(thresholds={"cpu": ThresholdSetting(warning=99.0)}), {})
+        build_monitor(HealthSettings(thresholds={"cpu": ThresholdSetting(warning=99.0)}))
+    with pytest.raises(ConfigError, match=r"components\.db\.disk"):
+        build_monitor(HealthSettings(components={"db": {"disk": ThresholdSetting(warning=1.0)}}))
     with pytest.raises(ConfigError, match="probe_timeout"):
-        build_monitor(HealthSettings(probe_timeout=0.0), {})
+        build_monitor(HealthSettings(probe_timeout=0.0))
 
 
 def test_snapshot_restores_alerts_ids_and_thresholds(mon: HealthMonitor, clock: Clock) -> None:

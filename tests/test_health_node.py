@@ -220,3 +220,15 @@ def test_supervisor_giving_up_is_alerted_and_recovers(start_node: Callable[..., 
                          and b.get("event") == "resolved")
         finally:
             sub.close()
+
+
+def test_thresholds_from_environment(start_node: Callable[..., RunningNode]) -> None:
+    """AGENTCELL_HEALTH__THRESHOLDS (the node's env convention) sets the health actor's thresholds."""
+    node = start_node({"children": [{"name": "health", "actor": HEALTH,
+                                     "settings": {"sample_interval": 0}}]},
+                      env={"AGENTCELL_HEALTH__THRESHOLDS": '{"cpu": {"warning": 5, "critical": 10}}'})
+    with node.connect() as conn:
+        conn.ask("health", Report("web", "cpu", 7.0), timeout=5.0)
+        view = component(conn, "web")
+        assert view is not None and view.status == "WARNING"
+        assert (view.metrics["cpu"].warning, view.metrics["cpu"].critical) == (5.0, 10.0)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 
 import attrs
@@ -59,7 +58,8 @@ class HealthActor(Actor):
     settings_class = HealthSettings
 
     def on_start(self) -> None:
-        self.monitor, self.settings = build_monitor(self.context.settings, os.environ)
+        self.settings: HealthSettings = self.context.settings
+        self.monitor = build_monitor(self.settings)
         snapshot = getattr(self.context, "snapshot", None)
         if isinstance(snapshot, dict):
             try:

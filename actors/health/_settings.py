@@ -1,24 +1,19 @@
-"""Settings of the health actor: node config first, then environment variables.
+"""Settings of the health actor, from the node config's ``settings`` map.
 
-Environment variables override the config's default thresholds, one number each:
-``CELLPHONE_HEALTH_<METRIC>_<WARNING|CRITICAL|WEIGHT>`` (e.g.
-``CELLPHONE_HEALTH_RESPONSE_TIME_WARNING=0.2``), and ``CELLPHONE_HEALTH_SAMPLE_INTERVAL``.
+The node applies environment variables the project's way before the actor starts:
+``AGENTCELL_HEALTH__SAMPLE_INTERVAL=0.5`` or
+``AGENTCELL_HEALTH__THRESHOLDS='{"cpu": {"warning": 60, "critical": 90}}'`` (JSON values).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Final
 
 import attrs
 
 from messages import ConfigError, InvalidBody
 
-from ._model import METRICS
 from ._monitor import HealthMonitor
-
-ENV_PREFIX: Final = "CELLPHONE_HEALTH_"
 
 
 @attrs.frozen
@@ -70,41 +65,13 @@ def check_settings(s: HealthSettings) -> None:
             raise ConfigError(f"health settings {name}: expected an integer >= 1, got {getattr(s, name)!r}")
 
 
-def env_overrides(env: Mapping[str, str]) -> tuple[dict[str, ThresholdSetting], float | None]:
-    """Thresholds and sample interval from ``CELLPHONE_HEALTH_*``; ConfigError names the variable."""
-    found: dict[str, dict[str, float]] = {}
-    interval = None
-    for key, text in env.items():
-        if not key.startswith(ENV_PREFIX):
-            continue
-        rest = key[len(ENV_PREFIX):].lower()
-        try:
-            number = float(text)
-        except ValueError:
-            raise ConfigError(f"environment variable {key}: expected a number, got {text!r}") from None
-        if rest == "sample_interval":
-            interval = number
-            continue
-        metric, _, part = rest.rpartition("_")
-        if metric not in METRICS or part not in ("warning", "critical", "weight"):
-            raise ConfigError(f"environment variable {key}: expected {ENV_PREFIX}<METRIC>_"
-                              f"<WARNING|CRITICAL|WEIGHT> with METRIC one of "
-                              f"{', '.join(m.upper() for m in METRICS)}")
-        found.setdefault(metric, {})[part] = number
-    return {m: ThresholdSetting(**parts) for m, parts in found.items()}, interval
-
-
-def build_monitor(s: HealthSettings, env: Mapping[str, str]) -> tuple[HealthMonitor, HealthSettings]:
-    """A monitor configured from settings then environment; the effective settings."""
+def build_monitor(s: HealthSettings) -> HealthMonitor:
+    """A monitor configured from settings (defaults, then per-component overrides)."""
     check_settings(s)
-    from_env, interval = env_overrides(env)
-    if interval is not None:
-        s = attrs.evolve(s, sample_interval=interval)
-        check_settings(s)
     monitor = HealthMonitor(history_size=s.history_size, trend_window=s.trend_window,
                             availability_window=s.availability_window, keep_alerts=s.keep_alerts)
     layers: list[tuple[str | None, dict[str, ThresholdSetting], str]] = [
-        (None, s.thresholds, "thresholds"), (None, from_env, "environment")]
+        (None, s.thresholds, "thresholds")]
     layers += [(c, m, f"components.{c}") for c, m in s.components.items()]
     for component, per_metric, where in layers:
         for metric, t in per_metric.items():
@@ -113,4 +80,4 @@ def build_monitor(s: HealthSettings, env: Mapping[str, str]) -> tuple[HealthMoni
                                   weight=t.weight)
             except InvalidBody as exc:
                 raise ConfigError(f"health settings {where}.{metric}: {exc}") from None
-    return monitor, s
+    return monitor
