@@ -162,8 +162,8 @@ class FakeNode:
         return self.stats
 
 
-def row(name: str, handled: int, errors: int, state: str = "running") -> ActorStatus:
-    return ActorStatus(name, state, os.getpid(), 1, 10.0, handled, errors, 0, 2, "ipc://x", "root")
+def row(name: str, handled: int, errors: int, state: str = "running", incarnation: int = 1) -> ActorStatus:
+    return ActorStatus(name, state, os.getpid(), incarnation, 10.0, handled, errors, 0, 2, "ipc://x", "root")
 
 
 def test_sampler_measures_process_counters_and_probes() -> None:
@@ -220,3 +220,22 @@ def test_statistics_fields_named_like_metrics_are_metrics() -> None:
     node.stats = {"error_rate": 7.0}  # unusable: ignored with a warning, the probe RTT is used
     sampler.sample_once()
     assert monitor.component("pool").metrics["error_rate"].value == 0.0
+
+
+def test_sampler_repairs_missed_lifecycle_events_but_not_from_stale_rows() -> None:
+    """A stale 'running' row does not revive a crashed incarnation; a newer one does; 'stopped' downs it."""
+    monitor = HealthMonitor()
+    node = FakeNode([row("echo", 0, 0, incarnation=1)])
+    sampler = Sampler(monitor, node, lambda events: None, threading.Event(), interval=1.0,
+                      probe_timeout=0.1)
+    monitor.set_live("echo", True, incarnation=1)
+    monitor.set_live("echo", False, incarnation=1, cause="killed by SIGKILL")
+    sampler.sample_once()  # the row was read before the crash: stale, ignored
+    assert not monitor.component("echo").live
+    node.rows = [row("echo", 0, 0, incarnation=2)]  # the "started" event was missed
+    sampler.sample_once()
+    assert monitor.component("echo").live and monitor.component("echo").incarnation == 2
+    node.rows = [row("echo", 0, 0, state="stopped", incarnation=2)]  # the exit event was missed
+    sampler.sample_once()
+    view = monitor.component("echo")
+    assert not view.live and "no exit event" in view.cause

@@ -142,11 +142,7 @@ class Sampler(threading.Thread):
                   for row in rows if row.state == "running"}
         events: list[Event] = []
         for row in rows:
-            running = row.state == "running"
-            if not self.monitor.knows_liveness(row.name):
-                events += self.monitor.set_live(row.name, running, incarnation=row.incarnation,
-                                                pid=row.pid, cause="" if running else row.state,
-                                                on_purpose=not running)
+            events += self._reconcile(row)
             self.monitor.set_details(row.name, restarts=row.restarts, supervisor=row.supervisor)
             samples = self._process_samples(row) + self._counter_samples(row)
             if samples:
@@ -162,6 +158,25 @@ class Sampler(threading.Thread):
                 events += self._report_statistics(name, details, seconds)
         events += self.monitor.tick()
         self.emit(events)
+
+    def _reconcile(self, row: Any) -> list[Event]:
+        """Seed liveness from ``node.status``, and repair it if a lifecycle event was missed.
+
+        A row may be older than the events already applied, so it only overrides them when
+        it cannot be stale: a newer incarnation running, or the known incarnation stopped.
+        """
+        running = row.state == "running"
+        if not self.monitor.knows_liveness(row.name):
+            return self.monitor.set_live(row.name, running, incarnation=row.incarnation, pid=row.pid,
+                                         cause="" if running else row.state, on_purpose=not running)
+        view = self.monitor.component(row.name)
+        known = view.incarnation or 0
+        if running and not view.live and row.incarnation > known:
+            return self.monitor.set_live(row.name, True, incarnation=row.incarnation, pid=row.pid)
+        if row.state == "stopped" and view.live and row.incarnation >= known:
+            return self.monitor.set_live(row.name, False, incarnation=row.incarnation,
+                                         cause="stopped (seen by sampling; no exit event)")
+        return []
 
     def _report_statistics(self, name: str, details: dict[str, Any], seconds: float) -> list[Event]:
         """Statistics fields named like a metric are that metric; else the probe's round trip."""
