@@ -8,8 +8,8 @@ Each figure is printed beside a baseline measured in the same run on the same no
    event stream), median and p99, and the share of faults that became visible at all:
    - SIGKILL of an actor → ``health.alert`` liveness opened; baseline: the node's own
      ``lifecycle.exited`` event for the same kill (the floor health cannot beat);
-   - a hung handler (killed by the node after ``max_busy``) → liveness alert; baseline the
-     ``lifecycle.exited`` event;
+   - a hung handler (killed by the node after ``max_busy``) and a stopped process (SIGSTOP:
+     heartbeats missed) → liveness alert; baseline the ``lifecycle.exited`` event;
    - an agent reporting a raised error rate → ``health.alert`` error_rate opened; baseline an
      ``echo.ping`` ask round trip.
 
@@ -179,7 +179,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20000, help="tells per throughput figure")
     parser.add_argument("--kills", type=int, default=50)
-    parser.add_argument("--hangs", type=int, default=50)
+    parser.add_argument("--hangs", type=int, default=25)
+    parser.add_argument("--stops", type=int, default=50)
     parser.add_argument("--reports", type=int, default=50)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -215,7 +216,9 @@ def run(conn: Any, args: argparse.Namespace) -> None:
         show("SIGKILL → liveness alert", alerts, "lifecycle.exited", exits, visible, args.kills)
         alerts, exits, visible = fault_run(conn, ev, args.hangs,
                                            lambda pid: conn.tell("chaos", "chaos.fail", {"how": "hang"}))
-        show(f"hang (max_busy {MAX_BUSY:g} s) → alert", alerts, "lifecycle.exited", exits, visible, args.hangs)
+        show(f"hung handler (max_busy {MAX_BUSY:g} s)", alerts, "lifecycle.exited", exits, visible, args.hangs)
+        alerts, exits, visible = fault_run(conn, ev, args.stops, lambda pid: os.kill(pid, signal.SIGSTOP))
+        show(f"SIGSTOP (heartbeat {HEARTBEAT:g} s)", alerts, "lifecycle.exited", exits, visible, args.stops)
         report_latency(conn, ev, args.reports)
     finally:
         ev.close()
