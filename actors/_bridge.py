@@ -109,8 +109,14 @@ class BridgeActor(pykka.ThreadingActor):
             self._actor.on_stop()
         finally:
             self._actor.context.close()
-            self._socket.close(linger=100)  # the actor thread owns it: close it here
+            self._close_socket(linger_ms=500)
             self._inbox.close()
+
+    def _close_socket(self, linger_ms: int) -> None:
+        """Close the actor's socket and its own context, sending what is queued first."""
+        context = self._socket.context
+        self._socket.close(linger=linger_ms)
+        context.term()
 
     # -- dispatch --------------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
@@ -226,7 +232,7 @@ class BridgeActor(pykka.ThreadingActor):
         code = _DIRECTIVE_EXIT.get(self._on_error)
         if code is not None:
             log.error("actor %r exits (on_error=%s)", self._name, self._on_error)
-            self._socket.close(linger=1000)
+            self._close_socket(linger_ms=1000)  # the error reply must reach the asker first
             os._exit(code)
 
     def _bad_input(self, route: list[bytes], env: Envelope | None, code: str, text: str) -> None:

@@ -15,6 +15,7 @@ import os
 import queue
 import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -30,6 +31,8 @@ from messages import (
     HostReady,
     HostStartFailed,
     InvalidBody,
+    ProtocolError,
+    decode,
     encode,
     from_wire,
     to_wire,
@@ -42,6 +45,8 @@ from ._exitcodes import EXIT_NODE_GONE, EXIT_NORMAL, EXIT_START_FAILED
 
 log = logging.getLogger("actors.host")
 _PR_SET_PDEATHSIG = 1
+SNAPSHOT_TIMEOUT = 5.0
+"""Seconds ``save_snapshot`` waits for the node to confirm it holds the snapshot."""
 
 
 @attrs.frozen(kw_only=True)
@@ -120,7 +125,11 @@ def host_main(spec_json: str, snapshot: bytes | None) -> None:
         level=spec.log_level, stream=sys.stderr,
         format=f"%(asctime)s %(levelname)s [{spec.name}#{spec.incarnation} pid {os.getpid()}] %(message)s",
     )
-    sys.exit(_ControlLoop(spec, snapshot).run())
+    code = _ControlLoop(spec, snapshot).run()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # the actor thread may still hold its socket: do not wait on the context
 
 
 class _ControlLoop:
@@ -133,6 +142,8 @@ class _ControlLoop:
         self.outbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self.wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.endpoint = spec.endpoint
+        self._snapshot_id = 0
+        self._unacked: dict[int, threading.Event] = {}
 
     def _post(self, kind: str, payload: Any) -> None:
         self.outbox.put((kind, payload))
@@ -153,6 +164,7 @@ class _ControlLoop:
         signal.signal(signal.SIGTERM, lambda *_: self._post("stop", None))
         poller = zmq.Poller()
         poller.register(self.wake, zmq.POLLIN)
+        poller.register(control, zmq.POLLIN)
         interval_ms = max(1, int(spec.heartbeat_interval * 1000))
         next_beat = 0.0
         code: int | None = None
@@ -164,14 +176,16 @@ class _ControlLoop:
                     return EXIT_NODE_GONE
                 self._heartbeat(control, counters)
                 next_beat = now + spec.heartbeat_interval
-            if dict(poller.poll(interval_ms)):
+            ready = dict(poller.poll(interval_ms))
+            if control in ready:
+                self._read_acks(control)
+            if self.wake in ready:
                 try:
                     os.eventfd_read(self.wake)
                 except BlockingIOError:
                     pass
             code = self._drain_outbox(control, bridge)
-        control.close()
-        self.ctx.term()
+        control.close(linger=1000)  # flush what the node must still hear (start_failed)
         return code
 
     def _drain_outbox(self, control: zmq.Socket[bytes], bridge: pykka.ActorRef[Any]) -> int | None:
@@ -189,8 +203,11 @@ class _ControlLoop:
                                                     f"{type(payload).__name__}: {payload}"))
                 return EXIT_START_FAILED
             elif kind == "snapshot":
-                control.send(encode(Envelope("tell", 0, "node", "host.snapshot", {
-                    "name": spec.name, "incarnation": spec.incarnation, "state": payload})))
+                data, saved = payload
+                self._snapshot_id += 1
+                self._unacked[self._snapshot_id] = saved
+                control.send(encode(Envelope("ask", self._snapshot_id, "node", "host.snapshot", {
+                    "name": spec.name, "incarnation": spec.incarnation, "state": data})))
             elif kind == "publish":
                 topic, body = payload
                 control.send(encode(Envelope("tell", 0, "node", "host.publish", {
@@ -218,7 +235,7 @@ class _ControlLoop:
                                publish_sink=lambda topic, body: self._post("publish", (topic, body)),
                                stop_sink=lambda: self._post("stop", None))
         actor = cls(context)
-        socket = self.ctx.socket(zmq.ROUTER)
+        socket = zmq.Context().socket(zmq.ROUTER)  # own context: the actor thread terms it
         socket.linger = 0
         socket.rcvhwm = spec.mailbox_size
         socket.sndhwm = spec.mailbox_size
@@ -232,7 +249,23 @@ class _ControlLoop:
         return ref, counters
 
     def _save_snapshot(self, state: Any) -> None:
-        self._post("snapshot", msgpack.packb(state, use_bin_type=True))
+        saved = threading.Event()
+        self._post("snapshot", (msgpack.packb(state, use_bin_type=True), saved))
+        if not saved.wait(SNAPSHOT_TIMEOUT):
+            raise TimeoutError(f"actor {self.spec.name!r}: the node did not confirm the snapshot "
+                               f"within {SNAPSHOT_TIMEOUT:g} s")
+
+    def _read_acks(self, control: zmq.Socket[bytes]) -> None:
+        while True:
+            try:
+                env = decode(control.recv(zmq.NOBLOCK))
+            except zmq.Again:
+                return
+            except ProtocolError:
+                continue
+            saved = self._unacked.pop(env.id, None) if isinstance(env.id, int) else None
+            if saved is not None:
+                saved.set()
 
 
 def _alive(pid: int) -> bool:

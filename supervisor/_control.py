@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 
-from messages import HostHeartbeat, HostReady, HostStartFailed, ProtocolError, from_wire
+from messages import HostHeartbeat, HostReady, HostStartFailed, ProtocolError, encode, from_wire
 
 if TYPE_CHECKING:
     from ._node import Node
@@ -40,6 +40,8 @@ class ControlChannel:
                 continue
             try:
                 self._handle(env.type, env.body)
+                if env.kind == "ask":  # only snapshots ask: confirm the node holds it
+                    self.socket.send_multipart([frames[0], encode(env.reply("node.ok", {}))])
             except ProtocolError as exc:
                 self.node.bad_input += 1
                 log.warning("control channel refused %r: %s", env.type, exc)
