@@ -116,7 +116,6 @@ class Sampler(threading.Thread):
         self.monitor, self.connection, self.emit, self.stop = monitor, connection, emit, stop
         self.interval, self.probe_timeout, self.clock = interval, probe_timeout, clock
         self.rounds = 0
-        self.round_done = threading.Event()
         self._procs: dict[int, psutil.Process] = {}
         self._base: dict[str, _Baseline] = {}
         self._probes = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="health-probe")
@@ -130,7 +129,6 @@ class Sampler(threading.Thread):
                 except Exception:
                     log.exception("health: a sampling round failed")
                 self.rounds += 1
-                self.round_done.set()
                 self.stop.wait(max(0.0, self.interval - (self.clock() - started)))
         finally:
             self._probes.shutdown(wait=True, cancel_futures=True)
