@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 import msgpack
+import psutil
 import pytest
 
 from actors.health import (
@@ -174,6 +175,7 @@ def test_sampler_measures_process_counters_and_probes() -> None:
     sampler = Sampler(monitor, node, lambda events: None, threading.Event(), interval=1.0,
                       probe_timeout=0.1, clock=lambda: t[0])
     sampler.sample_once()
+    assert "cpu" not in monitor.component("echo").metrics  # not watched long enough yet
     t[0] = 2.0
     node.rows = [row("echo", 100, 10), row("stuck", 0, 0)]
     sampler.sample_once()
@@ -239,3 +241,15 @@ def test_sampler_repairs_missed_lifecycle_events_but_not_from_stale_rows() -> No
     sampler.sample_once()
     view = monitor.component("echo")
     assert not view.live and "no exit event" in view.cause
+
+
+def test_cpu_is_a_windowed_mean() -> None:
+    """CPU % is CPU seconds over wall seconds across the window; a start-up burst ages out."""
+    from actors.health._feed import _Watched
+    w = _Watched(psutil.Process())
+    assert w.cpu_percent(0.0, 10.0) is None
+    assert w.cpu_percent(0.5, 10.5) is None  # under CPU_MIN_SPAN
+    assert w.cpu_percent(1.0, 11.0) == pytest.approx(100.0)  # busy start
+    for t in range(2, 12):
+        value = w.cpu_percent(float(t), 11.0)  # idle from then on
+    assert value == pytest.approx(0.0)

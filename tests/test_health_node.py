@@ -83,14 +83,15 @@ def test_node_feeds_health_without_user_code(health_node: RunningNode) -> None:
             node = conn.ask("health", StatusQuery(), timeout=2.0)
             names = {c.component: c for c in node.components}
             ok = {"echo", "chaos", "health"} <= set(names) and all(
-                {"memory", "cpu", "response_time"} <= set(names[n].metrics) for n in ("echo", "chaos"))
+                {"memory", "cpu", "response_time", "throughput"} <= set(names[n].metrics)
+                for n in ("echo", "chaos"))
             return node if ok else None
         node = eventually(all_sampled, timeout=10.0)
         assert node is not None, "health never sampled every actor"
         echo = next(c for c in node.components if c.component == "echo")
         assert echo.live and echo.ready and echo.pid is not None
         assert 1.0 < echo.metrics["memory"].value < 1024.0
-        assert node.status in ("EXCELLENT", "GOOD")
+        assert node.live and node.ready and node.status != "FAILED"
 
 
 def test_sigkill_is_visible_as_alert_and_status(health_node: RunningNode, events: Subscriber) -> None:

@@ -17,6 +17,7 @@ it returns to ``emit``.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import logging
 import threading
@@ -39,6 +40,10 @@ Emit = Callable[[list[Event]], None]
 POLL_INTERVAL = 0.2
 """Longest a feed thread waits before it checks whether it was told to stop (seconds)."""
 MIB = 1024.0 * 1024.0
+CPU_WINDOW = 5.0
+"""CPU is the mean over this many seconds, so one busy instant (start-up imports) is no alarm."""
+CPU_MIN_SPAN = 1.0
+"""No CPU figure until a process has been watched this long."""
 STATISTICS_METRICS = ("availability", "error_rate", "response_time", "throughput")
 """Fields of an actor's ``statistics`` that, when numeric, are read as these metrics."""
 
@@ -106,6 +111,24 @@ class _Baseline:
     when: float
 
 
+class _Watched:
+    """One actor process: its psutil handle and recent (time, CPU seconds) readings."""
+
+    def __init__(self, proc: psutil.Process) -> None:
+        self.proc = proc
+        self.readings: collections.deque[tuple[float, float]] = collections.deque()
+
+    def cpu_percent(self, now: float, cpu_seconds: float) -> float | None:
+        """Mean CPU (% of one core) over the last ``CPU_WINDOW`` s; None before ``CPU_MIN_SPAN``."""
+        self.readings.append((now, cpu_seconds))
+        while len(self.readings) > 2 and now - self.readings[1][0] >= CPU_WINDOW:
+            self.readings.popleft()
+        then, before = self.readings[0]
+        if now - then < CPU_MIN_SPAN:
+            return None
+        return max(0.0, 100.0 * (cpu_seconds - before) / (now - then))
+
+
 class Sampler(threading.Thread):
     """Samples every actor's process and counters each ``interval`` seconds."""
 
@@ -116,7 +139,7 @@ class Sampler(threading.Thread):
         self.monitor, self.connection, self.emit, self.stop = monitor, connection, emit, stop
         self.interval, self.probe_timeout, self.clock = interval, probe_timeout, clock
         self.rounds = 0
-        self._procs: dict[int, psutil.Process] = {}
+        self._procs: dict[int, _Watched] = {}
         self._base: dict[str, _Baseline] = {}
         self._probes = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="health-probe")
 
@@ -202,18 +225,20 @@ class Sampler(threading.Thread):
     def _process_samples(self, row: Any) -> list[tuple[str, str, object]]:
         if row.pid is None or row.state != "running":
             return []
-        proc = self._procs.get(row.pid)
+        watched = self._procs.get(row.pid)
         try:
-            if proc is None:
-                proc = self._procs[row.pid] = psutil.Process(row.pid)
-                proc.cpu_percent(None)  # primes the counter: the first reading is always 0
-                memory = proc.memory_info().rss / MIB
-                return [(row.name, "memory", memory)]
-            return [(row.name, "memory", proc.memory_info().rss / MIB),
-                    (row.name, "cpu", proc.cpu_percent(None))]
+            if watched is None:
+                watched = self._procs[row.pid] = _Watched(psutil.Process(row.pid))
+            times = watched.proc.cpu_times()
+            memory = watched.proc.memory_info().rss / MIB
         except psutil.Error:
             self._procs.pop(row.pid, None)
             return []
+        samples: list[tuple[str, str, object]] = [(row.name, "memory", memory)]
+        cpu = watched.cpu_percent(self.clock(), times.user + times.system)
+        if cpu is not None:
+            samples.append((row.name, "cpu", cpu))
+        return samples
 
     def _counter_samples(self, row: Any) -> list[tuple[str, str, object]]:
         now = self.clock()
