@@ -1,0 +1,254 @@
+"""What feeds the monitor without user code: lifecycle events and process sampling.
+
+Two background threads of the health actor, each owning its sockets:
+
+- :class:`LifecycleFeed` owns a ZeroMQ SUB socket on the node's event stream (topics
+  ``lifecycle.*``) and turns started/exited/gave_up into liveness and availability.
+- :class:`Sampler` every ``interval`` reads ``node.status`` (pids, counters, restarts),
+  samples each process's memory and CPU with psutil, derives throughput and error rate
+  from the handled/errors counters, and probes each running actor with
+  ``actor.statistics`` (readiness; the round trip is its response time, unless the
+  statistics carry numeric fields named ``response_time``, ``error_rate``,
+  ``availability`` or ``throughput``, which are then read as those metrics).
+
+Both hand what they learn to the thread-safe :class:`HealthMonitor` and pass the events
+it returns to ``emit``.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import msgpack
+import psutil
+import zmq
+
+from messages import InvalidBody, to_wire
+
+from ._judge import Event
+from ._monitor import HealthMonitor
+
+log = logging.getLogger("actors.health")
+Emit = Callable[[list[Event]], None]
+POLL_INTERVAL = 0.2
+"""Longest a feed thread waits before it checks whether it was told to stop (seconds)."""
+MIB = 1024.0 * 1024.0
+CPU_WINDOW = 5.0
+"""CPU is the mean over this many seconds, so one busy instant (start-up imports) is no alarm."""
+CPU_MIN_SPAN = 1.0
+"""No CPU figure until a process has been watched this long."""
+STATISTICS_METRICS = ("availability", "error_rate", "response_time", "throughput")
+"""Fields of an actor's ``statistics`` that, when numeric, are read as these metrics."""
+
+
+class LifecycleFeed(threading.Thread):
+    """Subscribes to ``lifecycle.*`` and records liveness; stops when ``stop`` is set."""
+
+    def __init__(self, monitor: HealthMonitor, events_endpoint: Callable[[], str], emit: Emit,
+                 stop: threading.Event) -> None:
+        super().__init__(name="health-lifecycle", daemon=True)
+        self.monitor, self.events_endpoint, self.emit, self.stop = monitor, events_endpoint, emit, stop
+        self.subscribed = threading.Event()
+        self.received = 0
+
+    def run(self) -> None:
+        try:
+            endpoint = self.events_endpoint()
+        except Exception:
+            log.exception("health: cannot learn the node's event endpoint; no lifecycle feed")
+            return
+        ctx = zmq.Context()
+        sub = ctx.socket(zmq.SUB)
+        sub.linger = 0
+        try:
+            sub.connect(endpoint)
+            sub.subscribe(b"lifecycle.")
+            self.subscribed.set()
+            while not self.stop.is_set():
+                if sub.poll(int(POLL_INTERVAL * 1000)):
+                    self.handle(sub.recv_multipart())
+        finally:
+            sub.close(linger=0)
+            ctx.term()
+
+    def handle(self, frames: list[bytes]) -> None:
+        """Apply one lifecycle event (malformed ones are logged and skipped)."""
+        try:
+            body = msgpack.unpackb(frames[-1], raw=False)["body"]
+            name, kind = str(body["name"]), str(body["event"])
+            cause = str(body.get("cause") or "")
+            incarnation, pid = body.get("incarnation"), body.get("pid")
+        except (ValueError, KeyError, TypeError, IndexError, msgpack.UnpackException):
+            log.warning("health: skipped a malformed lifecycle event")
+            return
+        self.received += 1
+        inc = incarnation if isinstance(incarnation, int) else None
+        if kind == "started":
+            events = self.monitor.set_live(name, True, incarnation=inc,
+                                           pid=pid if isinstance(pid, int) else None)
+        elif kind == "exited":
+            events = self.monitor.set_live(name, False, cause=cause, incarnation=inc,
+                                           on_purpose=cause == "shutdown")
+        elif kind == "gave_up":
+            events = self.monitor.set_live(name, False, cause=f"gave up: {cause}")
+        else:
+            return
+        self.emit(events)
+
+
+@attrs.define
+class _Baseline:
+    incarnation: int
+    handled: int
+    errors: int
+    when: float
+
+
+class _Watched:
+    """One actor process: its psutil handle and recent (time, CPU seconds) readings."""
+
+    def __init__(self, proc: psutil.Process) -> None:
+        self.proc = proc
+        self.readings: collections.deque[tuple[float, float]] = collections.deque()
+
+    def cpu_percent(self, now: float, cpu_seconds: float) -> float | None:
+        """Mean CPU (% of one core) over the last ``CPU_WINDOW`` s; None before ``CPU_MIN_SPAN``."""
+        self.readings.append((now, cpu_seconds))
+        while len(self.readings) > 2 and now - self.readings[1][0] >= CPU_WINDOW:
+            self.readings.popleft()
+        then, before = self.readings[0]
+        if now - then < CPU_MIN_SPAN:
+            return None
+        return max(0.0, 100.0 * (cpu_seconds - before) / (now - then))
+
+
+class Sampler(threading.Thread):
+    """Samples every actor's process and counters each ``interval`` seconds."""
+
+    def __init__(self, monitor: HealthMonitor, connection: Any, emit: Emit, stop: threading.Event,
+                 *, interval: float, probe_timeout: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(name="health-sampler", daemon=True)
+        self.monitor, self.connection, self.emit, self.stop = monitor, connection, emit, stop
+        self.interval, self.probe_timeout, self.clock = interval, probe_timeout, clock
+        self.rounds = 0
+        self._procs: dict[int, _Watched] = {}
+        self._base: dict[str, _Baseline] = {}
+        self._probes = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="health-probe")
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                started = self.clock()
+                try:
+                    self.sample_once()
+                except Exception:
+                    log.exception("health: a sampling round failed")
+                self.rounds += 1
+                self.stop.wait(max(0.0, self.interval - (self.clock() - started)))
+        finally:
+            self._probes.shutdown(wait=True, cancel_futures=True)
+
+    def sample_once(self) -> None:
+        """One round: node status, process metrics, counters, probes, availability."""
+        rows = self.connection.status(timeout=max(self.probe_timeout, 1.0)).actors
+        probes = {row.name: self._probes.submit(self._probe, row.name)
+                  for row in rows if row.state == "running"}
+        events: list[Event] = []
+        for row in rows:
+            events += self._reconcile(row)
+            self.monitor.set_details(row.name, restarts=row.restarts, supervisor=row.supervisor)
+            samples = self._process_samples(row) + self._counter_samples(row)
+            if samples:
+                events += self.monitor.report_many(samples)
+        pids = {row.pid for row in rows}
+        for pid in [p for p in self._procs if p not in pids]:
+            del self._procs[pid]
+        for name, future in probes.items():
+            ok, seconds, details = future.result()
+            events += self.monitor.set_ready(name, ok, "" if ok else "probe timed out or failed")
+            if ok:
+                self.monitor.set_details(name, details)
+                events += self._report_statistics(name, details, seconds)
+        events += self.monitor.tick()
+        self.emit(events)
+
+    def _reconcile(self, row: Any) -> list[Event]:
+        """Seed liveness from ``node.status``, and repair it if a lifecycle event was missed.
+
+        A row may be older than the events already applied, so it only overrides them when
+        it cannot be stale: a newer incarnation running, or the known incarnation stopped.
+        """
+        running = row.state == "running"
+        if not self.monitor.knows_liveness(row.name):
+            return self.monitor.set_live(row.name, running, incarnation=row.incarnation, pid=row.pid,
+                                         cause="" if running else row.state, on_purpose=not running)
+        view = self.monitor.component(row.name)
+        known = view.incarnation or 0
+        if running and not view.live and row.incarnation > known:
+            return self.monitor.set_live(row.name, True, incarnation=row.incarnation, pid=row.pid)
+        if row.state == "stopped" and view.live and row.incarnation >= known:
+            return self.monitor.set_live(row.name, False, incarnation=row.incarnation,
+                                         cause="stopped (seen by sampling; no exit event)")
+        return []
+
+    def _report_statistics(self, name: str, details: dict[str, Any], seconds: float) -> list[Event]:
+        """Statistics fields named like a metric are that metric; else the probe's round trip."""
+        samples: list[tuple[str, str, object]] = [
+            (name, m, details[m]) for m in STATISTICS_METRICS
+            if isinstance(details.get(m), (int, float)) and not isinstance(details.get(m), bool)]
+        if not any(m == "response_time" for _, m, _ in samples):
+            samples.insert(0, (name, "response_time", seconds))
+        try:
+            return self.monitor.report_many(samples)
+        except InvalidBody as exc:
+            log.warning("health: statistics of %r not usable as metrics: %s", name, exc)
+            return self.monitor.report(name, "response_time", seconds)
+
+    def _probe(self, name: str) -> tuple[bool, float, dict[str, Any]]:
+        started = time.perf_counter()
+        try:
+            value = self.connection.ask(name, "actor.statistics", {}, timeout=self.probe_timeout)
+        except Exception:
+            return False, 0.0, {}
+        seconds = time.perf_counter() - started
+        wire = to_wire(value)
+        return True, seconds, wire if isinstance(wire, dict) else {"value": wire}
+
+    def _process_samples(self, row: Any) -> list[tuple[str, str, object]]:
+        if row.pid is None or row.state != "running":
+            return []
+        watched = self._procs.get(row.pid)
+        try:
+            if watched is None:
+                watched = self._procs[row.pid] = _Watched(psutil.Process(row.pid))
+            times = watched.proc.cpu_times()
+            memory = watched.proc.memory_info().rss / MIB
+        except psutil.Error:
+            self._procs.pop(row.pid, None)
+            return []
+        samples: list[tuple[str, str, object]] = [(row.name, "memory", memory)]
+        cpu = watched.cpu_percent(self.clock(), times.user + times.system)
+        if cpu is not None:
+            samples.append((row.name, "cpu", cpu))
+        return samples
+
+    def _counter_samples(self, row: Any) -> list[tuple[str, str, object]]:
+        now = self.clock()
+        base = self._base.get(row.name)
+        self._base[row.name] = _Baseline(row.incarnation, row.handled, row.errors, now)
+        if base is None or base.incarnation != row.incarnation or now <= base.when:
+            return []
+        handled = max(0, row.handled - base.handled)
+        errors = max(0, row.errors - base.errors)
+        samples: list[tuple[str, str, object]] = [(row.name, "throughput", handled / (now - base.when))]
+        if handled:
+            samples.append((row.name, "error_rate", min(1.0, errors / handled)))
+        return samples

@@ -1,0 +1,254 @@
+"""The monitor with an injected clock: scores, alerts, hysteresis, ack, resolve, liveness."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from actors.health import HealthMonitor, UnknownAlert, UnknownComponent
+from actors.health._settings import HealthSettings, ThresholdSetting, build_monitor
+from messages import ConfigError, InvalidBody
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def mon(clock: Clock) -> HealthMonitor:
+    return HealthMonitor(clock=clock, trend_window=10.0, availability_window=100.0)
+
+
+def alerts_of(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, str, str]]:
+    return [(b["event"], b["metric"], b["severity"]) for t, b in events if t == "health.alert"]
+
+
+def statuses_of(events: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    return [b["status"] for t, b in events if t == "health.status"]
+
+
+def test_known_inputs_give_known_score_and_status(mon: HealthMonitor) -> None:
+    """Metrics at their ideals are EXCELLENT 100; one at warning makes WARNING with the weighted score."""
+    mon.report("db", "response_time", 0.0)
+    mon.report("db", "error_rate", 0.0)
+    view = mon.component("db")
+    assert (view.status, view.score) == ("EXCELLENT", 100.0)
+    mon.report("db", "response_time", 0.5)  # score 70, weight 2; error_rate 100, weight 3
+    view = mon.component("db")
+    assert view.score == pytest.approx((70 * 2 + 100 * 3) / 5)
+    assert view.status == "WARNING"
+    assert view.metrics["response_time"].level == "warning"
+    assert view.metrics["response_time"].warning == 0.5
+
+
+def test_crossing_opens_one_alert_and_hysteresis_holds(mon: HealthMonitor, clock: Clock) -> None:
+    """A warning crossing opens one alert; more bad samples open none; critical escalates it."""
+    events = mon.report("db", "response_time", 0.7)
+    assert alerts_of(events) == [("opened", "response_time", "warning")]
+    assert statuses_of(events) == ["WARNING"]
+    clock.now += 1
+    assert alerts_of(mon.report("db", "response_time", 0.9)) == []
+    assert alerts_of(mon.report("db", "response_time", 3.0)) == [("escalated", "response_time", "critical")]
+    assert alerts_of(mon.report("db", "response_time", 0.8)) == []
+    assert len(mon.alerts()) == 1
+    alert = mon.alerts()[0]
+    assert (alert.severity, alert.threshold, alert.value) == ("critical", 2.0, 3.0)
+
+
+def test_condition_clears_and_resolves(mon: HealthMonitor, clock: Clock) -> None:
+    """When the value comes back under warning the alert resolves, with time; status recovers."""
+    mon.report("db", "error_rate", 0.5)
+    clock.now += 5
+    events = mon.report("db", "error_rate", 0.0)
+    assert alerts_of(events) == [("resolved", "error_rate", "critical")]
+    assert statuses_of(events) == ["EXCELLENT"]
+    (alert,) = mon.alerts()
+    assert alert.resolved and alert.resolved_at == clock.now
+    assert mon.alerts(open_only=True) == []
+    # a fresh crossing after resolution is a new condition: a new alert
+    assert alerts_of(mon.report("db", "error_rate", 0.1)) == [("opened", "error_rate", "warning")]
+    assert len(mon.alerts()) == 2
+
+
+def test_hysteresis_band_keeps_alert_open(mon: HealthMonitor) -> None:
+    """A value just under warning (within 5 % of it) keeps the alert open; clearly under resolves it."""
+    mon.report("db", "cpu", 85.0)
+    assert alerts_of(mon.report("db", "cpu", 79.0)) == []  # warning 80, band down to 76
+    assert mon.alerts(open_only=True)
+    assert alerts_of(mon.report("db", "cpu", 75.0)) == [("resolved", "cpu", "warning")]
+
+
+def test_ack_marks_alert_once_and_escalation_clears_it(mon: HealthMonitor, clock: Clock) -> None:
+    """ack sets acknowledged with time; acking twice emits nothing; escalation un-acks."""
+    mon.report("db", "cpu", 85.0)
+    (alert,) = mon.alerts()
+    clock.now += 2
+    acked, events = mon.ack(alert.id)
+    assert acked.acknowledged and acked.acknowledged_at == clock.now
+    assert alerts_of(events) == [("acknowledged", "cpu", "warning")]
+    assert mon.ack(alert.id)[1] == []
+    mon.report("db", "cpu", 99.0)
+    assert not mon.alerts()[0].acknowledged
+    with pytest.raises(UnknownAlert, match="no alert with id 999"):
+        mon.ack(999)
+
+
+@pytest.mark.parametrize(("component", "metric", "value", "match"), [
+    ("db", "latency", 1.0, "metric: expected one of"),
+    ("db", "cpu", math.nan, "finite"),
+    ("db", "cpu", "high", "expected a number"),
+    ("db", "cpu", True, "expected a number"),
+    ("db", "error_rate", 2.0, "fraction"),
+    ("", "cpu", 1.0, "component"),
+    (7, "cpu", 1.0, "component"),
+])
+def test_bad_reports_are_refused_and_change_nothing(mon: HealthMonitor, component: Any, metric: Any,
+                                                   value: Any, match: str) -> None:
+    """Bad samples raise InvalidBody naming the problem, and state stays as it was."""
+    mon.report("db", "cpu", 10.0)
+    before = mon.component("db")
+    with pytest.raises(InvalidBody, match=match):
+        mon.report(component, metric, value)
+    assert mon.component("db") == before
+    assert [v.component for v in mon.node().components] == ["db"]
+
+
+def test_batch_is_all_or_nothing(mon: HealthMonitor) -> None:
+    """One bad sample in a batch refuses the whole batch, naming its index."""
+    with pytest.raises(InvalidBody, match="report 1: metric"):
+        mon.report_many([("a", "cpu", 1.0), ("b", "bogus", 1.0)])
+    assert mon.node().components == []
+    mon.report_many([("a", "cpu", 1.0), ("b", "memory", 10.0)])
+    assert [v.component for v in mon.node().components] == ["a", "b"]
+
+
+def test_unknown_component_status(mon: HealthMonitor) -> None:
+    """Asking for a component never reported names it and lists known ones."""
+    mon.report("db", "cpu", 1.0)
+    with pytest.raises(UnknownComponent, match=r"'web'.*known: db"):
+        mon.component("web")
+
+
+def test_liveness_down_is_failed_with_critical_alert(mon: HealthMonitor, clock: Clock) -> None:
+    """An exit makes the component FAILED with a critical liveness alert; a start resolves it."""
+    mon.set_live("echo", True, incarnation=1, pid=123)
+    clock.now += 50
+    events = mon.set_live("echo", False, cause="killed by signal SIGKILL", incarnation=1)
+    assert ("opened", "liveness", "critical") in alerts_of(events)
+    assert statuses_of(events) == ["FAILED"]
+    view = mon.component("echo")
+    assert (view.live, view.ready, view.score, view.pid) == (False, False, 0.0, None)
+    assert "SIGKILL" in mon.alerts(open_only=True)[0].message
+    clock.now += 1
+    events = mon.set_live("echo", True, incarnation=2, pid=124, restarts=1)
+    assert ("resolved", "liveness", "critical") in alerts_of(events)
+    view = mon.component("echo")
+    assert (view.live, view.incarnation, view.restarts, view.pid) == (True, 2, 1, 124)
+    # down 1 s out of 51 s observed: availability below 0.99 (warning) but above 0.9
+    assert view.metrics["availability"].value == pytest.approx(50 / 51)
+    assert view.metrics["availability"].level == "warning"
+
+
+def test_shutdown_on_purpose_raises_no_alert(mon: HealthMonitor) -> None:
+    """A deliberate stop shows FAILED but opens no liveness alert."""
+    mon.set_live("echo", True)
+    events = mon.set_live("echo", False, cause="shutdown", on_purpose=True)
+    assert alerts_of(events) == []
+    assert mon.component("echo").status == "FAILED"
+
+
+def test_readiness_probe_failure_warns(mon: HealthMonitor) -> None:
+    """A live component that fails its probe is not ready: WARNING and a readiness alert."""
+    mon.set_live("pool", True)
+    events = mon.set_ready("pool", False, "probe timed out")
+    assert alerts_of(events) == [("opened", "readiness", "warning")]
+    assert mon.component("pool").status == "WARNING"
+    assert alerts_of(mon.set_ready("pool", True)) == [("resolved", "readiness", "warning")]
+    assert mon.component("pool").status == "EXCELLENT"
+
+
+def test_configure_changes_thresholds_and_rejudges(mon: HealthMonitor) -> None:
+    """Tightening a component's threshold raises its alert at once; others keep the default."""
+    mon.report("db", "response_time", 0.3)
+    mon.report("web", "response_time", 0.3)
+    info, events = mon.configure("response_time", "db", warning=0.2, critical=1.0)
+    assert (info.warning, info.critical, info.weight, info.direction) == (0.2, 1.0, 2.0, "lower")
+    assert alerts_of(events) == [("opened", "response_time", "warning")]
+    assert mon.component("web").status == "GOOD"
+    assert mon.component("web").open_alerts == 0
+    with pytest.raises(InvalidBody, match="critical"):
+        mon.configure("response_time", "db", critical=0.1)
+    assert mon.threshold("response_time", "db").critical == 1.0
+    with pytest.raises(InvalidBody, match="metric"):
+        mon.configure("nope")
+
+
+def test_trend_in_status(mon: HealthMonitor, clock: Clock) -> None:
+    """Rising response times show as a degrading metric trend and a degrading score trend."""
+    for i in range(8):
+        mon.report("db", "response_time", 0.2 * i)
+        clock.now += 1
+    view = mon.component("db")
+    assert view.metrics["response_time"].trend == "degrading"
+    assert view.metrics["response_time"].samples == 8
+    assert view.trend == "degrading"
+
+
+def test_node_rollup(mon: HealthMonitor) -> None:
+    """The node answer lists components, worst status (FAILED → CRITICAL) and mean score."""
+    mon.report("a", "cpu", 0.0)
+    mon.set_live("b", True)
+    mon.set_live("b", False, cause="exit code 3")
+    node = mon.node()
+    assert node.status == "CRITICAL"
+    assert node.score == pytest.approx(50.0)
+    assert (node.live, node.ready) == (False, False)
+    open_alerts = {(a.component, a.metric) for a in mon.alerts(open_only=True)}
+    assert open_alerts == {("b", "liveness")}  # no availability from a single instant
+    assert node.open_alerts == 1
+
+
+def test_settings_layer_defaults_then_components() -> None:
+    """Config thresholds change the defaults; per-component overrides apply on top; bad ones name the key."""
+    settings = HealthSettings(thresholds={"cpu": ThresholdSetting(warning=50.0, critical=70.0)},
+                              components={"db": {"cpu": ThresholdSetting(critical=60.0)}})
+    mon = build_monitor(settings)
+    assert (mon.threshold("cpu").warning, mon.threshold("cpu").critical) == (50.0, 70.0)
+    assert (mon.threshold("cpu", "db").warning, mon.threshold("cpu", "db").critical) == (50.0, 60.0)
+    with pytest.raises(ConfigError, match=r"thresholds\.cpu"):
+        build_monitor(HealthSettings(thresholds={"cpu": ThresholdSetting(warning=99.0)}))
+    with pytest.raises(ConfigError, match=r"components\.db\.disk"):
+        build_monitor(HealthSettings(components={"db": {"disk": ThresholdSetting(warning=1.0)}}))
+    with pytest.raises(ConfigError, match="probe_timeout"):
+        build_monitor(HealthSettings(probe_timeout=0.0))
+
+
+def test_snapshot_restores_alerts_ids_and_thresholds(mon: HealthMonitor, clock: Clock) -> None:
+    """A new monitor restored from a snapshot keeps open alerts, continues ids, keeps configure."""
+    mon.configure("cpu", "db", warning=50.0)
+    mon.report("db", "cpu", 60.0)
+    mon.report("db", "error_rate", 0.5)
+    mon.report("db", "error_rate", 0.0)
+    state = mon.snapshot()
+    again = HealthMonitor(clock=clock)
+    again.restore(state)
+    assert [(a.metric, a.resolved) for a in again.alerts()] == [("cpu", False), ("error_rate", True)]
+    assert again.threshold("cpu", "db").warning == 50.0
+    assert alerts_of(again.report("db", "cpu", 70.0)) == []  # still the same open condition
+    again.report("db", "memory", 2000.0)
+    assert again.alerts()[-1].id == 3
+    with pytest.raises(InvalidBody, match="next_id"):
+        again.restore({"alerts": {"alerts": []}})
