@@ -6,6 +6,7 @@
     python run_node.py send NAME TYPE '{"json": "body"}' [--timeout S]
     python run_node.py restart|stop-child|start-child NAME
     python run_node.py tree | events [--count N] | stop
+    python run_node.py health [--watch] | profile [--watch] | breakers
 """
 
 from __future__ import annotations
@@ -130,6 +131,17 @@ def cmd_breakers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    from actors.health import health_cli
+
+    try:
+        return health_cli(args.endpoint, component=args.component,
+                          probe="live" if args.live else "ready", watch=args.watch,
+                          count=args.count, timeout=args.timeout, health=args.actor)
+    except KeyboardInterrupt:
+        return 0
+
+
 def cmd_events(args: argparse.Namespace) -> int:
     with connect(args.endpoint, timeout=args.timeout) as node:
         events_endpoint = node.about().events
@@ -192,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     breakers = sub.add_parser("breakers", help="table of circuit breakers and their errors")
     breakers.add_argument("--actor", default="breaker", help="name of the breaker actor")
     breakers.add_argument("--resource", default=None, help="one resource only")
+    health = sub.add_parser("health", help="health of every actor; exit 0 if all are ready, 4 if not")
+    health.add_argument("component", nargs="?", default=None, help="one component only")
+    health.add_argument("--live", action="store_true", help="probe liveness only (running)")
+    health.add_argument("--watch", action="store_true", help="then print alerts and changes live")
+    health.add_argument("--count", type=int, default=None, help="with --watch: exit after N events")
+    health.add_argument("--actor", default="health", help="name of the health actor")
     events = sub.add_parser("events", help="print lifecycle and actor events live")
     events.add_argument("--count", type=int, default=None, help="exit after N events")
     events.add_argument("--topic", default="", help="topic prefix, e.g. lifecycle.")
@@ -209,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {None: cmd_run, "run": cmd_run, "status": cmd_status, "send": cmd_send,
                 "restart": cmd_child, "stop-child": cmd_child, "start-child": cmd_child,
                 "stop": cmd_simple, "tree": cmd_simple, "events": cmd_events,
-                "profile": cmd_profile, "breakers": cmd_breakers}
+                "profile": cmd_profile, "breakers": cmd_breakers, "health": cmd_health}
     try:
         return commands[args.command](args)
     except TimeoutError as exc:

@@ -6,6 +6,8 @@ BUILTIN_ACTORS: Final[dict[str, str]] = {
     "breaker": "actors.breaker:BreakerActor",
     "chaos": "actors.examples:Chaos",
     "echo": "actors.examples:Echo",
+    "health": "actors.health:HealthActor",
+    "pool": "actors.pool:PoolActor",
     "profiler": "actors.profiler:ProfilerActor",
     "relay": "actors.examples:Relay",
 }

@@ -33,9 +33,11 @@ DEFAULT_CONFIG: Final[dict[str, Any]] = {
     "max_restarts": 5,
     "max_seconds": 10,
     "children": [
-        {"name": "echo", "actor": "echo"},
-        {"name": "breaker", "actor": "breaker"},
         {"name": "profiler", "actor": "profiler"},
+        {"name": "health", "actor": "health"},
+        {"name": "breaker", "actor": "breaker"},
+        {"name": "pool", "actor": "pool"},
+        {"name": "echo", "actor": "echo"},
     ],
 }
 """What ``python run_node.py`` runs without ``--config``: needs no database server."""

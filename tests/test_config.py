@@ -18,7 +18,7 @@ def test_default_config_runs_echo():
     """The embedded defaults need no server and listen on loopback only."""
     config = load_config(None, {})
     assert config.endpoint == "tcp://127.0.0.1:5570"
-    assert [c.name for c in config.root.children] == ["echo", "breaker", "profiler"]
+    assert [c.name for c in config.root.children] == ["profiler", "health", "breaker", "pool", "echo"]
 
 
 @pytest.mark.parametrize(("raw", "needle"), [

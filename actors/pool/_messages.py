@@ -164,3 +164,6 @@ class PoolStatistics:
     sizing: list[str]
     """The last sizing decisions, each with its reason."""
     last_connect_error: str
+    availability: float = 1.0
+    """Share of the pool's connections that can serve (HEALTHY or DEGRADED); 0.0 when it
+    has none and the last connect failed. The health monitor reads it by this name."""

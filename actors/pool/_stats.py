@@ -27,4 +27,12 @@ def pool_statistics(pool: Pool) -> PoolStatistics:
             acquires=pool.counters["acquires"], acquire_ms_p50=p50 * 1000, acquire_ms_p90=p90 * 1000,
             acquire_ms_p99=p99 * 1000, acquire_ms_max=top * 1000, errors=dict(pool.errors),
             connections=conns, sizing=list(pool.sizing_log),
-            last_connect_error=pool.last_connect_error)
+            last_connect_error=pool.last_connect_error,
+            availability=_availability(conns, pool.last_connect_error))
+
+
+def _availability(conns: list[ConnectionInfo], last_connect_error: str) -> float:
+    serving = sum(1 for c in conns if c.state in ("HEALTHY", "DEGRADED"))
+    if conns:
+        return round(serving / len(conns), 4)
+    return 0.0 if last_connect_error else 1.0
