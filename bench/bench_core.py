@@ -8,7 +8,7 @@
    chaos.count), beside raw pyzmq with the same pipelining. Target: >= 50 % of raw.
 3. Memory of one idle actor process (RSS, PSS) beside a bare Python process that imports zmq.
 
-Run: PYTHONPATH=$PWD .venv/bin/python bench/bench_core.py   (about 1.5 min on 2 cores)
+Run: PYTHONPATH=$PWD .venv/bin/python bench/bench_core.py   (about 45 s on 2 cores)
 Every process it starts is killed by pid at the end.
 """
 

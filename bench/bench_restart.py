@@ -10,7 +10,7 @@
    and Ray actor restart with max_restarts (Ray kept on 127.0.0.1), all in the same run.
 3. RSS and PSS of ten idle actor processes, beside ten bare Python processes importing zmq.
 
-Run: PYTHONPATH=$PWD .venv/bin/python bench/bench_restart.py   (about 1.5 min on 2 cores)
+Run: PYTHONPATH=$PWD .venv/bin/python bench/bench_restart.py   (about 55 s on 2 cores)
 Every process it starts is killed by pid at the end.
 """
 
