@@ -110,6 +110,9 @@ class Actor:
     """
 
     settings_class: ClassVar[type[Any] | None] = None
+    expected_errors: ClassVar[tuple[type[Exception], ...]] = ()
+    """Exceptions that are answers, not faults (an SQL error, an open circuit): the asker
+    gets the error reply as usual, the log gets one line, and ``on_error`` is not applied."""
     _handlers: ClassVar[dict[str, tuple[type[Any], str]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

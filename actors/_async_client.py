@@ -37,7 +37,13 @@ from messages import (
     decode,
 )
 
-from ._client import CLOSE_LINGER, DEFAULT_SEND_HWM, Reply
+from ._client import (
+    CLOSE_LINGER,
+    DEFAULT_SEND_HWM,
+    RECONNECT_INTERVAL_MAX_MS,
+    RECONNECT_INTERVAL_MS,
+    Reply,
+)
 from ._wire import (
     SUBSCRIBE_TIMEOUT,
     WELCOME_TOPIC,
@@ -183,6 +189,8 @@ class AsyncConnection:
             socket = self._ctx.socket(zmq.DEALER)
             socket.linger = 0
             socket.sndhwm = self._send_hwm
+            socket.reconnect_ivl = RECONNECT_INTERVAL_MS
+            socket.reconnect_ivl_max = RECONNECT_INTERVAL_MAX_MS
             socket.connect(endpoint)
             self._sockets[endpoint] = socket
             self._tasks.append(asyncio.create_task(self._read_replies(socket)))

@@ -244,12 +244,16 @@ class BridgeActor(pykka.ThreadingActor):
         self.counters.errors += 1
         text = (f"actor {self._name!r} failed handling {env.type!r}: "
                 f"{type(exc).__name__}: {exc}")
-        log.error("%s (on_error=%s)", text, self._on_error, exc_info=exc)
+        expected = isinstance(exc, self._actor.expected_errors)
+        if expected:  # a domain error the actor reports, not a fault of the actor
+            log.info("%s", text)
+        else:
+            log.error("%s (on_error=%s)", text, self._on_error, exc_info=exc)
         if env.kind == KIND_ASK:
             self._socket.send_multipart([*route, encode(env.error(
                 "handler_error", text, incarnation=self._incarnation, actor=self._name,
                 type=env.type, exception=type(exc).__name__))])
-        code = _DIRECTIVE_EXIT.get(self._on_error)
+        code = None if expected else _DIRECTIVE_EXIT.get(self._on_error)
         if code is not None:
             log.error("actor %r exits (on_error=%s)", self._name, self._on_error)
             self._close_socket(linger_ms=1000)  # the error reply must reach the asker first

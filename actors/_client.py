@@ -47,6 +47,10 @@ from ._wire import (
 
 DEFAULT_SEND_HWM = 1000
 """Messages a connection queues per actor before a send fails as overloaded."""
+RECONNECT_INTERVAL_MS = 2
+"""First reconnect attempt to a restarted actor (ZeroMQ's default of 100 ms would dominate
+crash-to-serving time); later attempts back off up to RECONNECT_INTERVAL_MAX_MS."""
+RECONNECT_INTERVAL_MAX_MS = 100
 CLOSE_LINGER = 0.5
 """Seconds a closing connection waits for queued tells to leave."""
 
@@ -77,6 +81,7 @@ class _ThreadSockets:
         self.front: zmq.Socket[bytes] | None = None
         self.actors: dict[str, zmq.Socket[bytes]] = {}
         self.events: zmq.Socket[bytes] | None = None
+        self.pollers: dict[zmq.Socket[bytes], zmq.Poller] = {}
 
 
 class Connection:
@@ -200,10 +205,7 @@ class Connection:
                   seconds: float, retries: int) -> Reply:
         events = self._events() if resolved is not None else None
         incarnation = resolved.incarnation if resolved is not None else None
-        poller = zmq.Poller()
-        poller.register(socket, zmq.POLLIN)
-        if events is not None:
-            poller.register(events, zmq.POLLIN)
+        poller = self._poller(socket, events)
         for attempt in range(1, retries + 2):
             if events is not None and int(events.get(zmq.EVENTS)) & zmq.POLLIN:
                 # lifecycle news that arrived before this send: an exit seen now means the
@@ -305,6 +307,17 @@ class Connection:
             subscribe_confirmed(sockets.events, b"lifecycle.")
         return sockets.events
 
+    def _poller(self, socket: zmq.Socket[bytes], events: zmq.Socket[bytes] | None) -> zmq.Poller:
+        """The calling thread's poller over ``socket`` (and the events), made once."""
+        pollers = self._thread_sockets().pollers
+        poller = pollers.get(socket)
+        if poller is None:
+            poller = pollers[socket] = zmq.Poller()
+            poller.register(socket, zmq.POLLIN)
+            if events is not None:
+                poller.register(events, zmq.POLLIN)
+        return poller
+
     def _thread_sockets(self) -> _ThreadSockets:
         sockets: _ThreadSockets | None = getattr(self._local, "sockets", None)
         if sockets is None:
@@ -318,6 +331,8 @@ class Connection:
             socket: zmq.Socket[bytes] = self._ctx.socket(kind)
             socket.linger = 0
             socket.sndhwm = self._send_hwm
+            socket.reconnect_ivl = RECONNECT_INTERVAL_MS  # a restarted actor is reached at once
+            socket.reconnect_ivl_max = RECONNECT_INTERVAL_MAX_MS
             socket.connect(endpoint)
             self._all_sockets.append(socket)
         return socket

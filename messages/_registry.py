@@ -61,10 +61,16 @@ def is_registered(tag: str) -> bool:
     return tag in _BY_TAG
 
 
+_PLAIN = frozenset({int, float, str, bool, bytes, type(None)})
+
+
 def to_wire(value: Any) -> Any:
     """Turn a message (or any value inside one) into plain msgpack-able data."""
-    if attrs.has(type(value)):
-        return {f.name: to_wire(getattr(value, f.name)) for f in attrs.fields(type(value))}
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if attrs.has(kind):
+        return {name: to_wire(getattr(value, name)) for name in _names(kind)}
     if isinstance(value, (list, tuple)):
         return [to_wire(v) for v in value]
     if isinstance(value, dict):
@@ -82,30 +88,50 @@ def _build(cls: type[Any], body: Any, path: str) -> Any:
         body = {}
     if not isinstance(body, dict):
         raise InvalidBody(f"{path}: expected a map of fields, got {type(body).__name__}")
-    fields, hints, names = _schema(typing.cast(typing.Hashable, cls))
-    unexpected = sorted(str(k) for k in body if k not in names)
-    if unexpected:
+    schema, names = _schema(typing.cast(typing.Hashable, cls))
+    if not names.issuperset(body):
+        unexpected = sorted(str(k) for k in body if k not in names)
         raise InvalidBody(
             f"{path}: unexpected field(s) {', '.join(unexpected)}; "
             f"expected only {', '.join(sorted(names)) or 'no fields'}"
         )
     kwargs: dict[str, Any] = {}
-    for f in fields:
-        if f.name not in body:
-            if f.default is attrs.NOTHING:
-                raise InvalidBody(f"{path}.{f.name}: required field is missing")
+    for name, hint, fast, required in schema:
+        if name not in body:
+            if required:
+                raise InvalidBody(f"{path}.{name}: required field is missing")
             continue
-        kwargs[f.name] = _convert(body[f.name], hints.get(f.name, Any), f"{path}.{f.name}")
+        value = body[name]
+        # fast path: the exact plain type (NaN fails `value == value` and takes the slow path)
+        if fast is not None and (fast is _ANY or (type(value) is fast and value == value)):
+            kwargs[name] = value
+        else:
+            kwargs[name] = _convert(value, hint, f"{path}.{name}")
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise InvalidBody(f"{path}: {exc}") from exc
 
 
+_ANY = object()
+_FAST = {int: int, float: float, str: str, bool: bool, bytes: bytes}
+
+
 @functools.cache
-def _schema(cls: Any) -> tuple[Any, dict[str, Any], frozenset[str]]:
-    fields = attrs.fields(cls)
-    return fields, typing.get_type_hints(cls), frozenset(f.name for f in fields)
+def _schema(cls: Any) -> tuple[tuple[tuple[str, Any, Any, bool], ...], frozenset[str]]:
+    """Per field: (name, annotation, exact type for the fast path or None, required)."""
+    hints = typing.get_type_hints(cls)
+    schema = []
+    for f in attrs.fields(cls):
+        hint = hints.get(f.name, Any)
+        fast = _ANY if hint is Any or hint is object else _FAST.get(hint)
+        schema.append((f.name, hint, fast, f.default is attrs.NOTHING))
+    return tuple(schema), frozenset(f.name for f in attrs.fields(cls))
+
+
+@functools.cache
+def _names(cls: Any) -> tuple[str, ...]:
+    return tuple(f.name for f in attrs.fields(cls))
 
 
 def _convert(value: Any, hint: Any, path: str) -> Any:

@@ -26,7 +26,10 @@ from actors._exitcodes import (
 
 log = logging.getLogger("supervisor")
 
-PRELOAD: Final = ("actors", "actors._host", "actors.examples", "messages", "zmq", "msgpack", "pykka")
+PRELOAD: Final = ("__main__", "actors", "actors._host", "actors.examples", "messages", "zmq",
+                  "msgpack", "pykka")
+"""Imported once in the forkserver, so a restart is a fork, not an import. ``__main__``
+(run_node.py) is multiprocessing's own default: children would otherwise re-import it."""
 
 
 class Launcher:

@@ -14,7 +14,7 @@ import pytest
 import zmq
 
 from actors.health import ComponentHealth, NodeHealth, Report, StatusQuery, health_cli, watch_events
-from messages import HandlerError, RemoteError
+from messages import HandlerError, RemoteError, RemoteProtocolError
 from tests.nodes import RunningNode, eventually
 
 HEALTH = "actors.health:HealthActor"
@@ -121,7 +121,7 @@ def test_error_rate_reported_by_agent_alerts(health_node: RunningNode, events: S
         conn.ask("health", Report("payments", "error_rate", 0.5), timeout=2.0)
         alert = events.wait_for(lambda t, b: t == "health.alert" and b.get("component") == "payments")
         assert (alert["metric"], alert["severity"], alert["threshold"]) == ("error_rate", "critical", 0.25)
-        with pytest.raises(HandlerError, match="metric: expected one of"):
+        with pytest.raises(RemoteProtocolError, match="metric: expected one of"):
             conn.ask("health", Report("payments", "latency", 1.0), timeout=2.0)
         with pytest.raises(RemoteError, match="NaN"):
             conn.ask("health", "health.report", {"component": "payments", "metric": "cpu",

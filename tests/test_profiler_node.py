@@ -11,7 +11,7 @@ import pytest
 import zmq
 
 from actors.profiler import Recorder, connection_sink, profiled, render_top
-from messages import HandlerError, ProtocolError, RemoteProtocolError, decode
+from messages import HandlerError, RemoteProtocolError, decode
 from tests.nodes import RunningNode
 
 PROFILER = "actors.profiler:ProfilerActor"
@@ -65,8 +65,7 @@ def test_recorder_batches_reach_the_profiler(profiler_node: RunningNode) -> None
 def test_bad_input_gets_clear_errors(profiler_node: RunningNode) -> None:
     """Negative durations, wrong types and unknown ops are error replies naming the problem."""
     with profiler_node.connect() as conn:
-        # A handler's InvalidBody is a HandlerError today; a ProtocolError once the core maps it.
-        with pytest.raises((HandlerError, ProtocolError, RemoteProtocolError),
+        with pytest.raises(RemoteProtocolError,
                            match=r"Record\.seconds: expected a finite"):
             conn.ask("profiler", "profiler.record", {"op": "x", "seconds": -1.0})
         with pytest.raises(RemoteProtocolError, match=r"Record\.seconds: expected a number, got str"):

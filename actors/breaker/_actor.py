@@ -16,7 +16,7 @@ from messages import InvalidBody
 
 from ._book import BreakerBook
 from ._caller import run_call
-from ._errors import CircuitOpenError
+from ._errors import BreakerError, CircuitOpenError
 from ._machine import Transition
 from ._messages import (
     Acquire,
@@ -50,6 +50,8 @@ class BreakerActor(Actor):
     Decisions are central (one breaker shared by every agent); see ``_guard`` for the
     client helper that checks locally from pushed state.
     """
+
+    expected_errors = (BreakerError,)
 
     settings_class = BreakerSettings
 

@@ -11,7 +11,7 @@ import attrs
 from actors import Actor, handler
 from messages import InvalidBody, to_wire
 
-from ._errors import UnsupportedOperation
+from ._errors import PoolError, UnsupportedOperation
 from ._messages import (
     Command,
     CommandResult,
@@ -38,6 +38,8 @@ class PoolActor(Actor):
     Handlers only validate and hand the work to the actor's worker threads, so as many
     operations run at once as there are connections; the reply goes out when each ends.
     """
+
+    expected_errors = (PoolError,)
 
     settings_class = PoolSettings
 
