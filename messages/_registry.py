@@ -103,7 +103,7 @@ def _build(cls: type[Any], body: Any, path: str) -> Any:
             continue
         value = body[name]
         # fast path: the exact plain type (NaN fails `value == value` and takes the slow path)
-        if fast is not None and (fast is _ANY or (type(value) is fast and value == value)):
+        if fast is not None and (fast is _ANY or (type(value) is fast and value == value)):  # noqa: PLR0124
             kwargs[name] = value
         else:
             kwargs[name] = _convert(value, hint, f"{path}.{name}")
