@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+import typing
 from typing import Any
 
 import attrs
@@ -52,6 +53,7 @@ RECONNECT_INTERVAL_MS = 2
 crash-to-serving time); later attempts back off up to RECONNECT_INTERVAL_MAX_MS."""
 RECONNECT_INTERVAL_MAX_MS = 100
 CLOSE_LINGER = 0.5
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # plain ints: no enum work per ask
 """Seconds a closing connection waits for queued tells to leave."""
 
 
@@ -207,7 +209,7 @@ class Connection:
         incarnation = resolved.incarnation if resolved is not None else None
         poller = self._poller(socket, events)
         for attempt in range(1, retries + 2):
-            if events is not None and int(events.get(zmq.EVENTS)) & zmq.POLLIN:
+            if events is not None and typing.cast(int, events.getsockopt(_EVENTS)) & _POLLIN:
                 # lifecycle news that arrived before this send: an exit seen now means the
                 # message will wait for the next incarnation, not that this ask failed
                 seen = self._crash_of(events, target, incarnation)
