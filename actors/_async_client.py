@@ -115,16 +115,18 @@ class AsyncConnection:
                 except zmq.Again:
                     raise ActorOverloaded(f"actor {target!r} is overloaded; ask {tag!r} not sent") \
                         from None
+                # one timer per ask (cheaper than wait_for, which wraps the future in a task)
+                timer = loop.call_later(max(0.0, deadline - time.monotonic()), _expire, pending.future,
+                                        f"no reply from {target!r} to {tag!r} within {seconds:g} s")
                 try:
-                    env = await asyncio.wait_for(pending.future, max(0.0, deadline - time.monotonic()))
-                except TimeoutError:
-                    raise AskTimeout(f"no reply from {target!r} to {tag!r} within {seconds:g} s") \
-                        from None
+                    env = await pending.future
                 except ActorCrashed as exc:
                     incarnation = int(exc.details.get("incarnation", 0)) + 1
                     if attempt > retries:
                         raise
                     continue
+                finally:
+                    timer.cancel()
             finally:
                 self._pending.pop(id_, None)
             return Reply(reply_value(env), attempt, env.incarnation)
@@ -245,6 +247,11 @@ class AsyncConnection:
                         f"actor {name!r} incarnation {inc} died ({event.cause}) "
                         "with an ask in flight",
                         details={"actor": name, "incarnation": inc, "cause": event.cause}))
+
+
+def _expire(future: asyncio.Future[Envelope], text: str) -> None:
+    if not future.done():
+        future.set_exception(AskTimeout(text))
 
 
 def connect_async(endpoint: str = "tcp://127.0.0.1:5570", **options: Any) -> AsyncConnection:

@@ -11,6 +11,7 @@ import itertools
 import threading
 import time
 import typing
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -28,6 +29,7 @@ from messages import (
     NodeAbout,
     NodeInfo,
     ProtocolError,
+    RemoteError,
     Resolve,
     Resolved,
     Status,
@@ -46,6 +48,8 @@ from ._wire import (
     subscribe_confirmed,
 )
 
+DEFAULT_WINDOW = 100
+"""Asks :meth:`Connection.ask_many` keeps in flight at once."""
 DEFAULT_SEND_HWM = 1000
 """Messages a connection queues per actor before a send fails as overloaded."""
 RECONNECT_INTERVAL_MS = 2
@@ -134,6 +138,68 @@ class Connection:
         socket = self._actor_socket(resolved.endpoint)
         return self._exchange(socket, resolved, target, tag, payload, wall_deadline, deadline,
                               seconds, retries)
+
+    def ask_many(self, target: str, messages: Iterable[Any], *, timeout: float | None = None,
+                 window: int = DEFAULT_WINDOW, return_exceptions: bool = False) -> list[Any]:
+        """Ask ``target`` every message with up to ``window`` asks in flight; replies in order.
+
+        One thread, no asyncio: the pipelined form of :meth:`ask` for batches. With
+        ``return_exceptions`` an error reply takes its message's place in the list;
+        otherwise the first error is raised once every reply is in. ``timeout`` bounds
+        the whole batch. A crash of the actor fails every ask still in flight.
+        """
+        if not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be an integer >= 1, got {window!r}")
+        outgoing_ = [outgoing(m, None) for m in messages]
+        seconds = check_timeout(timeout, self.default_timeout)
+        wall_deadline, deadline = deadline_after(seconds)
+        resolved = self.resolve(target, timeout=seconds)
+        socket = self._actor_socket(resolved.endpoint)
+        events = self._events()
+        poller = self._poller(socket, events)
+        results: list[Any] = [None] * len(outgoing_)
+        slot_of: dict[int, int] = {}
+        sent = done = 0
+        while done < len(outgoing_):
+            while sent < len(outgoing_) and len(slot_of) < window:
+                tag, payload = outgoing_[sent]
+                id_ = next(self._ids)
+                try:
+                    socket.send(encode_checked(Envelope(KIND_ASK, id_, target, tag, payload,
+                                                        wall_deadline), self.max_message_bytes),
+                                zmq.NOBLOCK)
+                except zmq.Again:
+                    raise ActorOverloaded(f"actor {target!r} is overloaded after {sent} of "
+                                          f"{len(outgoing_)} asks") from None
+                slot_of[id_] = sent
+                sent += 1
+            outcome = self._await(socket, events, poller, None, target, resolved.incarnation,
+                                  deadline)
+            if outcome is None:
+                raise AskTimeout(f"{len(outgoing_) - done} of {len(outgoing_)} asks to {target!r} "
+                                 f"unanswered after {seconds:g} s")
+            if not isinstance(outcome, Envelope):
+                raise ActorCrashed(f"actor {target!r} incarnation {outcome[0]} died ({outcome[1]}) "
+                                   f"with {len(slot_of)} asks in flight",
+                                   details={"actor": target, "incarnation": outcome[0],
+                                            "cause": outcome[1]})
+            while outcome is not None:  # take every reply already queued, one poll for all
+                slot = slot_of.pop(outcome.id, None)  # type: ignore[arg-type]
+                if slot is None:
+                    self._late += 1
+                else:
+                    try:
+                        results[slot] = reply_value(outcome)
+                    except RemoteError as exc:
+                        results[slot] = exc
+                    done += 1
+                outcome = self._recv_reply(socket, zmq.NOBLOCK) if slot_of else None
+        self._asks += len(outgoing_)
+        if not return_exceptions:
+            for value in results:
+                if isinstance(value, RemoteError):
+                    raise value
+        return results
 
     def tell(self, target: str, message: Any, body: Any = None) -> None:
         """Send without waiting; ActorOverloaded (and counted as dropped) if the queue is full."""
@@ -243,7 +309,7 @@ class Connection:
         raise AssertionError("unreachable")
 
     def _await(self, socket: zmq.Socket[bytes], events: zmq.Socket[bytes] | None,
-               poller: zmq.Poller, id_: int, target: str, incarnation: int | None,
+               poller: zmq.Poller, id_: int | None, target: str, incarnation: int | None,
                deadline: float) -> Envelope | tuple[int, str] | None:
         while True:
             remaining = deadline - time.monotonic()
@@ -252,7 +318,7 @@ class Connection:
             ready = dict(poller.poll(max(1, int(remaining * 1000))))
             if socket in ready:
                 env = self._recv_reply(socket)
-                if env is not None and env.id == id_:
+                if env is not None and (id_ is None or env.id == id_):
                     return env
                 self._late += 1
             if events is not None and events in ready:
@@ -260,8 +326,12 @@ class Connection:
                 if crash is not None:
                     return crash
 
-    def _recv_reply(self, socket: zmq.Socket[bytes]) -> Envelope | None:
-        frames = socket.recv_multipart()
+    def _recv_reply(self, socket: zmq.Socket[bytes], flags: int = 0) -> Envelope | None:
+        """The next reply on ``socket`` (None if it does not decode, or none is queued)."""
+        try:
+            frames = socket.recv_multipart(flags)
+        except zmq.Again:
+            return None
         try:
             return decode(frames[-1], max_bytes=self.max_message_bytes)
         except ProtocolError:

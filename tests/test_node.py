@@ -219,3 +219,28 @@ def test_port_in_use_is_refused_clearly(start_node):
                             capture_output=True, text=True, timeout=30, cwd=ROOT, check=False)
     assert result.returncode == 2
     assert node.endpoint in result.stderr
+
+
+def test_ask_many_pipelines_in_order(echo_node: RunningNode):
+    """ask_many keeps a window of asks in flight and returns replies in message order."""
+    with echo_node.connect() as conn:
+        replies = conn.ask_many("echo", [Ping(n=i) for i in range(500)], window=50, timeout=20)
+        assert [r.n for r in replies] == list(range(500))
+        mixed = conn.ask_many("chaos", [Count(), Fail(how="raise"), Count()],
+                              return_exceptions=True, timeout=10)
+        assert mixed[0] == 1 and isinstance(mixed[1], HandlerError) and mixed[2] == 2
+        with pytest.raises(HandlerError):
+            conn.ask_many("chaos", [Count(), Fail(how="raise")], timeout=10)
+        with pytest.raises(ValueError, match="window"):
+            conn.ask_many("echo", [Ping(n=1)], window=0)
+
+
+def test_ask_many_fails_in_flight_asks_on_crash(echo_node: RunningNode):
+    """When the actor dies mid-batch, ask_many raises ActorCrashed instead of waiting."""
+    from messages import ActorCrashed
+
+    with echo_node.connect() as conn:
+        started = time.monotonic()
+        with pytest.raises(ActorCrashed, match="asks in flight"):
+            conn.ask_many("chaos", [Count(), Fail(how="kill"), Count()], timeout=20)
+        assert time.monotonic() - started < 10
