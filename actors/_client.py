@@ -55,7 +55,7 @@ DEFAULT_SEND_HWM = 1000
 RECONNECT_INTERVAL_MS = 2
 """First reconnect attempt to a restarted actor (ZeroMQ's default of 100 ms would dominate
 crash-to-serving time); later attempts back off up to RECONNECT_INTERVAL_MAX_MS."""
-RECONNECT_INTERVAL_MAX_MS = 100
+RECONNECT_INTERVAL_MAX_MS = 10
 CLOSE_LINGER = 0.5
 _EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # plain ints: no enum work per ask
 """Seconds a closing connection waits for queued tells to leave."""
