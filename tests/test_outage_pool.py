@@ -8,13 +8,86 @@ from typing import Any
 
 import pytest
 
-from actors.pool import Execute, PoolStatistics, Stats
+from actors.pool import (
+    Connector,
+    Execute,
+    OperationFailed,
+    Pool,
+    PoolConfig,
+    PoolStatistics,
+    ResultSet,
+    Runner,
+    Stats,
+)
 from messages import AskTimeout, HandlerError
 from tests.conftest import _reachable, require_service
 from tests.nodes import RunningNode, eventually
 
 POOL = "actors.pool:PoolActor"
 PG = {"backend": "postgres", "dsn": "host=127.0.0.1 port=5432 dbname=test user=postgres"}
+
+
+class Recording(Connector):
+    """Records the timeout each statement gets; ``fail`` connection resets before answering."""
+
+    backend = "fake"
+
+    def __init__(self, wall: list[float]) -> None:
+        self.wall = wall
+        self.timeouts: list[float] = []
+        self.fail = 0
+
+    def connect(self, timeout: float) -> object:
+        return object()
+
+    def check(self, conn: Any, timeout: float) -> None:
+        pass
+
+    def close(self, conn: Any) -> None:
+        pass
+
+    def execute(self, conn: Any, sql: str, params: Any, timeout: float) -> ResultSet:
+        self.timeouts.append(timeout)
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionResetError("reset")
+        return ResultSet(["x"], [[1]], 1)
+
+
+def runner_with_clock() -> tuple[Runner, Recording, list[float]]:
+    wall = [1_000_000.0]
+    connector = Recording(wall)
+    pool = Pool(connector, PoolConfig(min_size=1, max_size=1, statement_timeout=30.0, retries=3))
+
+    def sleep(seconds: float) -> None:
+        wall[0] += seconds
+
+    return Runner(pool, sleep=sleep, wall=lambda: wall[0]), connector, wall
+
+
+def test_runner_caps_the_statement_timeout_by_the_deadline() -> None:
+    """The statement gets the time left until the deadline, not the pool's 30 s, nor more
+    than its own timeout; without a deadline the timeouts are unchanged."""
+    runner, connector, wall = runner_with_clock()
+    runner.execute("select", None, idempotent=True, deadline=wall[0] + 0.5)
+    runner.execute("select", None, idempotent=True, timeout=0.2, deadline=wall[0] + 0.5)
+    runner.execute("select", None, idempotent=True)
+    assert connector.timeouts == [pytest.approx(0.5), 0.2, 30.0]
+
+
+def test_runner_does_not_start_past_the_deadline() -> None:
+    """Past the deadline nothing is run (a timeout error saying so); a retry whose backoff
+    passes the deadline is not made; the connection is returned either way."""
+    runner, connector, wall = runner_with_clock()
+    with pytest.raises(OperationFailed, match="was not run: the asker's deadline passed") as info:
+        runner.execute("select", None, idempotent=True, deadline=wall[0] - 0.1)
+    assert info.value.kind == "timeout" and connector.timeouts == []
+    connector.fail = 2  # the first retry is at once, the second after >= 0.05 s of backoff
+    with pytest.raises(OperationFailed, match="deadline passed") as info:
+        runner.execute("select", None, idempotent=True, deadline=wall[0] + 0.01)
+    assert info.value.attempts == 2 and len(connector.timeouts) == 2
+    assert runner.execute("select", None, idempotent=True).rows == [[1]]
+    assert runner.pool.acquire(0.1) is not None
 
 
 @pytest.fixture
