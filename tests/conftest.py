@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.nodes import RunningNode, start_node_process
+from tests.tcp_proxy import TcpProxy
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -51,3 +53,21 @@ def require_service(name: str, reachable: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{name} is not reachable under CI: {reason}")
     pytest.skip(f"{name} is not reachable: {reason}")
+
+
+@pytest.fixture
+def pg_proxy() -> Iterator[TcpProxy]:
+    """A TCP proxy to PostgreSQL at 127.0.0.1:5432 that a test can stop and start again
+    (skips without the server); closed, with every connection through it, at teardown."""
+    require_service("PostgreSQL", _reachable(("127.0.0.1", 5432)), "nothing answers on 127.0.0.1:5432")
+    proxy = TcpProxy(("127.0.0.1", 5432))
+    yield proxy
+    proxy.close()
+
+
+def _reachable(address: tuple[str, int]) -> bool:
+    try:
+        socket.create_connection(address, timeout=1).close()
+    except OSError:
+        return False
+    return True

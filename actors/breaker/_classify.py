@@ -3,8 +3,9 @@
 Classes are plain strings. The built-in ones are ``timeout``, ``connection``,
 ``overloaded``, ``crashed`` (all transient by default), ``not_found``, ``invalid`` and
 ``permanent``; anything else is the exception's type name, which a policy may list as
-transient or ignored. An exception carrying its own verdict (``transient = True/False``)
-is classified by it.
+transient or ignored. A remote handler's exception is known by its name only: builtin
+names, and those of the built-in pool's errors, map to the classes above. An exception
+carrying its own verdict (``transient = True/False``) is classified by it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ _BY_NAME = {
     "ConnectionRefusedError": "connection",
     "ConnectionResetError": "connection",
     "BrokenPipeError": "connection",
+    # The built-in pool's errors, seen across the wire only by name: it cannot connect to its
+    # backend (a ConnectionError), or no connection freed up in time (a TimeoutError). Its
+    # OperationFailed stays permanent here: the pool has already retried what was safe to.
+    "BackendUnavailable": "connection",
+    "AcquireTimeout": "timeout",
 }
 
 

@@ -62,6 +62,8 @@ class Component:
         self.pid: int | None = None
         self.uptime: Uptime | None = None
         self.details: dict[str, Any] = {}
+        self.reported_availability: tuple[float, float] | None = None
+        """(time, value) of the last availability the component reported itself, if any."""
         self.status = HealthStatus.EXCELLENT
         self.since = now
 

@@ -69,7 +69,13 @@ class HealthMonitor:
             now = self.clock()
             touched: dict[str, None] = {}
             for name, metric, value in checked:
-                self._component(name, now).record(metric, value, now)
+                c = self._component(name, now)
+                if metric == "availability":  # the component's own figure, capped by its uptime
+                    c.reported_availability = (now, value)
+                    up = self._uptime_share(c, now)
+                    c.record(metric, value if up is None else min(value, up), now)
+                else:
+                    c.record(metric, value, now)
                 touched[name] = None
             events: list[Event] = []
             for name in touched:
@@ -226,12 +232,24 @@ class HealthMonitor:
                      conditions=conditions)
 
     def _availability(self, c: Component, now: float) -> list[Event]:
-        share = None if c.uptime is None or c.stopped_on_purpose else \
-            c.uptime.availability(now, self.availability_window)
+        """Record availability from uptime, capped by the component's own recent figure.
+
+        A component may report availability itself (a pool: the share of connections that
+        serve); its process being up must not overwrite that, or the two would take turns
+        and the alert would open and resolve at every sampling round."""
+        share = self._uptime_share(c, now)
         if share is None:
             return []
+        reported = c.reported_availability
+        if reported is not None and now - reported[0] <= self.availability_window:
+            share = min(share, reported[1])
         c.record("availability", share, now)
         return self._judge(c.name, now, ["availability"])
+
+    def _uptime_share(self, c: Component, now: float) -> float | None:
+        if c.uptime is None or c.stopped_on_purpose:
+            return None
+        return c.uptime.availability(now, self.availability_window)
 
 
 def _check_component(name: object) -> str:

@@ -37,6 +37,8 @@ class PoolActor(Actor):
 
     Handlers only validate and hand the work to the actor's worker threads, so as many
     operations run at once as there are connections; the reply goes out when each ends.
+    The asker's deadline (read in the handler) caps each operation's acquire wait and
+    statement timeout, so a statement is cancelled when its asker has given up.
     """
 
     expected_errors = (PoolError,)
@@ -64,30 +66,32 @@ class PoolActor(Actor):
     def on_execute(self, msg: Execute) -> concurrent.futures.Future[Any]:
         self._needs(sql=True, what="pool.execute")
         idempotent = guess_idempotent_sql(msg.sql) if msg.idempotent is None else msg.idempotent
-        return self.context.run_in_thread(self._execute, msg, idempotent)
+        return self.context.run_in_thread(self._execute, msg, idempotent, self.context.deadline)
 
-    def _execute(self, msg: Execute, idempotent: bool) -> ExecuteResult:
-        rs = self.runner.execute(msg.sql, msg.params, idempotent=idempotent, timeout=msg.timeout)
+    def _execute(self, msg: Execute, idempotent: bool, deadline: float | None) -> ExecuteResult:
+        rs = self.runner.execute(msg.sql, msg.params, idempotent=idempotent, timeout=msg.timeout,
+                                 deadline=deadline)
         return ExecuteResult(rs.columns, rs.rows, rs.rowcount)
 
     @handler
     def on_command(self, msg: Command) -> concurrent.futures.Future[Any]:
         self._needs(sql=False, what="pool.command")
         idempotent = guess_idempotent_command(msg.args) if msg.idempotent is None else msg.idempotent
-        return self.context.run_in_thread(self._command, msg, idempotent)
+        return self.context.run_in_thread(self._command, msg, idempotent, self.context.deadline)
 
-    def _command(self, msg: Command, idempotent: bool) -> CommandResult:
+    def _command(self, msg: Command, idempotent: bool, deadline: float | None) -> CommandResult:
         return CommandResult(self.runner.command(msg.args, idempotent=idempotent,
-                                                 timeout=msg.timeout))
+                                                 timeout=msg.timeout, deadline=deadline))
 
     @handler
     def on_transaction(self, msg: Transaction) -> concurrent.futures.Future[Any]:
         self._needs(sql=True, what="pool.transaction")
-        return self.context.run_in_thread(self._transaction, msg)
+        return self.context.run_in_thread(self._transaction, msg, self.context.deadline)
 
-    def _transaction(self, msg: Transaction) -> list[ExecuteResult]:
+    def _transaction(self, msg: Transaction, deadline: float | None) -> list[ExecuteResult]:
         results = self.runner.transaction([(s.sql, s.params) for s in msg.statements],
-                                          idempotent=msg.idempotent, timeout=msg.timeout)
+                                          idempotent=msg.idempotent, timeout=msg.timeout,
+                                          deadline=deadline)
         return [ExecuteResult(r.columns, r.rows, r.rowcount) for r in results]
 
     @handler

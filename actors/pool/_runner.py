@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from ._connector import Connector, ErrorClass, Params, ResultSet
 from ._errors import OperationFailed
 from ._pool import Pool
+from ._slot import Slot
 
 log = logging.getLogger("actors.pool")
 T = TypeVar("T")
@@ -24,41 +25,52 @@ class Runner:
     :class:`OperationFailed` saying whether the operation may have run.
     """
 
-    def __init__(self, pool: Pool, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, pool: Pool, *, sleep: Callable[[float], None] = time.sleep,
+                 wall: Callable[[], float] = time.time) -> None:
         self.pool = pool
         self.sleep = sleep
+        self.wall = wall
 
     def execute(self, sql: str, params: Params, *, idempotent: bool,
-                timeout: float | None = None) -> ResultSet:
+                timeout: float | None = None, deadline: float | None = None) -> ResultSet:
         """One SQL statement in autocommit mode."""
-        seconds = timeout or self.pool.config.statement_timeout
-        return self.run("pool.execute", idempotent, seconds,
-                        lambda c, raw: c.execute(raw, sql, params, seconds))
+        return self.run("pool.execute", idempotent, timeout,
+                        lambda c, raw, seconds: c.execute(raw, sql, params, seconds),
+                        deadline=deadline)
 
-    def command(self, args: Sequence[Any], *, idempotent: bool, timeout: float | None = None) -> Any:
+    def command(self, args: Sequence[Any], *, idempotent: bool, timeout: float | None = None,
+                deadline: float | None = None) -> Any:
         """One Redis or line-protocol command."""
-        seconds = timeout or self.pool.config.statement_timeout
-        return self.run("pool.command", idempotent, seconds,
-                        lambda c, raw: c.command(raw, args, seconds))
+        return self.run("pool.command", idempotent, timeout,
+                        lambda c, raw, seconds: c.command(raw, args, seconds), deadline=deadline)
 
     def transaction(self, statements: Sequence[tuple[str, Params]], *, idempotent: bool,
-                    timeout: float | None = None) -> list[ResultSet]:
+                    timeout: float | None = None, deadline: float | None = None) -> list[ResultSet]:
         """Statements on one connection, committed or rolled back as a unit."""
-        seconds = timeout or self.pool.config.statement_timeout
-        return self.run("pool.transaction", idempotent, seconds,
-                        lambda c, raw: c.transaction(raw, statements, seconds))
+        return self.run("pool.transaction", idempotent, timeout,
+                        lambda c, raw, seconds: c.transaction(raw, statements, seconds),
+                        deadline=deadline)
 
-    def run(self, label: str, idempotent: bool, seconds: float,
-            op: Callable[[Connector, Any], T]) -> T:
-        """Lease, run ``op(connector, raw)``, return the lease; retry per the class doc."""
+    def run(self, label: str, idempotent: bool, timeout: float | None,
+            op: Callable[[Connector, Any, float], T], *, deadline: float | None = None) -> T:
+        """Lease, run ``op(connector, raw, seconds)``, return the lease; retry per the class doc.
+
+        ``timeout`` (None: the pool's statement_timeout) bounds each attempt's statement.
+        ``deadline`` (wall-clock Unix seconds, the asker's) caps both the acquire wait and
+        the statement timeout by the time left, so nothing runs on for an asker who left.
+        """
         pool, connector = self.pool, self.pool.connector
+        seconds = timeout or pool.config.statement_timeout
         attempts = 0
         may_have_run = False
         while True:
-            slot = pool.acquire(validate=attempts > 0)
+            left = self._left(label, deadline, attempts, may_have_run)
+            slot = pool.acquire(None if left is None else min(pool.config.acquire_timeout, left),
+                                validate=attempts > 0)
             attempts += 1
+            left = self._left(label, deadline, attempts, may_have_run, slot)
             try:
-                result = op(connector, slot.raw)
+                result = op(connector, slot.raw, seconds if left is None else min(seconds, left))
             except Exception as exc:
                 error = connector.classify(exc)
                 pool.release(slot, error)
@@ -70,12 +82,28 @@ class Runner:
                              pool.name, label, type(exc).__name__, exc)
                     self.sleep(pool.config.backoff.delay(attempts - 1, pool.rand))
                     continue
+                if error.kind == "timeout" and left is not None and left < seconds:
+                    seconds = left  # the asker's deadline, not the statement timeout, ended it
                 raise OperationFailed(_explain(label, exc, error, idempotent, attempts,
                                                may_have_run=may_have_run, seconds=seconds),
                                       kind=error.kind, may_have_run=may_have_run,
                                       attempts=attempts) from exc
             pool.release(slot)
             return result
+
+    def _left(self, label: str, deadline: float | None, attempts: int, may_have_run: bool,
+              slot: Slot | None = None) -> float | None:
+        """Seconds until ``deadline`` (None without one); OperationFailed if none are left."""
+        if deadline is None:
+            return None
+        left = deadline - self.wall()
+        if left > 0:
+            return left
+        if slot is not None:
+            self.pool.release(slot, count=False)
+        raise OperationFailed(f"{label} was not run: the asker's deadline passed "
+                              f"{-left:.3f} s ago (after {attempts} attempt(s))",
+                              kind="timeout", may_have_run=may_have_run, attempts=attempts)
 
 
 def _explain(label: str, exc: Exception, error: ErrorClass, idempotent: bool, attempts: int, *,
