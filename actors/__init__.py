@@ -8,7 +8,7 @@ from ._actor import Actor, ActorContext, handler
 from ._async_client import AsyncConnection, connect_async
 from ._builtins import BUILTIN_ACTORS
 from ._client import Connection, ConnectionStatistics, Reply, connect
-from ._host import HostSpec, build_settings, host_main, load_actor_class
+from ._host import HostSpec, build_settings, host_main, host_standby, load_actor_class
 
 __all__ = [
     "BUILTIN_ACTORS",
@@ -24,5 +24,6 @@ __all__ = [
     "connect_async",
     "handler",
     "host_main",
+    "host_standby",
     "load_actor_class",
 ]

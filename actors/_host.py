@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from typing import Any
 
 import attrs
@@ -123,6 +124,28 @@ def host_main(spec_json: str, snapshot: bytes | None) -> None:
     """Process entry: run one actor until told to stop; exit with a code from _exitcodes."""
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the node's to handle
+    _run(spec_json, snapshot)
+
+
+def host_standby(orders: Connection) -> None:
+    """Process entry of a warm standby: wait, already forked and imported, for the node to
+    send the spec of the next incarnation, then run it as :func:`host_main` would.
+
+    The orders are msgpack bytes ``{"spec": json, "snapshot": bytes | None}`` read with
+    ``recv_bytes`` (never unpickled). If the node goes away first, the standby just exits.
+    """
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        orders_bytes = orders.recv_bytes()
+    except (EOFError, OSError):
+        os._exit(EXIT_NORMAL)
+    orders.close()
+    order = msgpack.unpackb(orders_bytes, raw=False)
+    _run(order["spec"], order["snapshot"])
+
+
+def _run(spec_json: str, snapshot: bytes | None) -> None:
     spec = HostSpec.from_json(spec_json)
     logging.basicConfig(
         level=spec.log_level, stream=sys.stderr,

@@ -25,7 +25,7 @@ from messages import KIND_EVENT, Envelope, ProtocolError, decode, encode
 from ._config import NodeConfig
 from ._control import ControlChannel
 from ._frontdoor import FrontDoor
-from ._process import Launcher
+from ._process import Launcher, Standby
 from ._tree import Supervisor
 from ._worker import Worker
 
@@ -73,6 +73,9 @@ class Node:
 
     def launch(self, spec: HostSpec, snapshot: bytes | None) -> BaseProcess:
         return self.launcher.start(spec, snapshot)
+
+    def launch_standby(self, name: str) -> Standby:
+        return self.launcher.start_standby(name)
 
     def host_spec(self, name: str, incarnation: int, endpoint: str, **child: Any) -> HostSpec:
         return HostSpec(name=name, incarnation=incarnation, endpoint=endpoint,
@@ -216,6 +219,8 @@ class Node:
     def _shutdown(self) -> None:
         log.info("node stopping every actor in reverse start order")
         self.root.stop()
+        for worker in self._workers.values():
+            worker.discard_standby()
         self.ctx.destroy(linger=0)  # every socket of the loop: front door, control, events
         shutil.rmtree(self.run_dir, ignore_errors=True)
         signal.set_wakeup_fd(-1)

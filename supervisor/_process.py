@@ -12,10 +12,13 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Final
 
-from actors import BUILTIN_ACTORS, HostSpec, host_main
+import msgpack
+
+from actors import BUILTIN_ACTORS, HostSpec, host_main, host_standby
 from actors._exitcodes import (
     EXIT_ESCALATE_DIRECTIVE,
     EXIT_NODE_GONE,
@@ -46,6 +49,41 @@ class Launcher:
                                     name=f"actor-{spec.name}-{spec.incarnation}", daemon=False)
         process.start()
         return process
+
+    def start_standby(self, name: str) -> Standby:
+        """Fork a host that waits for its orders: a restart then skips the fork."""
+        orders, child_end = self._ctx.Pipe(duplex=False)
+        process = self._ctx.Process(target=host_standby, args=(orders,),
+                                    name=f"actor-{name}-standby", daemon=False)
+        process.start()
+        orders.close()
+        return Standby(process, child_end)
+
+
+class Standby:
+    """A forked, waiting actor host and the pipe that gives it its spec."""
+
+    def __init__(self, process: BaseProcess, orders: Connection) -> None:
+        self.process = process
+        self._orders = orders
+
+    def activate(self, spec: HostSpec, snapshot: bytes | None) -> BaseProcess | None:
+        """Send the spec; the process (now that incarnation), or None if it had died."""
+        if self.process.exitcode is not None:
+            return None
+        try:
+            self._orders.send_bytes(msgpack.packb({"spec": spec.to_json(), "snapshot": snapshot},
+                                                  use_bin_type=True))
+        except OSError:
+            return None
+        finally:
+            self._orders.close()
+        return self.process
+
+    def discard(self) -> None:
+        """Close the pipe (the standby exits on EOF) and reap it."""
+        self._orders.close()
+        stop_process(self.process, grace=1.0)
 
 
 def stop_process(process: BaseProcess, grace: float | None) -> bool:

@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 from actors import HostSpec
 
+from ._process import Standby
+
 
 class Runtime(Protocol):
     """The node-side mechanism a supervisor drives: processes, events, time."""
@@ -17,6 +19,9 @@ class Runtime(Protocol):
 
     def launch(self, spec: HostSpec, snapshot: bytes | None) -> BaseProcess:
         """Start an actor host process."""
+
+    def launch_standby(self, name: str) -> Standby:
+        """Fork a waiting host for the next incarnation of ``name``."""
 
     def host_spec(self, name: str, incarnation: int, endpoint: str, **child: Any) -> HostSpec:
         """The host spec for a child, with the node's endpoints filled in."""

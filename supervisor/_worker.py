@@ -7,7 +7,7 @@ from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
 from ._policy import BackoffState
-from ._process import exit_cause, kill_process, stop_process
+from ._process import Standby, exit_cause, kill_process, stop_process
 from ._runtime import Runtime
 from ._specs import ChildSpec
 
@@ -42,6 +42,7 @@ class Worker:
         self._kill_reason: str | None = None
         self._stopping = False
         self.start_failure: str | None = None
+        self._standby: Standby | None = None
 
     @property
     def pid(self) -> int | None:
@@ -57,7 +58,9 @@ class Worker:
             settings=self.spec.settings, heartbeat_interval=self.spec.heartbeat_interval,
             mailbox_size=self.spec.mailbox_size, on_error=self.spec.on_error)
         self.state = "starting"
-        self.process = self.runtime.launch(spec, self.snapshot)
+        standby, self._standby = self._standby, None
+        process = standby.activate(spec, self.snapshot) if standby is not None else None
+        self.process = process or self.runtime.launch(spec, self.snapshot)
         self.runtime.watch(self)
         if self.runtime.wait_ready(self, START_TIMEOUT):
             return True
@@ -81,6 +84,8 @@ class Worker:
         self.busy_for = 0.0
         log.info("started actor %r incarnation %d pid %d at %s (supervisor %r)",
                  self.name, self.incarnation, pid, endpoint, self.parent.name)
+        if self.spec.warm_standby and self._standby is None:
+            self._standby = self.runtime.launch_standby(self.name)
         self.runtime.publish("lifecycle.started", {
             "name": self.name, "incarnation": self.incarnation, "event": "started",
             "pid": pid, "cause": ""})
@@ -151,6 +156,12 @@ class Worker:
         self.runtime.publish("lifecycle.exited", {
             "name": self.name, "incarnation": self.incarnation, "event": "exited",
             "cause": cause, "pid": self.process.pid if self.process else None})
+
+    def discard_standby(self) -> None:
+        """Let the waiting standby go (node shutdown): it exits on its closed pipe."""
+        standby, self._standby = self._standby, None
+        if standby is not None:
+            standby.discard()
 
     def describe(self) -> dict[str, Any]:
         """This worker's node in the tree (for ``tree`` and restart counts)."""

@@ -382,3 +382,33 @@ def test_events_cli_prints_lifecycle_events(start_node):
                                             "lifecycle.started"]
     assert all(e["name"] == "chaos" for e in events)
     assert events[0]["incarnation"] == 1 and events[2]["incarnation"] == 2
+
+
+def test_warm_standby_takes_over_and_leaves_nothing_behind(start_node):
+    """With warm_standby, a forked host waits; after a kill it becomes the next incarnation,
+    a new standby is forked, and stopping or killing the node leaves no process behind."""
+    node = _chaos_node(start_node, warm_standby=True)
+    with node.connect() as conn:
+        first = _pid(conn, "chaos")
+        standbys = eventually(lambda: node.descendants() - {first, _pid(conn, "echo")}, timeout=5)
+        with pytest.raises(ActorCrashed):
+            conn.ask("chaos", Fail(how="kill"), timeout=10.0)
+        reply = conn.ask_reply("chaos", Count(), timeout=10.0)
+        assert (reply.value, reply.incarnation) == (1, 2)
+        second = _pid(conn, "chaos")
+        assert second in standbys  # the waiting host became incarnation 2
+    children = node.descendants()
+    assert len(children) >= 4  # forkserver, echo, chaos, and chaos's next standby
+    node.proc.send_signal(signal.SIGKILL)
+    node.wait_exit(10)
+    assert wait_gone(children, timeout=10) == set()
+
+
+def test_warm_standby_is_stopped_with_the_node(start_node):
+    """A clean stop also ends the standby processes."""
+    node = _chaos_node(start_node, warm_standby=True)
+    assert eventually(lambda: len(node.descendants()) >= 4, timeout=5)
+    children = node.descendants()
+    assert node.cli("stop").returncode == 0
+    assert node.wait_exit(20) == 0
+    assert wait_gone(children) == set()
