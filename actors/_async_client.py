@@ -37,16 +37,12 @@ from messages import (
     decode,
 )
 
-from ._client import (
-    CLOSE_LINGER,
-    DEFAULT_SEND_HWM,
-    RECONNECT_INTERVAL_MAX_MS,
-    RECONNECT_INTERVAL_MS,
-    Reply,
-)
+from ._client import CLOSE_LINGER, DEFAULT_SEND_HWM, Reply
+from ._sockets import RECONNECT_INTERVAL_MAX_MS, RECONNECT_INTERVAL_MS
 from ._wire import (
     SUBSCRIBE_TIMEOUT,
     WELCOME_TOPIC,
+    IncarnationCache,
     check_timeout,
     deadline_after,
     encode_checked,
@@ -77,7 +73,7 @@ class AsyncConnection:
         self._sockets: dict[str, zmq.asyncio.Socket] = {}
         self._pending: dict[int, _Pending] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._resolved: dict[str, Resolved] = {}
+        self._cache = IncarnationCache()
         self._ids = itertools.count(1)
         self._events_started = False
 
@@ -145,11 +141,11 @@ class AsyncConnection:
 
     async def resolve(self, name: str, *, timeout: float | None = None) -> Resolved:
         """Where actor ``name`` listens (cached)."""
-        cached = self._resolved.get(name)
+        cached = self._cache.get(name)
         if cached is None:
             value = await self.ask(NODE_TARGET, Resolve(name), timeout=timeout)
             assert isinstance(value, Resolved)
-            cached = self._resolved[name] = value
+            cached = self._cache.put(value)
         return cached
 
     async def status(self, name: str | None = None) -> StatusReply:
@@ -235,9 +231,7 @@ class AsyncConnection:
             if event is None:
                 continue
             name, inc = event.name, event.incarnation
-            if event.event == "started" and name in self._resolved:
-                cached = self._resolved[name]
-                self._resolved[name] = Resolved(name, cached.endpoint, inc, "running")
+            self._cache.learn(event)
             if not event.ended:
                 continue
             for pending in list(self._pending.values()):

@@ -112,14 +112,8 @@ class BridgeActor(pykka.ThreadingActor):
             self._actor.on_stop()
         finally:
             self._actor.context.close()
-            self._close_socket(linger_ms=500)
+            _close_with_context(self._socket, linger_ms=500)
             self._inbox.close()
-
-    def _close_socket(self, linger_ms: int) -> None:
-        """Close the actor's socket and its own context, sending what is queued first."""
-        context = self._socket.context
-        self._socket.close(linger=linger_ms)
-        context.term()
 
     # -- dispatch --------------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
@@ -256,7 +250,7 @@ class BridgeActor(pykka.ThreadingActor):
         code = None if expected else _DIRECTIVE_EXIT.get(self._on_error)
         if code is not None:
             log.error("actor %r exits (on_error=%s)", self._name, self._on_error)
-            self._close_socket(linger_ms=1000)  # the error reply must reach the asker first
+            _close_with_context(self._socket, linger_ms=1000)  # the error reply goes out first
             os._exit(code)
 
     def _bad_input(self, route: list[bytes], env: Envelope | None, code: str, text: str) -> None:
@@ -271,3 +265,10 @@ class BridgeActor(pykka.ThreadingActor):
         reply = (env or Envelope(KIND_ASK, "", self._name, "error")).error(
             code, text, incarnation=self._incarnation)
         self._socket.send_multipart([*route, encode(reply)])
+
+
+def _close_with_context(socket: zmq.Socket[bytes], linger_ms: int) -> None:
+    """Close the actor's socket and its own context, sending what is queued first."""
+    context = socket.context
+    socket.close(linger=linger_ms)
+    context.term()

@@ -89,6 +89,30 @@ class Lifecycle:
         return self.event in ("exited", "gave_up")
 
 
+class IncarnationCache:
+    """Where each resolved actor listens and which incarnation serves it, kept current by
+    lifecycle events (shared by the sync and asyncio clients)."""
+
+    def __init__(self) -> None:
+        self.resolved: dict[str, Resolved] = {}
+
+    def get(self, name: str) -> Resolved | None:
+        """The cached resolution of ``name``, if any."""
+        return self.resolved.get(name)
+
+    def put(self, resolved: Resolved) -> Resolved:
+        """Remember a resolution; returns it."""
+        self.resolved[resolved.name] = resolved
+        return resolved
+
+    def learn(self, event: Lifecycle) -> None:
+        """A ``started`` event moves the cached incarnation forward."""
+        cached = self.resolved.get(event.name)
+        if event.event == "started" and cached is not None:
+            self.resolved[event.name] = Resolved(event.name, cached.endpoint, event.incarnation,
+                                                 "running")
+
+
 def parse_lifecycle(frames: list[bytes]) -> Lifecycle | None:
     """The lifecycle event in PUB frames ``[topic, envelope]``; None if it is not one."""
     try:

@@ -72,8 +72,8 @@ class HealthMonitor:
                 c = self._component(name, now)
                 if metric == "availability":  # the component's own figure, capped by its uptime
                     c.reported_availability = (now, value)
-                    up = self._uptime_share(c, now)
-                    c.record(metric, value if up is None else min(value, up), now)
+                    capped = availability_share(c, now, self.availability_window)
+                    c.record(metric, value if capped is None else capped, now)
                 else:
                     c.record(metric, value, now)
                 touched[name] = None
@@ -147,7 +147,6 @@ class HealthMonitor:
                 events += self._availability(c, now)
             return events
 
-    # -- thresholds --------------------------------------------------------------------
     def configure(self, metric: str, component: str | None = None, *, warning: float | None = None,
                   critical: float | None = None,
                   weight: float | None = None) -> tuple[ThresholdInfo, list[Event]]:
@@ -207,7 +206,6 @@ class HealthMonitor:
             events = self._alerts.ack(alert_id, self.clock())
             return self._alerts.get(alert_id), [alert_event(e) for e in events]
 
-    # -- snapshot ----------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Alerts and run-time threshold changes, as plain data for the next incarnation."""
         with self._lock:
@@ -219,7 +217,6 @@ class HealthMonitor:
             self._alerts.restore(state.get("alerts") or {"next_id": 1})
             self._table.replay(state.get("thresholds") or [])
 
-    # -- internals ---------------------------------------------------------------------
     def _component(self, name: str, now: float) -> Component:
         c = self._components.get(name)
         if c is None:
@@ -232,24 +229,26 @@ class HealthMonitor:
                      conditions=conditions)
 
     def _availability(self, c: Component, now: float) -> list[Event]:
-        """Record availability from uptime, capped by the component's own recent figure.
-
-        A component may report availability itself (a pool: the share of connections that
-        serve); its process being up must not overwrite that, or the two would take turns
-        and the alert would open and resolve at every sampling round."""
-        share = self._uptime_share(c, now)
+        share = availability_share(c, now, self.availability_window)
         if share is None:
             return []
-        reported = c.reported_availability
-        if reported is not None and now - reported[0] <= self.availability_window:
-            share = min(share, reported[1])
         c.record("availability", share, now)
         return self._judge(c.name, now, ["availability"])
 
-    def _uptime_share(self, c: Component, now: float) -> float | None:
-        if c.uptime is None or c.stopped_on_purpose:
-            return None
-        return c.uptime.availability(now, self.availability_window)
+
+def availability_share(c: Component, now: float, window: float) -> float | None:
+    """Availability from uptime, capped by the component's own recent figure.
+
+    A component may report availability itself (a pool: the share of connections that
+    serve); its process being up must not overwrite that, or the two would take turns and
+    the alert would open and resolve at every sampling round."""
+    if c.uptime is None or c.stopped_on_purpose:
+        return None
+    share = c.uptime.availability(now, window)
+    reported = c.reported_availability
+    if share is not None and reported is not None and now - reported[0] <= window:
+        share = min(share, reported[1])
+    return share
 
 
 def _check_component(name: object) -> str:
