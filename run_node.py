@@ -22,8 +22,7 @@ from typing import Any
 
 import zmq
 
-from actors import connect
-from actors._wire import subscribe_confirmed
+from actors import connect, subscribe_confirmed
 from messages import CellphoneError, ConfigError, decode, to_wire
 from supervisor import DEFAULT_ENDPOINT, Node, load_config
 

@@ -9,6 +9,7 @@ from ._async_client import AsyncConnection, connect_async
 from ._builtins import BUILTIN_ACTORS
 from ._client import Connection, ConnectionStatistics, Reply, connect
 from ._host import HostSpec, build_settings, host_main, host_standby, load_actor_class
+from ._wire import subscribe_confirmed
 
 __all__ = [
     "BUILTIN_ACTORS",
@@ -26,4 +27,5 @@ __all__ = [
     "host_main",
     "host_standby",
     "load_actor_class",
+    "subscribe_confirmed",
 ]

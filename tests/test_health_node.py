@@ -13,6 +13,7 @@ import msgpack
 import pytest
 import zmq
 
+from actors import subscribe_confirmed
 from actors.health import ComponentHealth, NodeHealth, Report, StatusQuery, health_cli, watch_events
 from messages import HandlerError, RemoteError, RemoteProtocolError
 from tests.nodes import RunningNode, eventually
@@ -28,7 +29,7 @@ class Subscriber:
         self.sock = self.ctx.socket(zmq.SUB)
         self.sock.linger = 0
         self.sock.connect(endpoint)
-        self.sock.subscribe(prefix)
+        assert subscribe_confirmed(self.sock, prefix), "the node did not confirm the subscription"
 
     def wait_for(self, match: Callable[[str, dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -100,7 +101,6 @@ def test_sigkill_is_visible_as_alert_and_status(health_node: RunningNode, events
         assert eventually(lambda: component(conn, "chaos"), timeout=10.0)
         pid = next(a.pid for a in conn.status().actors if a.name == "chaos")
         assert pid is not None
-        time.sleep(0.3)  # let the SUB connection settle (slow joiner)
         os.kill(pid, signal.SIGKILL)
         opened = events.wait_for(lambda t, b: t == "health.alert" and b.get("component") == "chaos"
                                  and b.get("metric") == "liveness" and b.get("event") == "opened")
@@ -117,7 +117,6 @@ def test_sigkill_is_visible_as_alert_and_status(health_node: RunningNode, events
 def test_error_rate_reported_by_agent_alerts(health_node: RunningNode, events: Subscriber) -> None:
     """An agent reporting a high error rate gets a critical alert published; bad reports are refused."""
     with health_node.connect() as conn:
-        time.sleep(0.3)
         conn.ask("health", Report("payments", "error_rate", 0.5), timeout=2.0)
         alert = events.wait_for(lambda t, b: t == "health.alert" and b.get("component") == "payments")
         assert (alert["metric"], alert["severity"], alert["threshold"]) == ("error_rate", "critical", 0.25)
@@ -136,7 +135,6 @@ def test_every_process_fault_opens_a_liveness_alert(health_node: RunningNode, ev
     """chaos exiting, killed, segfaulting or hanging (killed by its heartbeat) is alerted and resolved."""
     with health_node.connect() as conn:
         assert eventually(lambda: component(conn, "chaos"), timeout=10.0)
-        time.sleep(0.3)
         conn.tell("chaos", "chaos.fail", {"how": how})
         opened = events.wait_for(lambda t, b: t == "health.alert" and b.get("component") == "chaos"
                                  and b.get("metric") == "liveness" and b.get("event") == "opened")
@@ -150,7 +148,6 @@ def test_handler_exceptions_raise_error_rate(health_node: RunningNode, events: S
     """A handler that keeps raising (actor resumes) shows as an error_rate alert from the counters."""
     with health_node.connect() as conn:
         assert eventually(lambda: component(conn, "chaos"), timeout=10.0)
-        time.sleep(0.3)
         for _ in range(20):
             with pytest.raises(HandlerError):
                 conn.ask("chaos", "chaos.fail", {"how": "raise"}, timeout=2.0)
@@ -171,7 +168,7 @@ def test_cli_probe_table_and_watch(health_node: RunningNode) -> None:
         watcher = threading.Thread(target=watch_events, args=(conn.about().events,),
                                    kwargs={"count": 1, "out": got.append, "idle_timeout": 10.0})
         watcher.start()
-        time.sleep(0.3)
+        time.sleep(0.3)  # the watcher thread subscribes on its own: ordering, not a result
         conn.ask("health", Report("web", "cpu", 99.0), timeout=2.0)
         watcher.join(15)
         assert got and got[0].startswith("health.") and '"web"' in got[0]
@@ -212,7 +209,6 @@ def test_supervisor_giving_up_is_alerted_and_recovers(start_node: Callable[..., 
         sub = Subscriber(conn.about().events)
         try:
             assert eventually(lambda: (v := component(conn, "w1")) and v.details, timeout=10.0)
-            time.sleep(0.3)
             conn.tell("w1", "chaos.fail", {"how": "exit"})
             gave_up = sub.wait_for(lambda t, b: t == "health.alert" and b.get("component") == "workers"
                                    and b.get("metric") == "liveness")

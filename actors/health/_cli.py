@@ -16,6 +16,7 @@ import msgpack
 import zmq
 
 from actors import connect
+from actors._wire import subscribe_confirmed
 
 from ._messages import ComponentHealth, NodeHealth, StatusQuery
 
@@ -81,7 +82,7 @@ def watch_events(events_endpoint: str, *, count: int | None = None, out: Callabl
     printed = 0
     try:
         sub.connect(events_endpoint)
-        sub.subscribe(b"health.")
+        subscribe_confirmed(sub, b"health.")
         idle = 0.0
         while count is None or printed < count:
             if not sub.poll(int(WATCH_POLL * 1000)):  # finite polls keep Ctrl-C responsive
@@ -91,6 +92,8 @@ def watch_events(events_endpoint: str, *, count: int | None = None, out: Callabl
                 continue
             idle = 0.0
             topic, data = sub.recv_multipart()[:2]
+            if not topic.startswith(b"health."):  # a late node.welcome
+                continue
             body = msgpack.unpackb(data, raw=False).get("body")
             out(f"{topic.decode()} {json.dumps(body, sort_keys=True, default=str)}")
             printed += 1

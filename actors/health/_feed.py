@@ -30,6 +30,7 @@ import msgpack
 import psutil
 import zmq
 
+from actors._wire import subscribe_confirmed
 from messages import InvalidBody, to_wire
 
 from ._judge import Event
@@ -69,11 +70,13 @@ class LifecycleFeed(threading.Thread):
         sub.linger = 0
         try:
             sub.connect(endpoint)
-            sub.subscribe(b"lifecycle.")
+            subscribe_confirmed(sub, b"lifecycle.")
             self.subscribed.set()
             while not self.stop.is_set():
                 if sub.poll(int(POLL_INTERVAL * 1000)):
-                    self.handle(sub.recv_multipart())
+                    frames = sub.recv_multipart()
+                    if frames[0].startswith(b"lifecycle."):  # not a late node.welcome
+                        self.handle(frames)
         finally:
             sub.close(linger=0)
             ctx.term()
