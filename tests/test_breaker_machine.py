@@ -16,20 +16,12 @@ from actors.breaker import (
     TimeWindow,
     Transition,
 )
+from actors.testing import ManualClock
 
 
-class Clock:
-    """A clock that only moves when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
+def Clock() -> ManualClock:
+    """A manual clock starting at 1000.0 (see actors.testing)."""
+    return ManualClock(1000.0)
 
 def make(**policy: object) -> tuple[Breaker, Clock, list[Transition]]:
     clock = Clock()

@@ -21,18 +21,13 @@ from actors.breaker import (
 from actors.breaker._book import BreakerBook
 from actors.breaker._caller import run_call
 from actors.breaker._messages import BreakerSettings
+from actors.testing import ManualClock
 from messages import ActorCrashed, ActorNotFound, AskTimeout, HandlerError, InvalidBody
 
 
-class Clock:
-    """A clock that only moves when told to."""
-
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
+def Clock() -> ManualClock:
+    """A manual clock starting at 50.0 (see actors.testing)."""
+    return ManualClock(50.0)
 
 def test_full_jitter_is_uniform_below_the_exponential_ceiling() -> None:
     """Full jitter scales base * multiplier^(n-1), capped at max_delay, by the random draw."""

@@ -9,18 +9,13 @@ import pytest
 
 from actors.health import HealthMonitor, UnknownAlert, UnknownComponent
 from actors.health._settings import HealthSettings, ThresholdSetting, build_monitor
+from actors.testing import ManualClock
 from messages import ConfigError, InvalidBody
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
+def Clock() -> ManualClock:
+    """A manual clock starting at 1000.0 (see actors.testing)."""
+    return ManualClock(1000.0)
 
 @pytest.fixture
 def clock() -> Clock:

@@ -23,20 +23,12 @@ from actors.pool import (
     Upkeep,
 )
 from actors.pool._stats import pool_statistics
+from actors.testing import ManualClock
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
+def Clock() -> ManualClock:
+    """A manual clock starting at 1000.0 (see actors.testing)."""
+    return ManualClock(1000.0)
 
 class FakeConn:
     def __init__(self, n: int) -> None:

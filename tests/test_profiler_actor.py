@@ -26,6 +26,7 @@ from actors.profiler import (
     Snapshot,
     UnknownOperation,
 )
+from actors.testing import ManualClock
 from messages import InvalidBody, from_wire
 
 
@@ -39,15 +40,10 @@ class PublishingContext(ActorContext):
         self.events.append((topic, body))
 
 
-class Clock:
-    """A virtual monotonic clock."""
 
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
-
+def Clock() -> ManualClock:
+    """A manual clock starting at 500.0 (see actors.testing)."""
+    return ManualClock(500.0)
 
 def make(**settings: Any) -> tuple[ProfilerActor, Clock, PublishingContext]:
     """A started profiler with ``settings`` (validated as the node would)."""

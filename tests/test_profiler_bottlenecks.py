@@ -14,6 +14,7 @@ from actors.profiler import (
     over_threshold,
     stats_of,
 )
+from actors.testing import ManualClock
 
 
 def stats(value: float, n: int = 100, window: float = 10.0):  # type: ignore[no-untyped-def]
@@ -75,15 +76,10 @@ def test_detect_combines_and_sorts() -> None:
     assert all(set(b.to_dict()) == {"op", "kind", "summary", "evidence"} for b in found)
 
 
-class Clock:
-    """A virtual monotonic clock."""
 
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
+def Clock() -> ManualClock:
+    """A manual clock starting at 1000.0 (see actors.testing)."""
+    return ManualClock(1000.0)
 
 def feed(s: ProfileStore, clock: Clock, seconds: float, latency: float, per_tick: int = 20,
          tick: float = 0.25) -> list[tuple[float, list[str]]]:

@@ -97,3 +97,15 @@ def test_backoff_resets_after_good_health():
 def test_no_backoff_by_default():
     """Without an initial delay, restarts are immediate (as in OTP)."""
     assert BackoffState(Backoff()).next_delay(0.0, None) == 0.0
+
+
+def test_manual_clock_moves_only_forward():
+    """The shared test clock advances by hand and refuses to go back or jump by NaN."""
+    from actors.testing import ManualClock
+
+    clock = ManualClock(10.0)
+    assert clock() == 10.0 and clock.advance(2.5) == 12.5 and clock() == 12.5
+    with pytest.raises(ValueError, match="seconds"):
+        clock.advance(-1)
+    with pytest.raises(ValueError, match="seconds"):
+        clock.advance(float("nan"))
