@@ -25,9 +25,12 @@ from actors.testing import ManualClock
 from messages import ActorCrashed, ActorNotFound, AskTimeout, HandlerError, InvalidBody
 
 
-def Clock() -> ManualClock:
-    """A manual clock starting at 50.0 (see actors.testing)."""
-    return ManualClock(50.0)
+class Clock(ManualClock):
+    """The shared manual clock (actors.testing), starting at 50.0."""
+
+    def __init__(self) -> None:
+        super().__init__(50.0)
+
 
 def test_full_jitter_is_uniform_below_the_exponential_ceiling() -> None:
     """Full jitter scales base * multiplier^(n-1), capped at max_delay, by the random draw."""

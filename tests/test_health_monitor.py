@@ -13,9 +13,12 @@ from actors.testing import ManualClock
 from messages import ConfigError, InvalidBody
 
 
-def Clock() -> ManualClock:
-    """A manual clock starting at 1000.0 (see actors.testing)."""
-    return ManualClock(1000.0)
+class Clock(ManualClock):
+    """The shared manual clock (actors.testing), starting at 1000.0."""
+
+    def __init__(self) -> None:
+        super().__init__(1000.0)
+
 
 @pytest.fixture
 def clock() -> Clock:

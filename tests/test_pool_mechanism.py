@@ -26,9 +26,12 @@ from actors.pool._stats import pool_statistics
 from actors.testing import ManualClock
 
 
-def Clock() -> ManualClock:
-    """A manual clock starting at 1000.0 (see actors.testing)."""
-    return ManualClock(1000.0)
+class Clock(ManualClock):
+    """The shared manual clock (actors.testing), starting at 1000.0."""
+
+    def __init__(self) -> None:
+        super().__init__(1000.0)
+
 
 class FakeConn:
     def __init__(self, n: int) -> None:

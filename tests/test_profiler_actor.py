@@ -41,9 +41,12 @@ class PublishingContext(ActorContext):
 
 
 
-def Clock() -> ManualClock:
-    """A manual clock starting at 500.0 (see actors.testing)."""
-    return ManualClock(500.0)
+class Clock(ManualClock):
+    """The shared manual clock (actors.testing), starting at 500.0."""
+
+    def __init__(self) -> None:
+        super().__init__(500.0)
+
 
 def make(**settings: Any) -> tuple[ProfilerActor, Clock, PublishingContext]:
     """A started profiler with ``settings`` (validated as the node would)."""

@@ -77,9 +77,12 @@ def test_detect_combines_and_sorts() -> None:
 
 
 
-def Clock() -> ManualClock:
-    """A manual clock starting at 1000.0 (see actors.testing)."""
-    return ManualClock(1000.0)
+class Clock(ManualClock):
+    """The shared manual clock (actors.testing), starting at 1000.0."""
+
+    def __init__(self) -> None:
+        super().__init__(1000.0)
+
 
 def feed(s: ProfileStore, clock: Clock, seconds: float, latency: float, per_tick: int = 20,
          tick: float = 0.25) -> list[tuple[float, list[str]]]:
