@@ -79,9 +79,10 @@ class ChildSpec:
     max_busy: float | None = DEFAULT_MAX_BUSY
     mailbox_size: int = DEFAULT_MAILBOX_SIZE
     backoff: Backoff = Backoff()
-    warm_standby: bool = False
-    """Keep a forked host waiting for the next incarnation: restarts skip the fork
-    (about 5 ms instead of 30) at the cost of one idle process per child."""
+    warm_standby: bool = True
+    """Keep a forked host waiting for the next incarnation: a restart skips the fork
+    (about 10 ms to serving instead of about 40) at the cost of one idle process per
+    child (about 10 MiB PSS); ``false`` trades that speed for memory."""
 
     def check(self, where: str) -> None:
         """ConfigError naming the child and the field if the spec cannot run."""
