@@ -252,7 +252,9 @@ class Connection:
             if isinstance(outcome, Envelope):
                 return Reply(reply_value(outcome), attempt, outcome.incarnation)
             if outcome is None:
-                raise AskTimeout(f"no reply from {target!r} to {tag!r} within {seconds:g} s")
+                raise AskTimeout(f"no reply from {target!r} to {tag!r} within {seconds:g} s; "
+                                 "pass a longer timeout= if the work is slow, or check "
+                                 "`run_node.py status` for the actor's state")
             crashed_incarnation, cause = outcome
             incarnation = crashed_incarnation + 1
             if attempt > retries:
