@@ -12,7 +12,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from messages import ConfigError
+from messages import NODE_TARGET, ConfigError
 
 DEFAULT_MAX_RESTARTS: Final = 1
 DEFAULT_MAX_SECONDS: Final = 5.0
@@ -132,6 +132,9 @@ class SupervisorSpec:
             if not _NAME.match(spec.name):
                 raise ConfigError(f"{here}: name {spec.name!r} must start with a letter and hold "
                                   "only letters, digits, '_', '.', '-' (at most 63)")
+            if spec.name == NODE_TARGET:
+                raise ConfigError(f"{here}: the name {NODE_TARGET!r} is the node's own front door; "
+                                  "choose another name for this child")
             if spec.name in seen:
                 raise ConfigError(f"{here}: two children are named {spec.name!r}; names must be unique")
             seen.add(spec.name)

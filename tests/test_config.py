@@ -41,6 +41,7 @@ def test_default_config_runs_echo():
     ({"children": [{"name": "s", "children": [{"name": "a", "actor": "echo", "shutdown": 0}]}]},
      "child 'a': shutdown"),
     ([1, 2], "must be a JSON object"),
+    ({"children": [{"name": "node", "actor": "echo"}]}, "the node's own front door"),
 ])
 def test_bad_config_refused_naming_the_offender(raw, needle):
     """Each bad config raises ConfigError with the offending key, child or class."""
