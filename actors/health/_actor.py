@@ -15,6 +15,7 @@ import attrs
 
 from actors import Actor, Connection, connect, handler
 
+from ._alerts import UnknownAlert
 from ._feed import LifecycleFeed, Sampler
 from ._judge import Event
 from ._messages import (
@@ -31,6 +32,7 @@ from ._messages import (
     StatusQuery,
     ThresholdInfo,
 )
+from ._monitor import UnknownComponent
 from ._settings import HealthSettings, build_monitor
 
 log = logging.getLogger("actors.health")
@@ -56,6 +58,7 @@ class HealthActor(Actor):
     """Per-component health of a node: reports in, status and alerts out."""
 
     settings_class = HealthSettings
+    expected_errors = (UnknownComponent, UnknownAlert)
 
     def on_start(self) -> None:
         self.settings: HealthSettings = self.context.settings

@@ -26,7 +26,7 @@ from ._messages import (
     Reset,
     Snapshot,
 )
-from ._store import ProfileStore
+from ._store import ProfileStore, UnknownOperation
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ class ProfilerActor(Actor):
     published once when it appears (``state: "raised"``) and once when it goes
     (``state: "cleared"``).
     """
+
+    expected_errors = (UnknownOperation,)
 
     settings_class = ProfilerSettings
 
