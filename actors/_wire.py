@@ -67,13 +67,6 @@ def reply_value(env: Envelope) -> Any:
     return env.body
 
 
-def resolved_from(value: Any) -> Resolved:
-    """The front door's answer to ``node.resolve``."""
-    if not isinstance(value, Resolved):
-        raise TypeError(f"node.resolve answered {value!r}")
-    return value
-
-
 @attrs.frozen
 class Lifecycle:
     """One lifecycle event as a client needs it."""

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import attrs
-
 from ._registry import message
 
 
@@ -131,4 +127,3 @@ class HostHeartbeat:
     handled: int
     errors: int
     bad_input: int
-    extra: dict[str, Any] = attrs.field(factory=dict)

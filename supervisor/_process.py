@@ -38,10 +38,10 @@ PRELOAD: Final = ("__main__", "actors", "actors._host", "actors.examples", "mess
 class Launcher:
     """Starts actor hosts from one preloaded forkserver per node process."""
 
-    def __init__(self, extra_preload: tuple[str, ...] = ()) -> None:
+    def __init__(self) -> None:
         self._ctx = multiprocessing.get_context("forkserver")
         builtin_modules = tuple(sorted({p.partition(":")[0] for p in BUILTIN_ACTORS.values()}))
-        self._ctx.set_forkserver_preload(list(PRELOAD + builtin_modules + extra_preload))
+        self._ctx.set_forkserver_preload(list(PRELOAD + builtin_modules))
 
     def start(self, spec: HostSpec, snapshot: bytes | None) -> BaseProcess:
         """Start a host process for ``spec``; returns once the child exists."""

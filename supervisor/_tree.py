@@ -153,16 +153,6 @@ class Supervisor:
             else:
                 yield child
 
-    @property
-    def backoff(self) -> Any:
-        """Supervisors restart without backoff (their children have their own)."""
-        return None
-
-    @property
-    def healthy_since(self) -> float | None:
-        """Not tracked for supervisors."""
-        return None
-
     def describe(self) -> dict[str, Any]:
         """This subtree with states and restart counts (for ``tree``)."""
         return {"name": self.name, "kind": "supervisor", "state": self.state,

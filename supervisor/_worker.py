@@ -40,7 +40,6 @@ class Worker:
         self.snapshot: bytes | None = None
         self.backoff = BackoffState(spec.backoff)
         self._kill_reason: str | None = None
-        self._stopping = False
         self.start_failure: str | None = None
         self._standby: Standby | None = None
 
@@ -52,7 +51,7 @@ class Worker:
     def start(self) -> bool:
         """Start the next incarnation and wait for it to serve; False if it failed to start."""
         self.incarnation += 1
-        self._kill_reason, self._stopping, self.start_failure = None, False, None
+        self._kill_reason, self.start_failure = None, None
         spec = self.runtime.host_spec(
             self.name, self.incarnation, self.endpoint, actor=self.spec.actor,
             settings=self.spec.settings, heartbeat_interval=self.spec.heartbeat_interval,
@@ -132,7 +131,6 @@ class Worker:
             self.state = "stopped"
             return
         self.runtime.unwatch(self)
-        self._stopping = True
         self.state = "stopping"
         grace = None if self.spec.shutdown == "brutal_kill" else float(self.spec.shutdown)
         killed = stop_process(self.process, grace)
