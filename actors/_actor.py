@@ -46,6 +46,7 @@ class ActorContext:
     _snapshot_sink: Callable[[Any], None] | None = None
     _publish_sink: Callable[[str, Any], None] | None = None
     _stop_sink: Callable[[], None] | None = None
+    _readiness: Any = None
 
     def run_in_thread(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
         """Run ``fn(*args)`` on the actor's worker threads; return its future.
@@ -59,6 +60,23 @@ class ActorContext:
                 max_workers=workers, thread_name_prefix=f"{self.name}-worker"
             )
         return self._executor.submit(fn, *args)
+
+    def watch_readable(self, fd: int, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the actor's own thread whenever ``fd`` is readable.
+
+        For actors that drive non-blocking I/O (a database socket) between messages, with
+        no thread per operation: readiness arrives like a message, in the same loop.
+        Call from the actor thread (a handler, ``on_start``, or a callback); stop with
+        :meth:`unwatch`. The callback must consume what made ``fd`` readable.
+        """
+        if self._readiness is None:
+            raise RuntimeError(f"actor {self.name!r} cannot watch descriptors outside a host")
+        self._readiness.watch(fd, callback)
+
+    def unwatch(self, fd: int) -> None:
+        """Stop the callbacks of :meth:`watch_readable` for ``fd``."""
+        if self._readiness is not None:
+            self._readiness.unwatch(fd)
 
     def connection(self) -> Any:
         """A client connection to this node, for asking other actors (opened on first use)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+import threading
 import time
 import typing
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from messages import (
 
 from ._actor import Actor
 from ._exitcodes import EXIT_ESCALATE_DIRECTIVE, EXIT_RESTART_DIRECTIVE, EXIT_STOP_DIRECTIVE
-from ._inbox import SocketInbox, WireFrames
+from ._inbox import Readable, SocketInbox, WireFrames
 
 log = logging.getLogger("actors.host")
 
@@ -96,9 +97,12 @@ class BridgeActor(pykka.ThreadingActor):
         self.counters = counters
         self._observer = observer
         self._warned_at = 0.0
+        self._thread = 0
+        actor.context._readiness = self._inbox
 
     # -- lifecycle -------------------------------------------------------------------
     def on_start(self) -> None:
+        self._thread = threading.get_ident()
         try:
             self._actor.on_start()
         except Exception as exc:  # reported as a failed start, never raised into pykka
@@ -119,6 +123,8 @@ class BridgeActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, WireFrames):
             self._on_frames(message.frames)
+        elif isinstance(message, Readable):
+            message.callback()  # raising here is a fault of the actor: it crashes
         elif isinstance(message, _DeferredDone):
             self._finish_deferred(message)
         return None
@@ -178,9 +184,8 @@ class BridgeActor(pykka.ThreadingActor):
             return
         counters.busy_since = 0.0
         if isinstance(result, concurrent.futures.Future):
-            inbox_ref = self.actor_ref
             result.add_done_callback(
-                lambda fut: inbox_ref.tell(_DeferredDone(route, env, fut, started)))
+                lambda fut: self._deferred_done(_DeferredDone(route, env, fut, started)))
             return
         self._observe(env.type, started, ok=True)
         counters.handled += 1
@@ -205,6 +210,13 @@ class BridgeActor(pykka.ThreadingActor):
         known = ", ".join(sorted([*self._handlers, "actor.ping", "actor.statistics"]))
         self._bad_input(route, env, "unknown_type",
                         f"actor {self._name!r} has no handler for {env.type!r}; it handles: {known}")
+
+    def _deferred_done(self, done: _DeferredDone) -> None:
+        """A future completed: reply now if on the actor thread, else via the inbox."""
+        if threading.get_ident() == self._thread:
+            self._finish_deferred(done)
+        else:
+            self.actor_ref.tell(done)
 
     def _finish_deferred(self, done: _DeferredDone) -> None:
         exc = done.future.exception()

@@ -4,17 +4,25 @@ The actor thread is the socket's only owner: it blocks in :meth:`SocketInbox.get
 returns wire frames straight from the socket, so a message from an agent reaches its
 handler without crossing a thread, and the handler's reply leaves from the same thread.
 Other threads (worker futures, ``stop``) put local envelopes; an eventfd wakes the poll.
+Descriptors the actor watches (:meth:`SocketInbox.watch`, e.g. a database socket driven
+without blocking) are polled beside the socket; their readiness is a message too.
 """
 
 from __future__ import annotations
 
 import collections
 import os
+import typing
+from collections.abc import Callable
 from typing import Any
 
 import zmq
 
 _POLL_MS = 1000
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # plain ints: no enum work per message
+FAIRNESS = 32
+"""Wire messages taken in a row before watched descriptors are polled again, so a busy
+socket cannot starve the I/O the actor is driving."""
 
 
 class WireFrames:
@@ -36,6 +44,25 @@ class _WireEnvelope:
         self.reply_to = None
 
 
+class Readable:
+    """A watched descriptor is readable: the actor thread runs its callback."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+
+
+class _LocalEnvelope:
+    """Duck-typed pykka envelope for a message made by the inbox itself."""
+
+    __slots__ = ("message", "reply_to")
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+        self.reply_to = None
+
+
 class SocketInbox:
     """pykka ``ActorInbox`` over a ROUTER socket plus a local deque (see module doc)."""
 
@@ -45,6 +72,8 @@ class SocketInbox:
         self._socket: zmq.Socket[bytes] | None = None
         self._poller = zmq.Poller()
         self._poller.register(self._wake, zmq.POLLIN)
+        self._watched: dict[int, Callable[[], None]] = {}
+        self._streak = 0
 
     def attach(self, socket: zmq.Socket[bytes]) -> None:
         """Give the inbox its socket, before the actor thread starts (then never again)."""
@@ -56,23 +85,46 @@ class SocketInbox:
         self._local.append(item)
         os.eventfd_write(self._wake, 1)
 
+    def watch(self, fd: int, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the actor thread while ``fd`` is readable (actor thread only)."""
+        if fd in self._watched:
+            raise ValueError(f"descriptor {fd} is already watched")
+        self._watched[fd] = callback
+        self._poller.register(fd, zmq.POLLIN)
+
+    def unwatch(self, fd: int) -> None:
+        """Stop watching ``fd`` (actor thread only); unknown descriptors are ignored."""
+        if self._watched.pop(fd, None) is not None:
+            self._poller.unregister(fd)
+
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Next local envelope, else next wire message; blocks until there is one."""
         socket = self._socket
         while True:
             if self._local:
                 return self._local.popleft()
-            if socket is not None:
+            starving = bool(self._watched) and self._streak >= FAIRNESS
+            # EVENTS first: an empty socket costs a flag test, not a raised zmq.Again
+            if socket is not None and not starving \
+                    and typing.cast(int, socket.getsockopt(_EVENTS)) & _POLLIN:
                 try:
-                    return _WireEnvelope(socket.recv_multipart(zmq.NOBLOCK))
+                    frames = socket.recv_multipart(zmq.NOBLOCK)
                 except zmq.Again:
                     pass
-            for item, _ in self._poller.poll(_POLL_MS):
+                else:
+                    self._streak += 1
+                    return _WireEnvelope(frames)
+            self._streak = 0
+            for item, _ in self._poller.poll(0 if starving else _POLL_MS):
                 if item == self._wake:
                     try:
                         os.eventfd_read(self._wake)
                     except BlockingIOError:
                         pass
+                else:
+                    callback = self._watched.get(item) if isinstance(item, int) else None
+                    if callback is not None:
+                        self._local.append(_LocalEnvelope(Readable(callback)))
 
     def empty(self) -> bool:
         """Whether no local envelope waits (wire messages are not drained at stop)."""

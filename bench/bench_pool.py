@@ -3,7 +3,11 @@
 Beside it, measured in the same run on the same PostgreSQL: (a) a fresh psycopg
 connection per query, (b) pgbouncer in transaction mode (started here on a loopback port
 and stopped after, if the Debian package is installed), (c) psycopg_pool inside each
-agent process. Prints each figure beside its baseline as a ratio.
+agent process. Prints each figure beside its baseline as a ratio. Two more columns bound
+what any pool of this shape can reach here: the echo actor (the runtime with no work at
+all) and a bare pyzmq ROUTER process driving non-blocking libpq connections with no
+runtime, validation or bookkeeping ("raw zmq+pq", the ceiling for a ZeroMQ-fronted
+Python pool process on this machine).
 
     PYTHONPATH=$PWD .venv/bin/python bench/bench_pool.py [--seconds 1.5]
 """
@@ -43,6 +47,7 @@ def _agent(inbox: Any, outbox: Any, endpoint: str) -> None:
     node = actors.connect(endpoint)
     local_pool: psycopg_pool.ConnectionPool[Any] | None = None
     bouncer: Any = None
+    raw: Any = None
     while True:
         task = inbox.get()
         if task is None:
@@ -53,6 +58,13 @@ def _agent(inbox: Any, outbox: Any, endpoint: str) -> None:
             local_pool.wait()
         if method == "pgbouncer" and bouncer is None:
             bouncer = psycopg.connect(dsn, autocommit=True, prepare_threshold=None)
+        if method == "raw_pool" and raw is None:
+            import msgpack
+            import zmq
+
+            raw = zmq.Context.instance().socket(zmq.DEALER)
+            raw.connect(dsn)
+            raw_query = msgpack.packb({"sql": "SELECT 1"})
         time.sleep(max(0.0, start_at - time.time()))
         end = time.monotonic() + seconds
         count = 0
@@ -70,13 +82,64 @@ def _agent(inbox: Any, outbox: Any, endpoint: str) -> None:
                     conn.execute("SELECT 1").fetchone()
             elif method == "pgbouncer":
                 bouncer.execute("SELECT 1").fetchone()
+            elif method == "raw_pool":
+                raw.send(raw_query)
+                msgpack.unpackb(raw.recv())
             count += 1
         outbox.put(count)
     if local_pool is not None:
         local_pool.close()
     if bouncer is not None:
         bouncer.close()
+    if raw is not None:
+        raw.close(linger=0)
     node.close()
+
+
+# -- the ceiling: a bare ZeroMQ front on non-blocking libpq, no runtime ----------------------
+def _raw_pool_server(endpoint: str, size: int, ready: Any) -> None:
+    """ROUTER socket + ``size`` non-blocking libpq connections in one poll loop, one thread."""
+    import msgpack
+    import psycopg
+    import zmq
+
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.bind(endpoint)
+    conns = [psycopg.connect(PG, autocommit=True) for _ in range(size)]
+    pgs = {c.pgconn.socket: c.pgconn for c in conns}
+    idle, asker = list(pgs), {}
+    queued: list[tuple[bytes, bytes]] = []
+    poller = zmq.Poller()
+    poller.register(router, zmq.POLLIN)
+    for fd in pgs:
+        poller.register(fd, zmq.POLLIN)
+    ready.set()
+    while True:
+        for item, _ in poller.poll():
+            if item is router:
+                while True:
+                    try:
+                        ident, body = router.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    queued.append((ident, msgpack.unpackb(body)["sql"].encode()))
+            else:
+                pg = pgs[item]
+                pg.consume_input()
+                if pg.is_busy():
+                    continue
+                res = pg.get_result()
+                rows = [[res.get_value(r, c) for c in range(res.nfields)] for r in range(res.ntuples)]
+                while pg.get_result() is not None:
+                    pass
+                idle.append(item)
+                router.send_multipart([asker.pop(item), msgpack.packb({"rows": rows})])
+        while queued and idle:
+            ident, sql = queued.pop(0)
+            fd = idle.pop()
+            pgs[fd].send_query(sql)
+            pgs[fd].flush()
+            asker[fd] = ident
 
 
 class Agents:
@@ -187,7 +250,7 @@ def main() -> None:
     from actors import connect
     from actors.examples import Ping
     from actors.pool import Execute
-    from tests.nodes import start_node_process
+    from tests.nodes import free_port, start_node_process
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_pool_"))
     node = start_node_process(tmp, {"children": [{"name": "echo", "actor": "echo"},
@@ -198,6 +261,12 @@ def main() -> None:
                                                                "worker_threads": 16}}]})
     (tmp / "pgb").mkdir()
     bouncer, bouncer_dsn, bouncer_note = start_pgbouncer(tmp / "pgb")
+    raw_endpoint = f"tcp://127.0.0.1:{free_port()}"
+    raw_ready = mp.get_context("spawn").Event()
+    raw_server = mp.get_context("spawn").Process(target=_raw_pool_server, daemon=True,
+                                                 args=(raw_endpoint, POOL_SIZE, raw_ready))
+    raw_server.start()
+    raw_ready.wait(30)
     try:
         print(f"bench_pool: SELECT 1 on PostgreSQL 127.0.0.1:5432, {os.cpu_count()} CPUs, "
               f"{args.seconds:g} s per run, pool size {POOL_SIZE}")
@@ -232,21 +301,25 @@ def main() -> None:
 
         print("\nthroughput, queries/s from N agent processes (ratio = pool actor / baseline):")
         header = f"  {'agents':>6} {'pool actor':>11} {'fresh conn':>11} {'psycopg_pool':>13} {'pgbouncer':>10}" \
-                 f" {'echo':>7}  {'÷fresh':>7} {'÷psycopg_pool':>14} {'÷pgbouncer':>11} {'÷echo':>6}"
+                 f" {'echo':>7} {'raw zmq+pq':>11}  {'÷fresh':>7} {'÷psycopg_pool':>14} {'÷pgbouncer':>11}" \
+                 f" {'÷echo':>6} {'÷raw':>5}   {'echo÷pgb':>8} {'raw÷pgb':>8}"
         print(header)
         for n in AGENTS:
             agents = Agents(n, node.endpoint)
             try:
                 qps = {m: agents.run(m, args.seconds)
                        for m in ("pool_actor", "fresh", "psycopg_pool", "echo_actor")}
+                qps["raw_pool"] = agents.run("raw_pool", args.seconds, raw_endpoint)
                 qps["pgbouncer"] = agents.run("pgbouncer", args.seconds, bouncer_dsn) if bouncer else float("nan")
             finally:
                 agents.close()
             p = qps["pool_actor"]
+            pgb = qps["pgbouncer"]
             print(f"  {n:>6} {p:>11.0f} {qps['fresh']:>11.0f} {qps['psycopg_pool']:>13.0f} "
-                  f"{qps['pgbouncer']:>10.0f} {qps['echo_actor']:>7.0f}  {p / qps['fresh']:>6.1f}x "
-                  f"{p / qps['psycopg_pool']:>13.2f}x {p / qps['pgbouncer']:>10.2f}x "
-                  f"{p / qps['echo_actor']:>5.2f}x")
+                  f"{pgb:>10.0f} {qps['echo_actor']:>7.0f} {qps['raw_pool']:>11.0f}  "
+                  f"{p / qps['fresh']:>6.1f}x {p / qps['psycopg_pool']:>13.2f}x {p / pgb:>10.2f}x "
+                  f"{p / qps['echo_actor']:>5.2f}x {p / qps['raw_pool']:>4.2f}x   "
+                  f"{qps['echo_actor'] / pgb:>7.2f}x {qps['raw_pool'] / pgb:>7.2f}x")
         if bouncer_note:
             print(f"  (pgbouncer: {bouncer_note})")
         with connect(node.endpoint) as conn:
@@ -256,6 +329,8 @@ def main() -> None:
               f"errors {stats.errors}")
     finally:
         node.stop()
+        raw_server.kill()
+        raw_server.join(10)
         if bouncer is not None:
             bouncer.send_signal(signal.SIGTERM)
             bouncer.wait(10)

@@ -66,10 +66,10 @@ _PLAIN = frozenset({int, float, str, bool, bytes, type(None)})
 
 def to_wire(value: Any) -> Any:
     """Turn a message (or any value inside one) into plain msgpack-able data."""
-    kind = type(value)
+    kind: Any = type(value)
     if kind in _PLAIN:
         return value
-    if attrs.has(kind):
+    if _is_message_like(kind):
         return {name: to_wire(getattr(value, name)) for name in _names(kind)}
     if isinstance(value, (list, tuple)):
         return [to_wire(v) for v in value]
@@ -102,8 +102,8 @@ def _build(cls: type[Any], body: Any, path: str) -> Any:
                 raise InvalidBody(f"{path}.{name}: required field is missing")
             continue
         value = body[name]
-        # fast path: the exact plain type (NaN fails `value == value` and takes the slow path)
-        if fast is not None and (fast is _ANY or (type(value) is fast and value == value)):  # noqa: PLR0124
+        # fast path: an exact plain type the field takes (NaN fails `value == value`)
+        if fast is _ANY or (type(value) in fast and value == value):  # noqa: PLR0124
             kwargs[name] = value
         else:
             kwargs[name] = _convert(value, hint, f"{path}.{name}")
@@ -114,19 +114,36 @@ def _build(cls: type[Any], body: Any, path: str) -> Any:
 
 
 _ANY = object()
-_FAST = {int: int, float: float, str: str, bool: bool, bytes: bytes}
+_FAST = frozenset({int, float, str, bool, bytes})
+
+
+def _fast_types(hint: Any) -> Any:
+    """Types a field takes as they come, with no conversion: _ANY, or a frozenset of exact
+    types (``float | None`` → float and NoneType; an int for it takes the slow path)."""
+    if hint is Any or hint is object:
+        return _ANY
+    if hint in _FAST:
+        return frozenset({hint})
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        return frozenset(o for o in options if o in _FAST or o is type(None))
+    return frozenset()
 
 
 @functools.cache
 def _schema(cls: Any) -> tuple[tuple[tuple[str, Any, Any, bool], ...], frozenset[str]]:
-    """Per field: (name, annotation, exact type for the fast path or None, required)."""
+    """Per field: (name, annotation, exact types for the fast path, required)."""
     hints = typing.get_type_hints(cls)
     schema = []
     for f in attrs.fields(cls):
         hint = hints.get(f.name, Any)
-        fast = _ANY if hint is Any or hint is object else _FAST.get(hint)
-        schema.append((f.name, hint, fast, f.default is attrs.NOTHING))
+        schema.append((f.name, hint, _fast_types(hint), f.default is attrs.NOTHING))
     return tuple(schema), frozenset(f.name for f in attrs.fields(cls))
+
+
+@functools.cache
+def _is_message_like(cls: Any) -> bool:
+    return attrs.has(cls)
 
 
 @functools.cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -29,16 +29,21 @@ from ._settings import PoolSettings
 from ._stats import pool_statistics
 from ._upkeep import Upkeep
 
+if TYPE_CHECKING:
+    from ._direct import DirectStatements
+
 log = logging.getLogger("actors.pool")
 
 
 class PoolActor(Actor):
     """A connection pool shared by every agent of the node (``"actor": "pool"``).
 
-    Handlers only validate and hand the work to the actor's worker threads, so as many
-    operations run at once as there are connections; the reply goes out when each ends.
-    The asker's deadline (read in the handler) caps each operation's acquire wait and
-    statement timeout, so a statement is cancelled when its asker has given up.
+    Handlers only validate and start the work, so as many operations run at once as there
+    are connections; the reply goes out when each ends. On PostgreSQL a single statement
+    that finds an idle connection runs from the actor's own thread without blocking
+    (:mod:`._direct`); everything else runs on the actor's worker threads. The asker's
+    deadline (read in the handler) caps each operation's acquire wait and statement
+    timeout, so a statement is cancelled when its asker has given up.
     """
 
     expected_errors = (PoolError,)
@@ -55,17 +60,30 @@ class PoolActor(Actor):
                                             pool_name=self.context.name)
         self.pool = Pool(self.connector, settings.pool_config(), name=self.context.name)
         self.runner = Runner(self.pool)
+        self.direct: DirectStatements | None = None
+        if self.connector.backend == "postgres":  # psycopg is there: the postgres extra
+            from ._direct import DirectStatements
+            from ._postgres import PostgresConnector
+
+            assert isinstance(self.connector, PostgresConnector)
+            self.direct = DirectStatements(self.pool, self.connector, self.runner, self.context)
         self.upkeep = Upkeep(self.pool, report=self._publish_stats,
                              report_every=settings.stats_interval)
         self.upkeep.start()
 
     def on_stop(self) -> None:
+        if self.direct is not None:
+            self.direct.drain(self.context.settings.close_timeout)
         self.upkeep.close(self.context.settings.close_timeout)
 
     @handler
     def on_execute(self, msg: Execute) -> concurrent.futures.Future[Any]:
         self._needs(sql=True, what="pool.execute")
         idempotent = guess_idempotent_sql(msg.sql) if msg.idempotent is None else msg.idempotent
+        if self.direct is not None:
+            started = self.direct.try_start(msg, idempotent, self.context.deadline)
+            if started is not None:
+                return started
         return self.context.run_in_thread(self._execute, msg, idempotent, self.context.deadline)
 
     def _execute(self, msg: Execute, idempotent: bool, deadline: float | None) -> ExecuteResult:

@@ -48,6 +48,24 @@ class Pool(PoolState):
             if not self._wait(waiter, deadline):
                 return self._give_up(waiter, deadline - start)
 
+    def lease_now(self) -> Slot | None:
+        """The least-busy idle connection at once, or None if that would mean waiting.
+
+        For a caller that must not block (the actor thread): None when others wait in
+        line, when no connection is idle, or when the chosen one is due a check — then
+        the caller takes the :meth:`acquire` path, which queues, checks and connects.
+        """
+        start = self.timer()
+        with self._lock:
+            if self.closing or self._waiters:
+                return None
+            slot = choose_least_busy(s for s in self._slots.values() if s.idle)
+            if slot is None or self.clock() - slot.last_used > self.config.check_after_idle:
+                return None
+            self._lease(slot)
+        self.acquire_waits.append(self.timer() - start)
+        return slot
+
     def _try_lease(self, waiter: Waiter | None) -> tuple[Slot | None, Slot | None, Waiter | None]:
         with self._lock:
             if self.closing:

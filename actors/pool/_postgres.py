@@ -8,14 +8,17 @@ from typing import Any
 
 import psycopg
 
-from ._connector import Connector, ErrorClass, Params, ResultSet, to_plain
+from ._canceller import Canceller
+from ._connector import Connector, ErrorClass, Params, ResultSet
+from ._pg_statement import PendingStatement
 
 
 class PostgresConnector(Connector):
     """Autocommit psycopg connections with a server-side statement_timeout.
 
-    A per-message timeout other than the default is set around that one statement.
-    Placeholders are psycopg's: ``%s`` or ``%(name)s``.
+    A shorter timeout for one statement is kept by the :class:`Canceller`; a longer one
+    is set around that statement. Placeholders are psycopg's: ``%s`` or ``%(name)s``.
+    Statements can also be sent without blocking (:meth:`start`).
     """
 
     backend = "postgres"
@@ -25,6 +28,7 @@ class PostgresConnector(Connector):
         self.client_name = client_name
         self.conninfo = conninfo
         self.default_ms = max(1, round(statement_timeout * 1000))
+        self.canceller = Canceller(client_name)
 
     def describe(self) -> str:
         info = psycopg.conninfo.conninfo_to_dict(self.conninfo)
@@ -45,23 +49,28 @@ class PostgresConnector(Connector):
             conn.close()
 
     def execute(self, conn: Any, sql: str, params: Params, timeout: float) -> ResultSet:
-        ms = max(1, round(timeout * 1000))
-        if ms != self.default_ms:
-            conn.execute(f"SET statement_timeout = {ms}")
+        if self.outlasts_server(timeout):
+            conn.execute(f"SET statement_timeout = {max(1, round(timeout * 1000))}")
             try:
-                return self._run(conn, sql, params)
+                return self.start(conn, sql, params, timeout).wait()
             finally:
                 if not conn.closed:
                     conn.execute(f"SET statement_timeout = {self.default_ms}")
-        return self._run(conn, sql, params)
+        return self.start(conn, sql, params, timeout).wait()
 
-    def _run(self, conn: Any, sql: str, params: Params) -> ResultSet:
-        cur = conn.execute(sql, params)
-        if cur.description is None:
-            return ResultSet([], [], cur.rowcount)
-        columns = [c.name for c in cur.description]
-        rows = [[to_plain(v) for v in row] for row in cur.fetchall()]
-        return ResultSet(columns, rows, cur.rowcount)
+    def outlasts_server(self, timeout: float) -> bool:
+        """Whether ``timeout`` is longer than the server's statement_timeout (needs a SET)."""
+        return round(timeout * 1000) > self.default_ms
+
+    def start(self, conn: Any, sql: str, params: Params, timeout: float) -> PendingStatement:
+        """Send one statement without waiting for it; cancelled after ``timeout`` seconds.
+
+        ``timeout`` must not outlast the server's (:meth:`outlasts_server`).
+        """
+        statement = PendingStatement(conn, sql, params)
+        if round(timeout * 1000) < self.default_ms:
+            self.canceller.arm(statement, timeout)
+        return statement
 
     def classify_driver_error(self, exc: BaseException) -> ErrorClass:
         errors = psycopg.errors

@@ -32,11 +32,12 @@ class Runner:
         self.wall = wall
 
     def execute(self, sql: str, params: Params, *, idempotent: bool,
-                timeout: float | None = None, deadline: float | None = None) -> ResultSet:
-        """One SQL statement in autocommit mode."""
+                timeout: float | None = None, deadline: float | None = None,
+                attempts: int = 0, may_have_run: bool = False) -> ResultSet:
+        """One SQL statement in autocommit mode (``attempts`` already made elsewhere)."""
         return self.run("pool.execute", idempotent, timeout,
                         lambda c, raw, seconds: c.execute(raw, sql, params, seconds),
-                        deadline=deadline)
+                        deadline=deadline, attempts=attempts, may_have_run=may_have_run)
 
     def command(self, args: Sequence[Any], *, idempotent: bool, timeout: float | None = None,
                 deadline: float | None = None) -> Any:
@@ -52,17 +53,17 @@ class Runner:
                         deadline=deadline)
 
     def run(self, label: str, idempotent: bool, timeout: float | None,
-            op: Callable[[Connector, Any, float], T], *, deadline: float | None = None) -> T:
+            op: Callable[[Connector, Any, float], T], *, deadline: float | None = None,
+            attempts: int = 0, may_have_run: bool = False) -> T:
         """Lease, run ``op(connector, raw, seconds)``, return the lease; retry per the class doc.
 
         ``timeout`` (None: the pool's statement_timeout) bounds each attempt's statement.
         ``deadline`` (wall-clock Unix seconds, the asker's) caps both the acquire wait and
         the statement timeout by the time left, so nothing runs on for an asker who left.
+        ``attempts`` and ``may_have_run`` carry on from tries made before this call.
         """
         pool, connector = self.pool, self.pool.connector
         seconds = timeout or pool.config.statement_timeout
-        attempts = 0
-        may_have_run = False
         while True:
             left = self._left(label, deadline, attempts, may_have_run)
             slot = pool.acquire(None if left is None else min(pool.config.acquire_timeout, left),
@@ -75,19 +76,13 @@ class Runner:
                 error = connector.classify(exc)
                 pool.release(slot, error)
                 may_have_run = may_have_run or error.may_have_run
-                if error.kind == "transient" and idempotent and attempts <= pool.config.retries:
-                    with pool._lock:
-                        pool.counters["retries"] += 1
-                    log.info("pool %r: %s hit %s: %s; retrying on another connection",
-                             pool.name, label, type(exc).__name__, exc)
+                if retrying(pool, label, exc, error, idempotent, attempts):
                     self.sleep(pool.config.backoff.delay(attempts - 1, pool.rand))
                     continue
                 if error.kind == "timeout" and left is not None and left < seconds:
                     seconds = left  # the asker's deadline, not the statement timeout, ended it
-                raise OperationFailed(_explain(label, exc, error, idempotent, attempts,
-                                               may_have_run=may_have_run, seconds=seconds),
-                                      kind=error.kind, may_have_run=may_have_run,
-                                      attempts=attempts) from exc
+                raise failure(label, exc, error, idempotent, attempts,
+                              may_have_run=may_have_run, seconds=seconds) from exc
             pool.release(slot)
             return result
 
@@ -104,6 +99,26 @@ class Runner:
         raise OperationFailed(f"{label} was not run: the asker's deadline passed "
                               f"{-left:.3f} s ago (after {attempts} attempt(s))",
                               kind="timeout", may_have_run=may_have_run, attempts=attempts)
+
+
+def retrying(pool: Pool, label: str, exc: Exception, error: ErrorClass, idempotent: bool,
+             attempts: int) -> bool:
+    """Whether an operation that failed with ``error`` is tried again (counted and logged)."""
+    if error.kind != "transient" or not idempotent or attempts > pool.config.retries:
+        return False
+    with pool._lock:
+        pool.counters["retries"] += 1
+    log.info("pool %r: %s hit %s: %s; retrying on another connection",
+             pool.name, label, type(exc).__name__, exc)
+    return True
+
+
+def failure(label: str, exc: Exception, error: ErrorClass, idempotent: bool, attempts: int, *,
+            may_have_run: bool, seconds: float) -> OperationFailed:
+    """The error an asker gets for a failed operation: what happened and whether it ran."""
+    return OperationFailed(_explain(label, exc, error, idempotent, attempts,
+                                    may_have_run=may_have_run, seconds=seconds),
+                           kind=error.kind, may_have_run=may_have_run, attempts=attempts)
 
 
 def _explain(label: str, exc: Exception, error: ErrorClass, idempotent: bool, attempts: int, *,

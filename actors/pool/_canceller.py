@@ -1,0 +1,88 @@
+"""Cancelling PostgreSQL statements that outlive a timeout shorter than the server's.
+
+The server's ``statement_timeout`` (set when a connection opens) bounds every statement;
+a shorter limit — a per-message ``timeout`` or the asker's deadline — is kept here, on
+one thread per pool, instead of costing two ``SET`` round trips around each statement.
+Arming is a dict insert (no lock, no wake-up while the thread is active), because it
+happens for nearly every statement; the thread scans what is armed every SLACK seconds
+while anything is, and sleeps while nothing is.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from typing import Protocol
+
+log = logging.getLogger("actors.pool")
+
+SLACK = 0.01
+"""Seconds a cancel may come late: the thread wakes at most 1/SLACK times a second."""
+CANCEL_TIMEOUT = 5.0
+"""Seconds one cancel request may take (it opens a connection to the server)."""
+
+
+class Cancellable(Protocol):
+    """What the canceller needs of a statement."""
+
+    done: bool
+
+    def cancel(self, timeout: float) -> None: ...
+
+
+class Canceller:
+    """Cancels armed statements that are still running at their due time."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._armed: dict[int, tuple[float, Cancellable]] = {}
+        self._keys = itertools.count()
+        self._work = threading.Event()
+        self._start = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def arm(self, statement: Cancellable, seconds: float) -> None:
+        """Cancel ``statement`` if it is still running ``seconds`` from now (any thread)."""
+        self._armed[next(self._keys)] = (time.monotonic() + seconds, statement)
+        if not self._work.is_set():
+            if self._thread is None:
+                self._start_thread()
+            self._work.set()
+
+    def close(self) -> None:
+        """Stop the thread; armed statements are no longer cancelled."""
+        self._closed = True
+        self._work.set()
+
+    def _start_thread(self) -> None:
+        with self._start:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name=f"{self.name}-canceller")
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._closed:
+            if not self._armed:
+                self._work.clear()
+                if not self._armed:  # an arm between the check and the clear sets it again
+                    self._work.wait()
+                continue
+            time.sleep(SLACK)
+            now = time.monotonic()
+            for key, (due, statement) in list(self._armed.items()):  # one atomic copy
+                if statement.done:
+                    self._armed.pop(key, None)
+                elif due <= now:
+                    self._armed.pop(key, None)
+                    self._cancel(statement)
+
+    def _cancel(self, statement: Cancellable) -> None:
+        try:
+            statement.cancel(CANCEL_TIMEOUT)
+        except Exception as exc:  # the statement's own error will say what happened
+            log.warning("pool %r: cancelling a statement past its timeout failed: %s: %s",
+                        self.name, type(exc).__name__, exc)

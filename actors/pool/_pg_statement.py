@@ -1,0 +1,116 @@
+"""One PostgreSQL statement in flight without blocking: sent now, collected when readable.
+
+The pool actor drives these from its own thread (the connection's socket is watched like
+a mailbox), and a worker thread waits on one the same way, so both paths share one
+implementation of sending, reading and converting. Placeholders and type loading are
+psycopg's own, so a statement behaves as it would with ``Connection.execute``.
+"""
+
+from __future__ import annotations
+
+import select
+import threading
+from typing import Any
+
+import psycopg
+from psycopg import pq
+
+# psycopg's %s / %(name)s → $n conversion; psycopg has no public API for it, so the
+# dependency is bounded to the psycopg minor versions tested (setup.cfg).
+from psycopg._queries import PostgresQuery
+from psycopg.adapt import Transformer
+from psycopg.errors import error_from_result
+
+from ._connector import Params, ResultSet, to_plain
+
+_OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK, pq.ExecStatus.EMPTY_QUERY)
+_COPY = (pq.ExecStatus.COPY_IN, pq.ExecStatus.COPY_OUT, pq.ExecStatus.COPY_BOTH)
+
+
+class PendingStatement:
+    """A statement sent on ``conn``; :meth:`poll` collects its result when ``fd`` is readable.
+
+    Raises the driver's exceptions (psycopg.Error subclasses) as ``Connection.execute``
+    would. :meth:`cancel` may be called from another thread until the result is in.
+    """
+
+    __slots__ = ("_encoding", "_lock", "_results", "conn", "done", "fd")
+
+    def __init__(self, conn: psycopg.Connection[Any], sql: str, params: Params) -> None:
+        self.conn = conn
+        self.done = False
+        self._lock = threading.Lock()
+        self._results: list[pq.abc.PGresult] = []
+        self._encoding = conn.info.encoding
+        pgconn = conn.pgconn
+        if params is None:  # simple protocol, as psycopg does: no placeholder processing
+            pgconn.send_query(sql.encode(self._encoding))
+        else:
+            query = PostgresQuery(Transformer(conn))
+            query.convert(sql, params)
+            pgconn.send_query_params(query.query, query.params, param_types=query.types,
+                                     param_formats=query.formats)
+        self.fd = pgconn.socket
+        if pgconn.flush():  # only a statement larger than the socket buffer waits here
+            writable = select.poll()
+            writable.register(self.fd, select.POLLOUT)
+            while pgconn.flush():
+                writable.poll(1000)
+
+    def poll(self) -> ResultSet | None:
+        """The result if it is complete, None if more input is due; raises on failure."""
+        pgconn = self.conn.pgconn
+        pgconn.consume_input()
+        while not pgconn.is_busy():
+            result = pgconn.get_result()
+            if result is None:
+                return self._finish()
+            self._results.append(result)
+        return None
+
+    def wait(self) -> ResultSet:
+        """Block this thread until the result is complete (worker threads only)."""
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        while True:
+            result = self.poll()
+            if result is not None:
+                return result
+            poller.poll()
+
+    def cancel(self, timeout: float) -> None:
+        """Ask the server to cancel the statement if it is still running (any thread)."""
+        with self._lock:
+            if not self.done:
+                self.conn.cancel_safe(timeout=timeout)
+
+    def _finish(self) -> ResultSet:
+        with self._lock:
+            self.done = True
+        results, encoding = self._results, self._encoding
+        if not results:
+            raise psycopg.InternalError("got no result from the query")
+        for result in results:
+            if result.status not in _OK:
+                raise _error(result, encoding)
+        first = results[0]  # psycopg's cursor is positioned on the first result too
+        rowcount = first.command_tuples if first.command_tuples is not None else -1
+        if first.status != pq.ExecStatus.TUPLES_OK or not first.nfields:
+            return ResultSet([], [], rowcount)
+        tx = Transformer(self.conn)
+        tx.set_pgresult(first)
+        columns = [(first.fname(i) or b"").decode(encoding) for i in range(first.nfields)]
+        rows = tx.load_rows(0, first.ntuples, _plain_row)
+        return ResultSet(columns, rows, rowcount)
+
+
+def _plain_row(values: Any) -> list[Any]:
+    return [to_plain(v) for v in values]
+
+
+def _error(result: pq.abc.PGresult, encoding: str) -> psycopg.Error:
+    if result.status == pq.ExecStatus.FATAL_ERROR:
+        return error_from_result(result, encoding=encoding)
+    if result.status in _COPY:
+        return psycopg.ProgrammingError("COPY cannot be used through the pool")
+    return psycopg.InternalError(f"unexpected result status: {pq.ExecStatus(result.status).name}")
