@@ -15,6 +15,7 @@ import msgpack
 import pytest
 import zmq
 
+from actors import subscribe_confirmed
 from actors.examples import Count, Fail, Ping, Save
 from messages import ActorCrashed, HandlerError
 from tests.nodes import ROOT, eventually, free_port, wait_gone
@@ -42,9 +43,9 @@ class EventLog:
         ctx = zmq.Context()
         sub = ctx.socket(zmq.SUB)
         sub.linger = 0
-        sub.subscribe(b"")
         sub.connect(endpoint)
-        self._ready.set()
+        if subscribe_confirmed(sub, b""):  # no event may fall into the slow-joiner gap
+            self._ready.set()
         while not self._stop.is_set():
             if sub.poll(50):
                 env = msgpack.unpackb(sub.recv_multipart()[-1], raw=False)
