@@ -25,16 +25,13 @@ from messages import (
     Envelope,
     ProtocolError,
     decode,
-    encode,
     from_wire,
-    is_registered,
-    to_wire,
-    type_tag,
 )
 
 from ._actor import Actor
 from ._exitcodes import EXIT_ESCALATE_DIRECTIVE, EXIT_RESTART_DIRECTIVE, EXIT_STOP_DIRECTIVE
 from ._inbox import Readable, SocketInbox, WireFrames
+from ._replies import Replies
 
 log = logging.getLogger("actors.host")
 
@@ -96,7 +93,7 @@ class BridgeActor(pykka.ThreadingActor):
         self._handlers = type(actor).handled_types()
         self.counters = counters
         self._observer = observer
-        self._warned_at = 0.0
+        self._replies = Replies(socket, self._name, self._incarnation, counters)
         self._thread = 0
         actor.context._readiness = self._inbox
 
@@ -134,24 +131,24 @@ class BridgeActor(pykka.ThreadingActor):
         if len(frames) == 2 or (len(frames) == 3 and frames[1] == b""):
             payload = frames[-1]
         else:
-            self._bad_input(frames[:1], None, "malformed",
+            self._replies.refuse(frames[:1], None, "malformed",
                             f"expected [identity, payload] frames, got {len(frames)} frames")
             return
         try:
             env = decode(payload, max_bytes=self._max_bytes)
         except ProtocolError as exc:
-            self._bad_input(route, None, exc.code, str(exc))
+            self._replies.refuse(route, None, exc.code, str(exc))
             return
         if env.kind not in (KIND_ASK, KIND_TELL):
-            self._bad_input(route, env, "malformed", f"an actor takes ask or tell, not {env.kind!r}")
+            self._replies.refuse(route, env, "malformed", f"an actor takes ask or tell, not {env.kind!r}")
             return
         if env.to != self._name:
-            self._bad_input(route, env, "not_found",
+            self._replies.refuse(route, env, "not_found",
                             f"this endpoint serves actor {self._name!r}, not {env.to!r}")
             return
         if env.deadline is not None and time.time() > env.deadline:
             late = time.time() - env.deadline
-            self._bad_input(route, env, "deadline_expired",
+            self._replies.refuse(route, env, "deadline_expired",
                             f"actor {self._name!r} skipped {env.type!r}: its deadline had passed "
                             f"{late:.3f} s before the actor reached it")
             return
@@ -166,7 +163,7 @@ class BridgeActor(pykka.ThreadingActor):
         try:
             msg = from_wire(msg_cls, env.body)
         except ProtocolError as exc:
-            self._bad_input(route, env, exc.code, f"actor {self._name!r}, message {env.type!r}: {exc}")
+            self._replies.refuse(route, env, exc.code, f"actor {self._name!r}, message {env.type!r}: {exc}")
             return
         counters = self.counters
         self._actor.context.deadline = env.deadline
@@ -175,7 +172,7 @@ class BridgeActor(pykka.ThreadingActor):
             result = getattr(self._actor, method)(msg)
         except ProtocolError as exc:  # the handler found the input bad: not a failure of its own
             counters.busy_since = 0.0
-            self._bad_input(route, env, exc.code, f"actor {self._name!r}, message {env.type!r}: {exc}")
+            self._replies.refuse(route, env, exc.code, f"actor {self._name!r}, message {env.type!r}: {exc}")
             return
         except Exception as exc:
             counters.busy_since = 0.0
@@ -190,7 +187,7 @@ class BridgeActor(pykka.ThreadingActor):
         self._observe(env.type, started, ok=True)
         counters.handled += 1
         if env.kind == KIND_ASK:
-            self._reply(route, env, result)
+            self._replies.value(route, env, result)
 
     def _observe(self, type_: str, started: float, *, ok: bool) -> None:
         if self._observer is not None:
@@ -200,15 +197,15 @@ class BridgeActor(pykka.ThreadingActor):
         if env.type == "actor.ping":
             self.counters.handled += 1
             if env.kind == KIND_ASK:
-                self._reply(route, env, ActorPong(self._name, self._incarnation))
+                self._replies.value(route, env, ActorPong(self._name, self._incarnation))
             return
         if env.type == "actor.statistics":
             self.counters.handled += 1
             if env.kind == KIND_ASK:
-                self._reply(route, env, self._actor.statistics())
+                self._replies.value(route, env, self._actor.statistics())
             return
         known = ", ".join(sorted([*self._handlers, "actor.ping", "actor.statistics"]))
-        self._bad_input(route, env, "unknown_type",
+        self._replies.refuse(route, env, "unknown_type",
                         f"actor {self._name!r} has no handler for {env.type!r}; it handles: {known}")
 
     def _deferred_done(self, done: _DeferredDone) -> None:
@@ -221,7 +218,7 @@ class BridgeActor(pykka.ThreadingActor):
     def _finish_deferred(self, done: _DeferredDone) -> None:
         exc = done.future.exception()
         if isinstance(exc, ProtocolError):
-            self._bad_input(done.route, done.envelope, exc.code,
+            self._replies.refuse(done.route, done.envelope, exc.code,
                             f"actor {self._name!r}, message {done.envelope.type!r}: {exc}")
             return
         self._observe(done.envelope.type, done.started, ok=exc is None)
@@ -230,22 +227,9 @@ class BridgeActor(pykka.ThreadingActor):
             return
         self.counters.handled += 1
         if done.envelope.kind == KIND_ASK:
-            self._reply(done.route, done.envelope, done.future.result())
+            self._replies.value(done.route, done.envelope, done.future.result())
 
-    # -- replies and failures --------------------------------------------------------
-    def _reply(self, route: list[bytes], env: Envelope, result: Any) -> None:
-        if result is not None and is_registered(getattr(result, "__message_type__", "")):
-            tag, body = type_tag(result), to_wire(result)
-        else:
-            tag, body = "value", to_wire(result)
-        try:
-            data = encode(env.reply(tag, body, incarnation=self._incarnation))
-        except TypeError as exc:
-            self.counters.errors += 1
-            data = encode(env.error("handler_error", f"actor {self._name!r}, message {env.type!r}: "
-                                    f"reply cannot be encoded: {exc}", incarnation=self._incarnation))
-        self._socket.send_multipart([*route, data])
-
+    # -- failures --------------------------------------------------------------------
     def _handler_failed(self, route: list[bytes], env: Envelope, exc: BaseException) -> None:
         self.counters.errors += 1
         text = (f"actor {self._name!r} failed handling {env.type!r}: "
@@ -255,28 +239,13 @@ class BridgeActor(pykka.ThreadingActor):
             log.info("%s", text)
         else:
             log.error("%s (on_error=%s)", text, self._on_error, exc_info=exc)
-        if env.kind == KIND_ASK:
-            self._socket.send_multipart([*route, encode(env.error(
-                "handler_error", text, incarnation=self._incarnation, actor=self._name,
-                type=env.type, exception=type(exc).__name__))])
+        self._replies.error(route, env, "handler_error", text, actor=self._name, type=env.type,
+                            exception=type(exc).__name__)
         code = None if expected else _DIRECTIVE_EXIT.get(self._on_error)
         if code is not None:
             log.error("actor %r exits (on_error=%s)", self._name, self._on_error)
             _close_with_context(self._socket, linger_ms=1000)  # the error reply goes out first
             os._exit(code)
-
-    def _bad_input(self, route: list[bytes], env: Envelope | None, code: str, text: str) -> None:
-        self.counters.bad_input += 1
-        now = time.monotonic()
-        if now - self._warned_at > 10.0:
-            self._warned_at = now
-            log.warning("actor %r refused a message: %s (further refusals for 10 s are only counted)",
-                        self._name, text)
-        if env is not None and env.kind != KIND_ASK:
-            return
-        reply = (env or Envelope(KIND_ASK, "", self._name, "error")).error(
-            code, text, incarnation=self._incarnation)
-        self._socket.send_multipart([*route, encode(reply)])
 
 
 def _close_with_context(socket: zmq.Socket[bytes], linger_ms: int) -> None:

@@ -34,16 +34,6 @@ class WireFrames:
         self.frames = frames
 
 
-class _WireEnvelope:
-    """Duck-typed pykka envelope for wire frames: nobody local waits on a reply."""
-
-    __slots__ = ("message", "reply_to")
-
-    def __init__(self, frames: list[bytes]) -> None:
-        self.message = WireFrames(frames)
-        self.reply_to = None
-
-
 class Readable:
     """A watched descriptor is readable: the actor thread runs its callback."""
 
@@ -53,8 +43,9 @@ class Readable:
         self.callback = callback
 
 
-class _LocalEnvelope:
-    """Duck-typed pykka envelope for a message made by the inbox itself."""
+class _InboxEnvelope:
+    """Duck-typed pykka envelope for what the inbox itself makes (wire frames, readiness):
+    nobody local waits on a reply."""
 
     __slots__ = ("message", "reply_to")
 
@@ -113,7 +104,7 @@ class SocketInbox:
                     pass
                 else:
                     self._streak += 1
-                    return _WireEnvelope(frames)
+                    return _InboxEnvelope(WireFrames(frames))
             self._streak = 0
             for item, _ in self._poller.poll(0 if starving else _POLL_MS):
                 if item == self._wake:
@@ -124,7 +115,7 @@ class SocketInbox:
                 else:
                     callback = self._watched.get(item) if isinstance(item, int) else None
                     if callback is not None:
-                        self._local.append(_LocalEnvelope(Readable(callback)))
+                        self._local.append(_InboxEnvelope(Readable(callback)))
 
     def empty(self) -> bool:
         """Whether no local envelope waits (wire messages are not drained at stop)."""

@@ -59,7 +59,8 @@ def test_asker_deadline_cancels_the_statement_on_the_server(start_node):
     with node.connect() as conn:
         with pytest.raises(AskTimeout):
             conn.ask("pgd", Execute("select pg_sleep(20)"), timeout=0.5)
-        eventually(lambda: running_statements("cellphone-pgd", "%pg_sleep(20)%") == 0, timeout=5)
+        assert eventually(lambda: running_statements("cellphone-pgd", "%pg_sleep(20)%") == 0,
+                          timeout=5)
         assert conn.ask("pgd", Execute("select 5"), timeout=5).rows == [[5]]
 
 
@@ -106,7 +107,8 @@ def test_stopping_the_pool_answers_statements_in_flight(start_node):
 
     asker = threading.Thread(target=ask)
     asker.start()
-    eventually(lambda: running_statements("cellphone-pgd", "%pg_sleep(0.8)%") == 1, timeout=5)
+    assert eventually(lambda: running_statements("cellphone-pgd", "%pg_sleep(0.8)%") == 1,
+                      timeout=5)
     with node.connect() as conn:
         conn.ask("node", "node.stop_child", {"name": "pgd"}, timeout=10)
     asker.join(15)

@@ -75,6 +75,7 @@ class PoolActor(Actor):
         if self.direct is not None:
             self.direct.drain(self.context.settings.close_timeout)
         self.upkeep.close(self.context.settings.close_timeout)
+        self.connector.shutdown()
 
     @handler
     def on_execute(self, msg: Execute) -> concurrent.futures.Future[Any]:
@@ -89,7 +90,7 @@ class PoolActor(Actor):
     def _execute(self, msg: Execute, idempotent: bool, deadline: float | None) -> ExecuteResult:
         rs = self.runner.execute(msg.sql, msg.params, idempotent=idempotent, timeout=msg.timeout,
                                  deadline=deadline)
-        return ExecuteResult(rs.columns, rs.rows, rs.rowcount)
+        return ExecuteResult.of(rs)
 
     @handler
     def on_command(self, msg: Command) -> concurrent.futures.Future[Any]:
@@ -110,7 +111,7 @@ class PoolActor(Actor):
         results = self.runner.transaction([(s.sql, s.params) for s in msg.statements],
                                           idempotent=msg.idempotent, timeout=msg.timeout,
                                           deadline=deadline)
-        return [ExecuteResult(r.columns, r.rows, r.rowcount) for r in results]
+        return [ExecuteResult.of(r) for r in results]
 
     @handler
     def on_configure(self, msg: Configure) -> dict[str, Any]:

@@ -88,6 +88,9 @@ class Connector:
         """Close ``conn``; never raises."""
         raise NotImplementedError
 
+    def shutdown(self) -> None:
+        """Release what the connector holds besides connections (after the pool closed)."""
+
     def execute(self, conn: Any, sql: str, params: Params, timeout: float) -> ResultSet:
         """Run one statement in autocommit mode."""
         raise UnsupportedOperation(f"pool.execute needs a SQL backend; this pool is {self.backend} "

@@ -111,7 +111,7 @@ class DirectStatements:
     def _succeeded(self, fd: int, op: _Operation, result: Any) -> None:
         self._end(fd)
         self.pool.release(op.slot)
-        op.future.set_result(ExecuteResult(result.columns, result.rows, result.rowcount))
+        op.future.set_result(ExecuteResult.of(result))
 
     def _end(self, fd: int) -> None:
         self._in_flight.pop(fd, None)
@@ -140,5 +140,4 @@ def _settle(future: concurrent.futures.Future[ExecuteResult],
     if exc is not None:
         future.set_exception(exc)
     else:
-        rs = done.result()
-        future.set_result(ExecuteResult(rs.columns, rs.rows, rs.rowcount))
+        future.set_result(ExecuteResult.of(done.result()))

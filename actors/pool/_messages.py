@@ -9,6 +9,8 @@ import attrs
 
 from messages import message
 
+from ._connector import ResultSet
+
 
 def _positive_or_none(instance: Any, attribute: Any, value: float | None) -> None:
     if value is not None and not (math.isfinite(value) and value > 0):
@@ -114,6 +116,11 @@ class ExecuteResult:
     columns: list[str]
     rows: list[list[Any]]
     rowcount: int
+
+    @classmethod
+    def of(cls, result: ResultSet) -> ExecuteResult:
+        """The reply for a connector's ResultSet."""
+        return cls(result.columns, result.rows, result.rowcount)
 
 
 @message("pool.command_result")

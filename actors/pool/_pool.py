@@ -11,14 +11,14 @@ from typing import Any
 
 from ._connector import ErrorClass
 from ._errors import AcquireTimeout, BackendUnavailable, PoolClosed
-from ._policy import ConnState, choose_least_busy, decayed_load, decide_size, next_state
+from ._opening import PoolOpening
+from ._policy import ConnState, choose_least_busy, decayed_load, next_state
 from ._slot import Slot, Waiter
-from ._state import PoolState
 
 log = logging.getLogger("actors.pool")
 
 
-class Pool(PoolState):
+class Pool(PoolOpening):
     """Connections to one backend, leased one operation at a time (see :meth:`acquire`)."""
 
     # -- leasing ---------------------------------------------------------------------
@@ -177,57 +177,3 @@ class Pool(PoolState):
             self._returned.notify_all()
         if to_close is not None:
             self.connector.close(to_close)
-
-    # -- opening ---------------------------------------------------------------------
-    def _claim_connect(self) -> Slot | None:
-        """A slot to (re)open now, per sizing policy and reconnect backoff (lock held)."""
-        now = self.clock()
-        if self.closing or now < self._next_connect_at:
-            return None
-        for slot in self._slots.values():
-            if slot.state is ConnState.RECOVERING and not slot.connecting:
-                slot.connecting = True
-                return slot
-        decision = decide_size(self.load(now))
-        if decision.change <= 0:
-            return None
-        slot = Slot(next(self._ids), connecting=True)
-        self._slots[slot.id] = slot
-        self.note_sizing(f"opening connection {slot.id}: {decision.reason}")
-        return slot
-
-    def _open(self, slot: Slot) -> bool:
-        """Connect a claimed slot (outside the lock); hand it over or record the failure."""
-        try:
-            raw = self.connector.connect(self.config.connect_timeout)
-        except Exception as exc:
-            with self._lock:
-                slot.connecting = False
-                self._connect_failures += 1
-                self.errors["connect"] += 1
-                delay = self.config.backoff.delay(self._connect_failures, self.rand)
-                self._next_connect_at = self.clock() + delay
-                self.last_connect_error = " ".join(f"{type(exc).__name__}: {exc}".split())
-                for waiter in self._waiters:
-                    waiter.event.set()
-            log.warning("pool %r: connecting to %s failed (%s); attempt %d, next in %.2f s",
-                        self.name, self.connector.describe(), self.last_connect_error,
-                        self._connect_failures, delay)
-            return False
-        with self._lock:
-            slot.connecting = False
-            if self.closing or slot.id not in self._slots:
-                self._slots.pop(slot.id, None)
-                closing = True
-            else:
-                closing = False
-                now = self.clock()
-                slot.raw, slot.created, slot.last_used, slot.last_checked = raw, now, now, now
-                slot.state, slot.errors_in_row, slot.load = ConnState.HEALTHY, 0, 0.0
-                self._connect_failures, self.last_connect_error = 0, ""
-                self._opens += 1
-                slot.generation = self._opens
-                self._hand_over(slot)
-        if closing:
-            self.connector.close(raw)
-        return not closing

@@ -48,6 +48,9 @@ class PostgresConnector(Connector):
         with contextlib.suppress(Exception):  # already broken: nothing left to release
             conn.close()
 
+    def shutdown(self) -> None:
+        self.canceller.close()
+
     def execute(self, conn: Any, sql: str, params: Params, timeout: float) -> ResultSet:
         if self.outlasts_server(timeout):
             conn.execute(f"SET statement_timeout = {max(1, round(timeout * 1000))}")
