@@ -125,7 +125,7 @@ class AsyncConnection:
                     timer.cancel()
             finally:
                 self._pending.pop(id_, None)
-            return Reply(reply_value(env), attempt, env.incarnation)
+            return Reply(reply_value(env), attempt, env.incarnation, env.type)
         raise AssertionError("unreachable")
 
     async def tell(self, target: str, message: Any, body: Any = None) -> None:

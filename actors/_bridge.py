@@ -240,7 +240,8 @@ class BridgeActor(pykka.ThreadingActor):
         else:
             log.error("%s (on_error=%s)", text, self._on_error, exc_info=exc)
         self._replies.error(route, env, "handler_error", text, actor=self._name, type=env.type,
-                            exception=type(exc).__name__)
+                            exception=type(exc).__name__,
+                            exception_mro=[c.__name__ for c in type(exc).__mro__ if c is not object])
         code = None if expected else _DIRECTIVE_EXIT.get(self._on_error)
         if code is not None:
             log.error("actor %r exits (on_error=%s)", self._name, self._on_error)

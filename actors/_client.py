@@ -54,11 +54,16 @@ CLOSE_LINGER = 0.5
 
 @attrs.frozen
 class Reply:
-    """A reply with how it was obtained: which incarnation answered, after how many tries."""
+    """A reply with how it was obtained: which incarnation answered, after how many tries.
+
+    ``type`` is the reply's type tag as it came (``"value"`` for a plain value). A handler
+    that returns a Reply passes it on as it came: same type tag, same body.
+    """
 
     value: Any
     attempts: int
     incarnation: int | None
+    type: str = "value"
 
 
 @attrs.frozen
@@ -250,7 +255,7 @@ class Connection:
                                       f"already queued for it; ask {tag!r} not sent") from None
             outcome = self._waiter.wait(socket, events, poller, id_, target, incarnation, deadline)
             if isinstance(outcome, Envelope):
-                return Reply(reply_value(outcome), attempt, outcome.incarnation)
+                return Reply(reply_value(outcome), attempt, outcome.incarnation, outcome.type)
             if outcome is None:
                 raise AskTimeout(f"no reply from {target!r} to {tag!r} within {seconds:g} s; "
                                  "pass a longer timeout= if the work is slow, or check "

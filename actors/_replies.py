@@ -14,6 +14,8 @@ import zmq
 
 from messages import KIND_ASK, Envelope, encode, is_registered, to_wire, type_tag
 
+from ._client import Reply
+
 if TYPE_CHECKING:
     from ._bridge import HostCounters
 
@@ -35,8 +37,13 @@ class Replies:
         self._warned_at = 0.0
 
     def value(self, route: list[bytes], env: Envelope, result: Any) -> None:
-        """Reply to ``env`` with a handler's result (a message object or a plain value)."""
-        if result is not None and is_registered(getattr(result, "__message_type__", "")):
+        """Reply to ``env`` with a handler's result (a message object or a plain value).
+
+        A :class:`Reply` (another actor's answer) goes out as it came: its type tag, its body.
+        """
+        if isinstance(result, Reply):
+            tag, body = result.type, to_wire(result.value)
+        elif result is not None and is_registered(getattr(result, "__message_type__", "")):
             tag, body = type_tag(result), to_wire(result)
         else:
             tag, body = "value", to_wire(result)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from actors import Reply
 from actors.breaker import (
     Acquire,
     AcquireReply,
@@ -181,11 +182,11 @@ class Target:
     def __init__(self, failures: int, error: Exception) -> None:
         self.failures, self.error, self.asks = failures, error, []
 
-    def ask(self, target: str, tag: str, body: Any, *, timeout: float) -> Any:
+    def ask_reply(self, target: str, tag: str, body: Any, *, timeout: float) -> Reply:
         self.asks.append((target, tag, body))
         if len(self.asks) <= self.failures:
             raise self.error
-        return {"answer": body["n"] * 2}
+        return Reply({"answer": body["n"] * 2}, 1, 1)
 
     def close(self) -> None:
         """Nothing to close."""

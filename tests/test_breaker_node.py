@@ -15,7 +15,10 @@ import zmq
 from actors.breaker import (
     Acquire,
     BreakerClient,
+    BreakerPolicy,
     Call,
+    CircuitOpenError,
+    Configure,
     ForceOpen,
     Record,
     Reset,
@@ -23,8 +26,9 @@ from actors.breaker import (
     States,
     Stats,
 )
-from actors.examples import Pong
+from actors.examples import Ping, Pong
 from messages import HandlerError, RemoteError
+from tests.breaker_target import Answer, BusinessError, DbTimeoutError, Question
 from tests.nodes import ROOT, RunningNode, eventually
 
 BREAKER = "actors.breaker:BreakerActor"
@@ -41,6 +45,7 @@ def node(start_node: Any) -> RunningNode:
                 "retry": {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05}}},
             {"name": "echo", "actor": "echo"},
             {"name": "chaos", "actor": "chaos", "heartbeat_interval": 0.1, "max_busy": 5.0},
+            {"name": "target", "actor": "tests.breaker_target:Target"},
         ],
     })
     return node
@@ -58,14 +63,14 @@ def test_one_agent_opens_the_breaker_for_all(node: RunningNode) -> None:
 
 
 def test_call_forwards_to_another_actor(node: RunningNode) -> None:
-    """breaker.call asks echo through the breaker and returns echo's reply."""
+    """breaker.call asks echo through the breaker and returns echo's reply, typed."""
     with node.connect() as conn:
-        reply = conn.ask("breaker", Call("echo-res", "echo", "echo.ping", {"n": 5, "text": "x"}),
-                         timeout=5.0)
-        pong = reply if isinstance(reply, Pong) else Pong(**reply)
-        assert (pong.n, pong.text) == (5, "x")
+        pong = conn.ask("breaker", Call("echo-res", "echo", "echo.ping", {"n": 5, "text": "x"}),
+                        timeout=5.0)
+        assert isinstance(pong, Pong) and (pong.n, pong.text) == (5, "x")
+        assert conn.ask("breaker", Call.of("echo-res", "echo", Ping(6)), timeout=5.0).n == 6
         stats = conn.ask("breaker", Stats("echo-res"), timeout=2.0).resources[0]
-        assert stats.successes == 1 and stats.mean_seconds > 0
+        assert stats.successes == 2 and stats.mean_seconds > 0
 
 
 def test_call_permanent_error_not_retried_and_timeouts_hit_the_deadline(node: RunningNode) -> None:
@@ -211,3 +216,63 @@ def test_forced_state_survives_a_restart(node: RunningNode) -> None:
 
         assert eventually(restored, timeout=10.0)
         assert not conn.ask("breaker", Acquire("db"), timeout=2.0).permitted
+
+
+def test_call_passes_a_reply_type_unknown_to_the_breaker_on_as_it_came(node: RunningNode) -> None:
+    """The breaker's host does not know target.answer; the asker still gets an Answer, with
+    the same type tag and body as asking the target directly."""
+    with node.connect() as conn:
+        direct = conn.ask_reply("target", Question(21), timeout=5.0)
+        through = conn.ask_reply("breaker", Call.of("target-res", "target", Question(21)),
+                                 timeout=5.0)
+        assert direct.value == through.value == Answer(42)
+        assert direct.type == through.type == "target.answer"
+        plain = conn.ask_reply("breaker", Call("count-res", "chaos", "chaos.count", {}),
+                               timeout=5.0)
+        assert plain.type == "value" and isinstance(plain.value, int)
+
+
+def test_call_matches_recorded_and_ignored_errors_by_the_remote_class_names(
+        node: RunningNode) -> None:
+    """A DbTimeoutError raised in another actor counts under recorded=["DbError"] (its
+    subclass) and is ignored under ignored=["DbError"]: the class names travel with the
+    error reply (exception_mro). A BusinessError is a success under recorded=["DbError"]."""
+    with node.connect() as conn:
+        conn.ask("breaker", Configure("db-rec", BreakerPolicy(recorded=["DbError"])), timeout=2.0)
+        conn.ask("breaker", Configure("db-ign", BreakerPolicy(ignored=["DbError"])), timeout=2.0)
+        for resource, fail in (("db-rec", "db"), ("db-rec", "business"), ("db-ign", "db")):
+            with pytest.raises(HandlerError, match="permanent error") as info:
+                conn.ask("breaker", Call.of(resource, "target", Question(1, fail)), timeout=5.0)
+            assert info.value.details["exception"] == "CallFailed"
+        recorded = conn.ask("breaker", Stats("db-rec"), timeout=2.0).resources[0]
+        ignored = conn.ask("breaker", Stats("db-ign"), timeout=2.0).resources[0]
+        assert (recorded.failures, recorded.successes, recorded.ignored) == (1, 1, 0)
+        assert (ignored.failures, ignored.successes, ignored.ignored) == (0, 0, 1)
+
+
+def test_client_sends_the_exception_classes_so_subclasses_match(node: RunningNode) -> None:
+    """A guarded call raising DbTimeoutError opens a breaker that records only DbError."""
+    with node.connect() as conn, BreakerClient(conn) as client:
+        conn.ask("breaker", Configure("guarded-db", BreakerPolicy(
+            recorded=["DbError"], consecutive_failures=2, open_seconds=60)), timeout=2.0)
+        with pytest.raises(BusinessError), client.protect("guarded-db"):
+            raise BusinessError("not a DbError: a success here")
+        for _ in range(2):
+            with pytest.raises(DbTimeoutError), client.protect("guarded-db"):
+                raise DbTimeoutError("slow query")
+        client.flush()
+        assert client.state("guarded-db") == "open"
+        stats = conn.ask("breaker", Stats("guarded-db"), timeout=2.0).resources[0]
+        assert (stats.failures, stats.successes) == (2, 1)
+
+
+def test_a_new_client_knows_an_open_breaker_before_its_first_call(node: RunningNode) -> None:
+    """Issue 22: the first guarded call of a new BreakerClient is checked against the state
+    the actor holds, not let through before the first sync."""
+    with node.connect() as conn:
+        conn.ask("breaker", ForceOpen("down", "drill"), timeout=2.0)
+        with BreakerClient(conn) as client:
+            with pytest.raises(CircuitOpenError, match="circuit 'down' is open"), \
+                    client.protect("down"):
+                raise AssertionError("the call went through an open circuit")
+            assert client.statistics().rejected_locally == 1

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from actors.breaker import Call, ResourceStats, States, Stats
-from actors.pool import ExecuteResult
+from actors.pool import Execute, ExecuteResult
 from messages import HandlerError, RemoteError
 from tests.nodes import RunningNode, eventually
 from tests.tcp_proxy import TcpProxy
@@ -20,7 +20,7 @@ BREAKER = "actors.breaker:BreakerActor"
 POOL = "actors.pool:PoolActor"
 WINDOW = 4
 """Calls in the breaker's count window (and its minimum): it must open within this many."""
-SELECT = {"sql": "select 1"}
+SELECT = Execute("select 1")
 
 
 @pytest.fixture
@@ -45,10 +45,11 @@ def node(start_node: Callable[..., RunningNode], pg_proxy: TcpProxy) -> RunningN
     })
 
 
-def call(conn: Any, timeout: float = 3.0) -> Any:
-    reply = conn.ask("breaker", Call("pg", "pool", "pool.execute", SELECT, timeout=timeout),
+def call(conn: Any, timeout: float = 3.0) -> ExecuteResult:
+    reply = conn.ask("breaker", Call.of("pg", "pool", SELECT, timeout=timeout),
                      timeout=timeout + 2.0)
-    return reply if isinstance(reply, ExecuteResult) else ExecuteResult(**reply)
+    assert isinstance(reply, ExecuteResult), reply  # the pool's reply, passed on as it came
+    return reply
 
 
 def pg_stats(conn: Any) -> ResourceStats:

@@ -7,7 +7,7 @@ forward a message to another actor through a breaker and a retry policy.
 
 from ._actor import STATE_TOPIC, BreakerActor
 from ._analytics import ErrorAnalytics, ErrorEntry
-from ._classify import classify
+from ._classify import classify, error_types
 from ._errors import (
     BreakerError,
     CallDeadlineExceeded,
@@ -18,7 +18,7 @@ from ._errors import (
 )
 from ._guard import BreakerClient, Guarded, GuardStatistics
 from ._local import LocalConnection
-from ._machine import CLOSED, HALF_OPEN, OPEN, Breaker, BreakerSnapshot, Decision, Transition
+from ._machine import CLOSED, HALF_OPEN, NOT_A_TRIAL, OPEN, Breaker, BreakerSnapshot, Decision, Transition
 from ._messages import (
     Acquire,
     AcquireReply,
@@ -48,6 +48,7 @@ from ._window import CountWindow, TimeWindow, WindowTotals
 __all__ = [
     "CLOSED",
     "HALF_OPEN",
+    "NOT_A_TRIAL",
     "OPEN",
     "STATE_TOPIC",
     "Acquire",
@@ -97,4 +98,5 @@ __all__ = [
     "breakers_table",
     "classify",
     "decide",
+    "error_types",
 ]

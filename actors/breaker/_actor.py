@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from actors import Actor, handler
+from actors import Actor, Reply, handler
 from messages import InvalidBody
 
 from ._book import BreakerBook
@@ -80,7 +80,8 @@ class BreakerActor(Actor):
     @handler
     def on_record(self, msg: Record) -> RecordReply:
         verdict = self.book.record(msg.resource, msg.ok, msg.seconds, msg.error_class,
-                                   message=msg.message, permit=msg.permit)
+                                   message=msg.message, permit=msg.permit,
+                                   error_types=msg.error_types)
         return RecordReply(verdict, _wire_state(self.book.state(msg.resource)))
 
     @handler
@@ -112,8 +113,10 @@ class BreakerActor(Actor):
             deadline = min(deadline, time.monotonic() + self.context.deadline - time.time())
         body = {} if msg.body is None else msg.body
 
-        def ask(remaining: float) -> Any:
-            return self.context.connection().ask(msg.target, msg.type, body, timeout=remaining)
+        def ask(remaining: float) -> Reply:  # replied as it came: the target's type and body
+            reply: Reply = self.context.connection().ask_reply(msg.target, msg.type, body,
+                                                               timeout=remaining)
+            return reply
 
         def sleep(seconds: float) -> bool:
             return not self._stopping.wait(seconds)

@@ -8,14 +8,14 @@ listener; the actor turns them into log lines and published events.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import attrs
 
 from ._analytics import ErrorAnalytics
 from ._errors import UnknownResource
-from ._machine import CLOSED, HALF_OPEN, OPEN, Breaker, Decision, Transition
-from ._messages import BreakerSettings, BreakerStatistics, ResourceStats, StateInfo
+from ._machine import CLOSED, HALF_OPEN, NOT_A_TRIAL, OPEN, Breaker, Decision, Transition
+from ._messages import BreakerSettings, BreakerStatistics, Outcome, ResourceStats, StateInfo
 from ._policy import BreakerPolicy, RetryPolicy
 
 
@@ -78,25 +78,28 @@ class BreakerBook:
             return self._entry(resource).breaker.acquire()
 
     def record(self, resource: str, ok: bool, seconds: float, error_class: str = "", *,
-               message: str = "", permit: int = 0) -> str:
+               message: str = "", permit: int = 0, error_types: Sequence[str] = ()) -> str:
         """Account one outcome in the breaker and the analytics; returns the verdict."""
         with self._lock:
             self.records += 1
-            entry = self._entry(resource)
-            verdict = entry.breaker.record(ok, seconds, error_class, permit)
-            slow = seconds >= entry.breaker.policy.slow_call_seconds
-            entry.analytics.add(verdict, seconds, slow, error_class, message)
-            return verdict
+            return self._record(self._entry(resource), ok, seconds, error_class, message, permit,
+                                error_types)
 
-    def record_many(self, outcomes: list[tuple[str, bool, float, str, str]]) -> None:
-        """Account many (resource, ok, seconds, error_class, message) outcomes, in order."""
+    def record_many(self, outcomes: list[Outcome]) -> None:
+        """Account many batched outcomes, in order; none is a half-open trial."""
         with self._lock:
-            for resource, ok, seconds, error_class, message in outcomes:
+            for resource, ok, seconds, error_class, message, error_types in outcomes:
                 self.records += 1
-                entry = self._entry(resource)
-                verdict = entry.breaker.record(ok, seconds, error_class)
-                slow = seconds >= entry.breaker.policy.slow_call_seconds
-                entry.analytics.add(verdict, seconds, slow, error_class, message)
+                self._record(self._entry(resource), ok, seconds, error_class, message,
+                             NOT_A_TRIAL, error_types)
+
+    @staticmethod
+    def _record(entry: _Entry, ok: bool, seconds: float, error_class: str, message: str,
+                permit: int, error_types: Sequence[str]) -> str:
+        verdict = entry.breaker.record(ok, seconds, error_class, permit, error_types)
+        slow = entry.breaker.policy.is_slow(seconds)
+        entry.analytics.add(verdict, seconds, slow, error_class, message)
+        return verdict
 
     def retry_policy(self, resource: str) -> RetryPolicy:
         """The retry policy of ``resource``."""

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._book import BreakerBook
-from ._classify import classify
+from ._classify import classify, error_types
 from ._errors import CallDeadlineExceeded, CallFailed, CircuitOpenError, RetriesExhausted
 from ._machine import Decision
 from ._policy import RetryPolicy
@@ -47,7 +47,7 @@ def run_call(book: BreakerBook, resource: str, ask: Ask, policy: RetryPolicy, *,
             error_class = classify(exc)
             cause = f"{error_class}: {type(exc).__name__}: {exc}"
             book.record(resource, False, now - before, error_class, message=str(exc),
-                        permit=decision.permit)
+                        permit=decision.permit, error_types=error_types(exc))
             verdict = decide(policy, attempt=attempt, error_class=error_class, started=started,
                              now=now, deadline=deadline, previous_delay=delay, random=random)
             if not verdict.retry:

@@ -6,6 +6,10 @@ Classes are plain strings. The built-in ones are ``timeout``, ``connection``,
 transient or ignored. A remote handler's exception is known by its name only: builtin
 names, and those of the built-in pool's errors, map to the classes above. An exception
 carrying its own verdict (``transient = True/False``) is classified by it.
+
+:func:`error_types` gives the names a breaker's ``ignored`` and ``recorded`` lists match
+besides the class: the exception's classes, most derived first (a remote handler's
+exception by the names its host sent).
 """
 
 from __future__ import annotations
@@ -56,3 +60,19 @@ def classify(exc: BaseException) -> str:
     if isinstance(exc, ConnectionError):
         return "connection"
     return _BY_NAME.get(type(exc).__name__, type(exc).__name__)
+
+
+def error_types(exc: BaseException) -> list[str]:
+    """Names of ``exc``'s classes, most derived first, without ``object`` (see module doc).
+
+    For a remote handler's error, the classes of the exception the handler raised, as its
+    host named them (``exception_mro``, else just ``exception``) — not HandlerError's own.
+    """
+    if isinstance(exc, HandlerError):
+        mro = exc.details.get("exception_mro")
+        if isinstance(mro, list) and mro and all(isinstance(n, str) for n in mro):
+            return list(mro)
+        name = exc.details.get("exception")
+        if isinstance(name, str) and name:
+            return [name]
+    return [c.__name__ for c in type(exc).__mro__ if c is not object]

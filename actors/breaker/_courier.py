@@ -1,9 +1,11 @@
 """The background side of a BreakerClient: ships outcomes, reads pushed and synced states.
 
-One thread per client. Every ``flush_interval`` it ships the buffered outcomes in
-``breaker.record_batch`` messages of compact rows, reads the ``breaker.state`` events the
-actor publishes (SUB socket, owned by this thread only), and every ``sync_interval`` asks
-for all states not CLOSED in case an event was missed (PUB/SUB is best effort).
+One thread per client. The first state sync runs in the constructor, from the caller's
+thread, so a breaker already open is known before the first guarded call. Then, every
+``flush_interval`` the thread ships the buffered outcomes in ``breaker.record_batch``
+messages of compact rows, reads the ``breaker.state`` events the actor publishes (SUB
+socket, owned by this thread only), and every ``sync_interval`` asks for all states not
+CLOSED in case an event was missed (PUB/SUB is best effort).
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ log = logging.getLogger("actors.breaker.client")
 BATCH_SIZE = 1000
 """Outcomes per ``breaker.record_batch`` message (keeps each well under the size limit)."""
 
-Row = tuple[str, bool, float, str, str]
-"""One outcome as shipped: resource, ok, seconds, error class, message."""
+Row = tuple[Any, ...]
+"""One outcome as shipped: resource, ok, seconds, error class, message[, error types]."""
 
 
 class Courier:
@@ -50,6 +52,9 @@ class Courier:
         self._stop = threading.Event()
         self._flush_lock = threading.Lock()
         self._synced = threading.Event()
+        if not self._sync():  # before the first guarded call: an open breaker is known at once
+            log.warning("breaker client: no first state sync with actor %r; guarded calls go "
+                        "through until a sync succeeds", actor)
         self._thread = threading.Thread(target=self._run, name=f"breaker-client-{actor}", daemon=True)
         self._thread.start()
 
@@ -79,7 +84,7 @@ class Courier:
                 if not self._ship(rows):
                     return
 
-    def _ship(self, rows: list[tuple[str, bool, float, str, str]]) -> bool:
+    def _ship(self, rows: list[Row]) -> bool:
         count = len(rows)
         try:
             reply = self.connection.ask(self.actor, "breaker.record_batch", {"rows": rows},
@@ -97,13 +102,13 @@ class Courier:
                 self._apply(info)
         return True
 
-    def _sync(self) -> None:
+    def _sync(self) -> bool:
         try:
             reply = self.connection.ask(self.actor, States(list(self._states)), timeout=self.timeout)
         except Exception as exc:
             self._c["actor_errors"] += 1
             log.debug("breaker actor %r: state sync failed: %s", self.actor, exc)
-            return
+            return False
         assert isinstance(reply, StatesReply)
         seen = {info.resource for info in reply.states}
         for resource in list(self._states):
@@ -113,6 +118,7 @@ class Courier:
             self._apply(info)
         self._c["syncs"] += 1
         self._synced.set()
+        return True
 
     def _run(self) -> None:
         ctx: zmq.Context[zmq.Socket[bytes]] | None = None
@@ -136,7 +142,7 @@ class Courier:
                 ctx.term()
 
     def _loop(self, sub: zmq.Socket[bytes] | None) -> None:
-        next_sync = 0.0
+        next_sync = time.monotonic() + self.sync_interval if self._synced.is_set() else 0.0
         wait_ms = max(1, int(self.flush_interval * 1000))
         while not self._stop.is_set():
             if sub is not None:

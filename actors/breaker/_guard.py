@@ -26,8 +26,8 @@ from typing import Any, TypeVar, cast
 
 import attrs
 
-from ._classify import classify
-from ._courier import Courier
+from ._classify import classify, error_types
+from ._courier import Courier, Row
 from ._errors import CircuitOpenError
 from ._machine import CLOSED
 from ._messages import Acquire, AcquireReply, Record, RecordReply, StateInfo
@@ -40,6 +40,9 @@ T = TypeVar("T")
 
 MESSAGE_CHARS = 200
 """Error messages are cut to this many characters before they are shipped."""
+
+Trial = tuple[bool, float, str, str, list[str]]
+"""A trial's outcome: ok, seconds, error class, message, error types."""
 
 
 @attrs.frozen
@@ -83,8 +86,7 @@ class BreakerClient:
         self.timeout = float(timeout)
         self._clock = clock
         self._states: dict[str, tuple[str, float]] = {}  # only breakers not CLOSED
-        self._buffer: collections.deque[tuple[str, bool, float, str, str]] = \
-            collections.deque(maxlen=max_buffer)
+        self._buffer: collections.deque[Row] = collections.deque(maxlen=max_buffer)
         self._max_buffer = max_buffer
         self._appended = itertools.count()
         self._peeks = 0
@@ -161,13 +163,20 @@ class BreakerClient:
         return 0 if entry is None else self._check_slow(resource, entry)
 
     def record(self, resource: str, ok: bool, seconds: float, error_class: str = "", *,
-               message: str = "", permit: int = 0) -> None:
-        """Account one outcome: trial outcomes go at once, others in the next batch."""
+               message: str = "", permit: int = 0, error_types: list[str] | None = None) -> None:
+        """Account one outcome: trial outcomes go at once, others in the next batch.
+
+        ``error_types`` names the exception's classes (see :func:`error_types`), so that a
+        breaker's ``ignored`` and ``recorded`` lists match subclasses.
+        """
+        types = error_types or []
         if permit:
-            self._record_trial(resource, permit, (ok, seconds, error_class, message))
+            self._record_trial(resource, permit, (ok, seconds, error_class, message, types))
         else:
             next(self._appended)
-            self._buffer.append((resource, ok, seconds, error_class, message[:MESSAGE_CHARS]))
+            text = message[:MESSAGE_CHARS]
+            self._buffer.append((resource, ok, seconds, error_class, text, types) if types
+                                else (resource, ok, seconds, error_class, text))
 
     def wait_synced(self, timeout: float = 5.0) -> bool:
         """Wait until the first state sync with the actor is done (True if it is)."""
@@ -218,12 +227,11 @@ class BreakerClient:
         self._c["trials"] += reply.permit != 0
         return reply.permit
 
-    def _record_trial(self, resource: str, permit: int, outcome: tuple[bool, float, str, str]
-                      ) -> None:
-        ok, seconds, error_class, message = outcome
+    def _record_trial(self, resource: str, permit: int, outcome: Trial) -> None:
+        ok, seconds, error_class, message, types = outcome
         try:
             reply = self.connection.ask(self.actor, Record(resource, ok, seconds, error_class,
-                                                           message[:MESSAGE_CHARS], permit),
+                                                           message[:MESSAGE_CHARS], permit, types),
                                         timeout=self.timeout)
         except Exception as exc:
             self._c["actor_errors"] += 1
@@ -264,14 +272,15 @@ class Guarded:
         seconds = time.perf_counter() - self._t0
         if kind is None:
             if self._permit:
-                self._client._record_trial(self._resource, self._permit, (True, seconds, "", ""))
+                self._client._record_trial(self._resource, self._permit,
+                                           (True, seconds, "", "", []))
             else:
                 client = self._client
                 next(client._appended)
                 client._buffer.append((self._resource, True, seconds, "", ""))
         elif exc is not None and isinstance(exc, Exception):
             self._client.record(self._resource, False, seconds, classify(exc), message=str(exc),
-                                permit=self._permit)
+                                permit=self._permit, error_types=error_types(exc))
 
     async def __aenter__(self) -> Guarded:
         client = self._client
@@ -285,8 +294,8 @@ class Guarded:
                         tb: TracebackType | None) -> None:
         if self._permit:
             seconds = time.perf_counter() - self._t0
-            outcome = (True, seconds, "", "") if exc is None else \
-                (False, seconds, classify(exc), str(exc))
+            outcome: Trial = (True, seconds, "", "", []) if exc is None else \
+                (False, seconds, classify(exc), str(exc), error_types(exc))
             await asyncio.to_thread(self._client._record_trial, self._resource, self._permit,
                                     outcome)
         else:

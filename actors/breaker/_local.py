@@ -12,7 +12,7 @@ import concurrent.futures
 import threading
 from typing import Any
 
-from actors import ActorContext
+from actors import ActorContext, Reply
 from messages import HandlerError, ProtocolError, from_wire, is_registered, message_class, to_wire
 
 from ._actor import BreakerActor
@@ -60,10 +60,13 @@ class LocalConnection:
                 raise HandlerError(f"actor {self.name!r} failed handling {tag!r}: "
                                    f"{type(exc).__name__}: {exc}",
                                    details={"exception": type(exc).__name__}) from exc
-        reply_tag = getattr(result, "__message_type__", "")
-        if reply_tag and is_registered(reply_tag):
-            return from_wire(message_class(reply_tag), to_wire(result))
-        return to_wire(result)
+        if isinstance(result, Reply):  # another actor's answer, passed on as it came
+            reply_tag, body = result.type, to_wire(result.value)
+        else:
+            reply_tag, body = getattr(result, "__message_type__", "value"), to_wire(result)
+        if is_registered(reply_tag):
+            return from_wire(message_class(reply_tag), body)
+        return body
 
     def about(self, *, timeout: float | None = None) -> Any:
         """No event stream in process."""

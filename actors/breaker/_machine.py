@@ -1,15 +1,19 @@
 """The breaker state machine of one resource: pure, driven by an injected clock.
 
 CLOSED lets every call through and watches the sliding window; OPEN rejects until its
-wait is over; then HALF_OPEN hands out at most ``half_open_permits`` trial permits:
-as many successes close it, one failure (or slow trial) reopens it with a longer wait
-(``open_multiplier``). ``force_open`` / ``force_closed`` pin a state until ``reset``.
-Nothing here sleeps, reads the wall clock, or does I/O: tests move the clock by hand.
+wait is over; then HALF_OPEN hands out at most ``half_open_permits`` trial permits and
+decides on their outcomes per ``half_open_decision``: with ``"first_failure"`` as many
+successes close it and one failure (or slow trial) reopens it; with ``"rate"`` the
+failure and slow-call rates of the first min(minimum_calls, half_open_permits) trials
+decide. Reopening waits longer each time (``open_multiplier``). A trial that ends in an
+ignored error gives its permit back. ``force_open`` / ``force_closed`` pin a state until
+``reset``. Nothing here sleeps, reads the wall clock, or does I/O: tests move the clock
+by hand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import attrs
 
@@ -20,6 +24,9 @@ CLOSED = "closed"
 OPEN = "open"
 HALF_OPEN = "half_open"
 STATES = (CLOSED, OPEN, HALF_OPEN)
+
+NOT_A_TRIAL = -1
+"""``permit`` of an outcome that is never a half-open trial (batched outcomes)."""
 
 
 @attrs.frozen
@@ -85,7 +92,7 @@ class Breaker:
         self._opens = self._permitted = self._rejected = 0
         self._permits: dict[int, float] = {}
         self._next_permit = 1
-        self._trial_successes = 0
+        self._trials = _Trials()
 
     # -- reading -----------------------------------------------------------------
     @property
@@ -127,7 +134,7 @@ class Breaker:
         for permit, granted in list(self._permits.items()):  # reclaim permits never answered
             if now - granted >= self.policy.permit_timeout:
                 del self._permits[permit]
-        if len(self._permits) + self._trial_successes >= self.policy.half_open_permits:
+        if len(self._permits) + self._trials.calls >= self.policy.half_open_permits:
             self._rejected += 1
             return Decision(False, HALF_OPEN, self._oldest_permit_expiry(now))
         permit = self._next_permit
@@ -136,31 +143,30 @@ class Breaker:
         self._permitted += 1
         return Decision(True, HALF_OPEN, 0.0, permit)
 
-    def record(self, ok: bool, seconds: float, error_class: str = "", permit: int = 0) -> str:
+    def record(self, ok: bool, seconds: float, error_class: str = "", permit: int = 0,
+               error_types: Sequence[str] = ()) -> str:
         """Account one call outcome; returns ``"success"``, ``"failure"`` or ``"ignored"``.
 
-        In HALF_OPEN only trial outcomes count (``permit`` from the acquire, or 0 for the
-        oldest outstanding permit); in OPEN outcomes are late and change nothing.
+        In HALF_OPEN only trial outcomes count (``permit`` from the acquire, 0 for the
+        oldest outstanding permit, NOT_A_TRIAL for none); an ignored trial gives its permit
+        back. In OPEN outcomes are late and change nothing. ``error_types`` are the names
+        of the exception's classes, matched by ``ignored`` and ``recorded``.
         """
         if not seconds >= 0:
             raise ValueError(f"seconds must be a number >= 0, got {seconds!r}")
         now = self._clock()
         self._advance(now)
-        verdict = self.policy.counts_as(ok, error_class)
+        verdict = self.policy.counts_as(ok, error_class, error_types)
         if verdict == "ignored":
+            if self._state == HALF_OPEN:
+                self._take_permit(permit)  # given back: the next acquire may have it
             return verdict
         failed = verdict == "failure"
-        slow = seconds >= self.policy.slow_call_seconds
+        slow = self.policy.is_slow(seconds)
         if self._state == CLOSED:
             self._record_closed(failed, slow, now)
         elif self._state == HALF_OPEN and self._take_permit(permit):
-            if failed or slow:
-                why = "failed" if failed else f"was slow ({seconds:.3f} s)"
-                self._open(now, f"half-open trial call {why}")
-            else:
-                self._trial_successes += 1
-                if self._trial_successes >= self.policy.half_open_permits:
-                    self._to(CLOSED, now, f"{self._trial_successes} half-open trial calls succeeded")
+            self._record_trial(failed, slow, seconds, now)
         return verdict
 
     # -- manual control -----------------------------------------------------------
@@ -209,9 +215,21 @@ class Breaker:
                             f"over {calls} calls")
         elif slow_calls / calls >= p.slow_call_rate:
             self._open(now, f"slow-call rate {slow_calls / calls:.0%} >= {p.slow_call_rate:.0%} "
-                            f"over {calls} calls (slow: >= {p.slow_call_seconds:g} s)")
+                            f"over {calls} calls (slow: > {p.slow_call_seconds:g} s)")
+
+    def _record_trial(self, failed: bool, slow: bool, seconds: float, now: float) -> None:
+        self._trials.add(failed, slow)
+        verdict = self._trials.verdict(self.policy, seconds)
+        if verdict is not None:
+            state, reason = verdict
+            if state == OPEN:
+                self._open(now, reason)
+            else:
+                self._to(CLOSED, now, reason)
 
     def _take_permit(self, permit: int) -> bool:
+        if permit == NOT_A_TRIAL:
+            return False
         if permit:
             return self._permits.pop(permit, None) is not None
         if self._permits:
@@ -240,7 +258,7 @@ class Breaker:
         self._entered_at = now
         self._state = state
         self._permits.clear()
-        self._trial_successes = 0
+        self._trials = _Trials()
         if state != OPEN:
             self._window.clear()
         if state == CLOSED:
@@ -251,3 +269,46 @@ class Breaker:
         if self._on_transition is not None:
             self._on_transition(Transition(self.resource, old, state, reason, now, self.forced,
                                            wait))
+
+
+@attrs.define
+class _Trials:
+    """Outcomes of the half-open trials since HALF_OPEN was entered, and what they decide."""
+
+    calls: int = 0
+    failures: int = 0
+    slow: int = 0
+    last_failed: bool = False
+    last_slow: bool = False
+
+    def add(self, failed: bool, slow: bool) -> None:
+        self.calls += 1
+        self.failures += failed
+        self.slow += slow
+        self.last_failed, self.last_slow = failed, slow
+
+    def verdict(self, p: BreakerPolicy, seconds: float) -> tuple[str, str] | None:
+        """(OPEN or CLOSED, why) once the trials decide per ``p.half_open_decision``; else None.
+
+        ``seconds`` is the duration of the last trial (named when it was too slow).
+        """
+        if p.half_open_decision == "first_failure":
+            if self.last_failed or self.last_slow:
+                why = "failed" if self.last_failed else \
+                    f"was slow ({seconds:.3f} s > {p.slow_call_seconds:g} s)"
+                return OPEN, f"half-open trial call {why}"
+            if self.calls >= p.half_open_permits:
+                return CLOSED, f"{self.calls} half-open trial calls succeeded"
+            return None
+        if self.calls < min(p.minimum_calls, p.half_open_permits):
+            return None
+        failure_rate, slow_rate = self.failures / self.calls, self.slow / self.calls
+        if failure_rate >= p.failure_rate:
+            return OPEN, (f"half-open trials: failure rate {failure_rate:.0%} >= "
+                          f"{p.failure_rate:.0%} over {self.calls} trials")
+        if slow_rate >= p.slow_call_rate:
+            return OPEN, (f"half-open trials: slow-call rate {slow_rate:.0%} >= "
+                          f"{p.slow_call_rate:.0%} over {self.calls} trials")
+        return CLOSED, (f"half-open trials: failure rate {failure_rate:.0%} < {p.failure_rate:.0%}"
+                        f" and slow-call rate {slow_rate:.0%} < {p.slow_call_rate:.0%} over "
+                        f"{self.calls} trials")

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from messages import InvalidBody, message
+from messages import InvalidBody, message, to_wire, type_tag
 
 from ._analytics import ErrorEntry
 from ._policy import BreakerPolicy, RetryOverride, RetryPolicy
@@ -21,6 +21,15 @@ def _resource_name(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 def _name(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value or value != value.strip():
         raise ValueError(f"{attribute.name} must be a non-empty name, got {value!r}")
+
+
+def _error_types(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{attribute.name} must be a list of exception class names, got {value!r:.80}")
+
+
+Outcome = tuple[str, bool, float, str, str, list[str]]
+"""One outcome as the book records it: resource, ok, seconds, error class, message, error types."""
 
 
 def _seconds(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -95,7 +104,12 @@ class AcquireReply:
 @message("breaker.record")
 @attrs.frozen
 class Record:
-    """The outcome of one call to ``resource`` (``permit`` from a half-open acquire)."""
+    """The outcome of one call to ``resource`` (``permit`` from a half-open acquire).
+
+    ``error_types`` names the exception's classes, most derived first (Python:
+    ``[c.__name__ for c in type(exc).__mro__[:-1]]``), so that ``ignored`` and
+    ``recorded`` match subclasses; without it only ``error_class`` is matched.
+    """
 
     resource: str = attrs.field(validator=_resource_name)
     ok: bool
@@ -103,6 +117,7 @@ class Record:
     error_class: str = ""
     message: str = ""
     permit: int = 0
+    error_types: list[str] = attrs.field(factory=list, validator=_error_types)
 
 
 @message("breaker.record_reply")
@@ -120,28 +135,32 @@ class RecordBatch:
     """Many outcomes at once (none is a half-open trial), as maps or as compact rows.
 
     ``rows`` is the form client helpers ship: each row is ``[resource, ok, seconds,
-    error_class, message]``, checked by hand (five times cheaper than a map per outcome).
+    error_class, message]`` or, for a failure, ``[..., message, error_types]``, checked by
+    hand (five times cheaper than a map per outcome).
     """
 
     records: list[Record] = attrs.field(factory=list)
     rows: list[Any] = attrs.field(factory=list)
 
-    def outcomes(self) -> list[tuple[str, bool, float, str, str]]:
+    def outcomes(self) -> list[Outcome]:
         """Every outcome as a tuple, rows checked; InvalidBody names the offending row."""
-        out = [(r.resource, r.ok, r.seconds, r.error_class, r.message) for r in self.records]
+        out: list[Outcome] = [(r.resource, r.ok, r.seconds, r.error_class, r.message,
+                               r.error_types) for r in self.records]
         for i, row in enumerate(self.rows):
-            if not (isinstance(row, (list, tuple)) and len(row) == 5):
+            if not (isinstance(row, (list, tuple)) and len(row) in (5, 6)):
                 raise InvalidBody(f"RecordBatch.rows[{i}]: expected [resource, ok, seconds, "
-                                  f"error_class, message], got {row!r:.80}")
-            resource, ok, seconds, error_class, text = row
+                                  f"error_class, message(, error_types)], got {row!r:.80}")
+            resource, ok, seconds, error_class, text = row[:5]
+            types = row[5] if len(row) == 6 else []
             if not (isinstance(resource, str) and resource and isinstance(ok, bool)
                     and isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
                     and seconds >= 0 and math.isfinite(seconds)
-                    and isinstance(error_class, str) and isinstance(text, str)):
+                    and isinstance(error_class, str) and isinstance(text, str)
+                    and isinstance(types, list) and all(isinstance(t, str) for t in types)):
                 raise InvalidBody(f"RecordBatch.rows[{i}]: expected [resource (non-empty str), "
                                   f"ok (bool), seconds (number >= 0), error_class (str), "
-                                  f"message (str)], got {row!r:.80}")
-            out.append((resource, ok, float(seconds), error_class, text))
+                                  f"message (str)(, error_types (list of str))], got {row!r:.80}")
+            out.append((resource, ok, float(seconds), error_class, text, types))
         return out
 
 
@@ -166,8 +185,11 @@ class StatesReply:
 class Call:
     """Ask ``target`` with ``type``/``body`` through ``resource``'s breaker and retry policy.
 
-    ``timeout`` bounds the whole call, retries included (default: settings.call_timeout);
-    keep it below your own ask timeout so the answer reaches you.
+    The reply is the target's, passed on as it came (same type tag, same body), so an ask
+    returns what asking the target directly returns: with :meth:`of` the reply's class is
+    known to your process and you get the typed object. ``timeout`` bounds the whole call,
+    retries included (default: settings.call_timeout); keep it below your own ask timeout
+    so the answer reaches you.
     """
 
     resource: str = attrs.field(validator=_resource_name)
@@ -176,6 +198,12 @@ class Call:
     body: Any = None
     retry: RetryOverride | None = None
     timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+
+    @classmethod
+    def of(cls, resource: str, target: str, message: Any, *, retry: RetryOverride | None = None,
+           timeout: float | None = None) -> Call:
+        """Forward the message object ``message`` (its type tag and body) to ``target``."""
+        return cls(resource, target, type_tag(message), to_wire(message), retry, timeout)
 
 
 @message("breaker.stats")

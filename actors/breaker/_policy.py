@@ -7,6 +7,7 @@ and per call (retry overrides). A bad value raises ValueError naming the field.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import attrs
@@ -54,6 +55,18 @@ class BreakerPolicy:
     the sliding window once it holds ``minimum_calls``; or after ``consecutive_failures``
     failures in a row (0 turns that rule off). ``window`` is ``"count"`` (the last
     ``window_size`` calls) or ``"time"`` (the calls of the last ``window_size`` seconds).
+    A call is slow when it takes longer than ``slow_call_seconds``.
+
+    HALF_OPEN hands out ``half_open_permits`` trials. ``half_open_decision`` says how they
+    decide: ``"first_failure"`` (the default) reopens on the first failed or slow trial and
+    closes when every trial succeeded; ``"rate"`` (resilience4j's rule) waits for
+    min(``minimum_calls``, ``half_open_permits``) trial outcomes and applies
+    ``failure_rate`` and ``slow_call_rate`` to them. A permit whose outcome never comes
+    back is handed out again after ``permit_timeout``.
+
+    ``ignored`` and ``recorded`` list error names: an outcome matches when its error
+    class or any class of its exception's MRO is listed (so a subclass matches, as in
+    resilience4j); ignoring wins over recording.
     """
 
     window: Literal["count", "time"] = attrs.field(
@@ -69,6 +82,8 @@ class BreakerPolicy:
     open_max_seconds: float = attrs.field(default=300.0, validator=_finite(0, low_open=True))
     half_open_permits: int = attrs.field(default=3, validator=_count(1))
     permit_timeout: float = attrs.field(default=30.0, validator=_finite(0, low_open=True))
+    half_open_decision: Literal["first_failure", "rate"] = attrs.field(
+        default="first_failure", validator=attrs.validators.in_(("first_failure", "rate")))
     ignored: list[str] = attrs.field(factory=list, validator=_names)
     recorded: list[str] = attrs.field(factory=list, validator=_names)
 
@@ -76,6 +91,12 @@ class BreakerPolicy:
         if self.window == "count" and self.window_size != int(self.window_size):
             raise ValueError(f"window_size must be a whole number of calls for a count window, "
                              f"got {self.window_size!r}")
+        if self.window == "count" and self.minimum_calls > self.window_size:
+            raise ValueError(
+                f"minimum_calls ({self.minimum_calls}) must be <= window_size "
+                f"({self.window_size:g}) for a count window: a window of {self.window_size:g} "
+                f"calls never holds {self.minimum_calls}, so the rates could never open the "
+                f"breaker; lower minimum_calls or raise window_size")
         if self.open_max_seconds < self.open_seconds:
             raise ValueError(f"open_max_seconds ({self.open_max_seconds:g}) must be >= "
                              f"open_seconds ({self.open_seconds:g})")
@@ -85,15 +106,29 @@ class BreakerPolicy:
         wait = self.open_seconds * self.open_multiplier ** max(0, consecutive_opens - 1)
         return min(wait, self.open_max_seconds)
 
-    def counts_as(self, ok: bool, error_class: str) -> str:
-        """``"success"``, ``"failure"`` or ``"ignored"`` for one outcome."""
+    def is_slow(self, seconds: float) -> bool:
+        """Did a call of ``seconds`` take longer than ``slow_call_seconds``?"""
+        return seconds > self.slow_call_seconds
+
+    def counts_as(self, ok: bool, error_class: str, error_types: Sequence[str] = ()) -> str:
+        """``"success"``, ``"failure"`` or ``"ignored"`` for one outcome.
+
+        A failed outcome is known by ``error_class`` and ``error_types`` (the names of its
+        exception's classes, most derived first): listed in ``ignored`` by any of them, it
+        is ignored; with ``recorded`` set, it is a failure only if listed there by any of
+        them, else a success.
+        """
         if ok:
             return "success"
-        if error_class in self.ignored:
+        if _listed(self.ignored, error_class, error_types):
             return "ignored"
-        if self.recorded and error_class not in self.recorded:
+        if self.recorded and not _listed(self.recorded, error_class, error_types):
             return "success"
         return "failure"
+
+
+def _listed(names: list[str], error_class: str, error_types: Sequence[str]) -> bool:
+    return bool(names) and (error_class in names or any(t in names for t in error_types))
 
 
 @attrs.frozen(kw_only=True)
