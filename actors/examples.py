@@ -108,14 +108,20 @@ class Save:
 
 
 class Chaos(Actor):
-    """An actor that fails on request, for fault injection."""
+    """An actor that fails on request, for fault injection.
+
+    Settings (a plain map): ``fail_on_start`` (every start fails), ``fail_on_start_from``
+    and ``fail_on_start_until`` (the starts of incarnations in that range fail; no end
+    when ``until`` is 0 or missing).
+    """
 
     def on_start(self) -> None:
         snapshot: Any = self.context.snapshot
         self.count = int(snapshot["count"]) if isinstance(snapshot, dict) else 0
         settings = self.context.settings
-        from_incarnation = int(settings.get("fail_on_start_from", 0))
-        if settings.get("fail_on_start") or 0 < from_incarnation <= self.context.incarnation:
+        first = int(settings.get("fail_on_start_from", 0))
+        last = int(settings.get("fail_on_start_until", 0)) or self.context.incarnation
+        if settings.get("fail_on_start") or 0 < first <= self.context.incarnation <= last:
             raise RuntimeError("chaos was configured to fail in on_start")
 
     @handler

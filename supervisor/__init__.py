@@ -6,7 +6,14 @@ a process of its own, started from a preloaded forkserver.
 
 from ._config import DEFAULT_CONFIG, DEFAULT_ENDPOINT, NodeConfig, load_config, parse_config
 from ._node import Node
-from ._policy import BackoffState, RestartIntensity, restart_plan, should_restart
+from ._policy import (
+    BackoffState,
+    ExitDecision,
+    RestartIntensity,
+    decide_exit,
+    restart_plan,
+    should_restart,
+)
 from ._specs import (
     DEFAULT_MAX_BUSY,
     DEFAULT_MAX_RESTARTS,
@@ -32,11 +39,13 @@ __all__ = [
     "Backoff",
     "BackoffState",
     "ChildSpec",
+    "ExitDecision",
     "Node",
     "NodeConfig",
     "RestartIntensity",
     "Supervisor",
     "SupervisorSpec",
+    "decide_exit",
     "load_config",
     "parse_config",
     "restart_plan",

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._policy import RestartIntensity, restart_plan, should_restart
+from ._policy import ExitDecision, RestartIntensity, decide_exit
 from ._runtime import Runtime
 from ._specs import SupervisorSpec
 from ._worker import Worker
@@ -74,29 +74,31 @@ class Supervisor:
 
     # -- failures --------------------------------------------------------------------
     def child_exited(self, child: Worker | Supervisor, cause: str) -> None:
-        """A child ended (it died, failed to start, or escalated): apply the strategy."""
+        """A child ended (it died, failed to start, or gave up): decide as OTP, then act."""
         if self.state != "running":
             return
-        if cause == "escalate_directive":
-            self.fail(f"child {child.name!r} escalated a handler error")
+        held = [(c.name, c.spec.restart) for c in self.children
+                if c is child or c.spec.restart != "temporary" or c.state != "stopped"]
+        decision = decide_exit(self.spec.strategy, held, child.name, cause, self.intensity,
+                               self.runtime.now())
+        if decision.action == "give_up":
+            self.fail(decision, offender=child.name)
             return
-        restart = child.spec.restart
-        if not should_restart(restart, cause):
+        if decision.action == "keep_down":
             log.info("supervisor %r: %s child %r exited (%s); not restarted",
-                     self.name, restart, child.name, cause)
+                     self.name, child.spec.restart, child.name, cause)
             return
-        now = self.runtime.now()
-        if self.intensity.record(now):
-            self.fail(f"child {child.name!r} exited ({cause}); more than max_restarts="
-                      f"{self.spec.max_restarts} in max_seconds={self.spec.max_seconds:g}")
-            return
-        order = [c.name for c in self.children]
-        plan = [c for c in self.children if c.name in restart_plan(self.spec.strategy, order, child.name)]
-        for other in reversed(plan):
-            if other is not child:
-                other.stop()
+        by_name = {c.name: c for c in self.children}
+        for name in decision.terminate:
+            other = by_name[name]
+            other.stop()
+            if name not in decision.start:
+                log.info("supervisor %r (%s): temporary child %r terminated with %r and not "
+                         "restarted", self.name, self.spec.strategy, name, child.name)
+        plan = [by_name[name] for name in decision.start]
         for c in plan:
             c.restarts += 1
+        now = self.runtime.now()
         delay = child.backoff.next_delay(now, child.healthy_since) if isinstance(child, Worker) else 0.0
         self._generation += 1
         log.info("supervisor %r (%s) restarting %s after %r exited (%s)%s", self.name,
@@ -113,16 +115,21 @@ class Supervisor:
         else:
             self._start_children(plan)
 
-    def fail(self, reason: str) -> None:
-        """Intensity exceeded or escalation: stop all children and hand the failure up."""
-        log.error("supervisor %r gave up: %s; stopping its children", self.name, reason)
+    def fail(self, decision: ExitDecision, offender: str) -> None:
+        """Intensity exceeded or escalation: stop all children, then exit to the parent
+        with the decision's cause (OTP's ``shutdown`` past the intensity)."""
+        log.error("supervisor %r gave up: %s; stopping its children", self.name, decision.reason)
+        log.error("supervisor report: supervisor=%r context=shutdown reason=%r offender=%r",
+                  self.name, "reached_max_restart_intensity" if decision.exit_cause == "shutdown"
+                  else "escalate_directive", offender)
         self.runtime.publish("lifecycle.gave_up", {
-            "name": self.name, "incarnation": 0, "event": "gave_up", "cause": reason, "pid": None})
+            "name": self.name, "incarnation": 0, "event": "gave_up", "cause": decision.reason,
+            "pid": None})
         self.stop()
         if self.parent is None:
-            self.runtime.root_gave_up(f"supervisor {self.name!r} gave up: {reason}")
+            self.runtime.root_gave_up(f"supervisor {self.name!r} gave up: {decision.reason}")
         else:
-            self.parent.child_exited(self, f"escalated: supervisor {self.name!r}: {reason}")
+            self.parent.child_exited(self, decision.exit_cause)
 
     def _checked(self, fn: Callable[[], None]) -> Callable[[], None]:
         """``fn`` that does nothing if this supervisor restarted or stopped meanwhile."""

@@ -10,13 +10,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import psutil
+import zmq
 
-from actors import Connection, connect
+from actors import Connection, connect, subscribe_confirmed
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 30.0
@@ -50,6 +53,11 @@ class RunningNode:
         return subprocess.run([sys.executable, str(ROOT / "run_node.py"), *args,
                                "--endpoint", self.endpoint], capture_output=True, text=True,
                               timeout=timeout, cwd=ROOT, check=False)
+
+    def event_log(self) -> EventLog:
+        """An :class:`EventLog` on this node's event stream (close it when done)."""
+        with self.connect() as conn:
+            return EventLog(conn.about().events)
 
     def descendants(self) -> set[int]:
         """Pids of every process below the node (actor hosts, forkserver), remembered."""
@@ -153,3 +161,48 @@ def eventually(check: Any, timeout: float = 5.0, interval: float = 0.02) -> Any:
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+class EventLog:
+    """Collects a node's events from its PUB socket on a thread of its own; every event
+    published after the constructor returns is seen (the subscription is confirmed)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(endpoint,), daemon=True)
+        self._thread.start()
+        assert self._ready.wait(5)
+
+    def _run(self, endpoint: str) -> None:
+        ctx = zmq.Context()
+        sub = ctx.socket(zmq.SUB)
+        sub.linger = 0
+        sub.connect(endpoint)
+        if subscribe_confirmed(sub, b""):  # no event may fall into the slow-joiner gap
+            self._ready.set()
+        while not self._stop.is_set():
+            if sub.poll(50):
+                env = msgpack.unpackb(sub.recv_multipart()[-1], raw=False)
+                self.events.append({"topic": env["type"], "at": time.monotonic(), **env["body"]})
+        sub.close()
+        ctx.term()
+
+    def wait_for(self, topic: str, name: str, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
+        """The first event on ``topic`` about ``name`` whose body has ``match``; fails if none
+        arrives within ``timeout``."""
+        found = eventually(lambda: next((e for e in self.events if e["topic"] == topic and
+                                         e["name"] == name and all(e.get(k) == v for k, v in
+                                                                   match.items())), None), timeout)
+        assert found, f"no {topic} for {name} {match} in {self.events}"
+        return found
+
+    def names(self, topic: str) -> list[str]:
+        """Names in the events on ``topic`` so far, in the order they were published."""
+        return [e["name"] for e in list(self.events) if e["topic"] == topic]
+
+    def close(self) -> None:
+        """Stop the reader thread (its socket and context close with it)."""
+        self._stop.set()
+        self._thread.join(5)

@@ -11,11 +11,8 @@ import sys
 import threading
 import time
 
-import msgpack
 import pytest
-import zmq
 
-from actors import subscribe_confirmed
 from actors.examples import Count, Fail, Ping, Save
 from messages import ActorCrashed, HandlerError
 from tests.nodes import ROOT, eventually, free_port, wait_gone
@@ -26,43 +23,6 @@ FAST = {"heartbeat_interval": 0.1, "max_busy": 0.5, "shutdown": 1.0}
 def _chaos_node(start_node, **child):
     return start_node({"max_restarts": 20, "max_seconds": 10, "children": [
         {"name": "echo", "actor": "echo"}, {"name": "chaos", "actor": "chaos", **FAST, **child}]})
-
-
-class EventLog:
-    """Collects lifecycle events from a node's PUB socket on a thread of its own."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.events: list[dict] = []
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(endpoint,), daemon=True)
-        self._thread.start()
-        assert self._ready.wait(5)
-
-    def _run(self, endpoint: str) -> None:
-        ctx = zmq.Context()
-        sub = ctx.socket(zmq.SUB)
-        sub.linger = 0
-        sub.connect(endpoint)
-        if subscribe_confirmed(sub, b""):  # no event may fall into the slow-joiner gap
-            self._ready.set()
-        while not self._stop.is_set():
-            if sub.poll(50):
-                env = msgpack.unpackb(sub.recv_multipart()[-1], raw=False)
-                self.events.append({"topic": env["type"], "at": time.monotonic(), **env["body"]})
-        sub.close()
-        ctx.term()
-
-    def wait_for(self, topic: str, name: str, timeout: float = 10.0, **match) -> dict:
-        found = eventually(lambda: next((e for e in self.events if e["topic"] == topic and
-                                         e["name"] == name and all(e.get(k) == v for k, v in
-                                                                   match.items())), None), timeout)
-        assert found, f"no {topic} for {name} {match} in {self.events}"
-        return found
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
 
 
 def _pid(conn, name: str) -> int:
@@ -168,7 +128,7 @@ def test_escalation_two_levels_then_node_exits_nonzero(start_node):
         {"name": "mid", "max_restarts": 1, "max_seconds": 60, "children": [
             {"name": "leaf", "max_restarts": 1, "max_seconds": 60, "children": [
                 {"name": "chaos", "actor": "chaos", **FAST}]}]}]})
-    events = EventLog(node.cli("tree") and _events_endpoint(node))
+    events = node.event_log()
     try:
         crashes = 0
         with node.connect() as conn:
@@ -196,11 +156,6 @@ def _exited_or_running(node, conn) -> bool:
         return conn.status("chaos", timeout=0.5).actors[0].state == "running"
     except TimeoutError:
         return node.proc.poll() is not None
-
-
-def _events_endpoint(node) -> str:
-    with node.connect() as conn:
-        return conn.about().events
 
 
 def test_crash_in_on_start_at_boot_fails_the_node(tmp_path):
@@ -233,7 +188,7 @@ def test_crash_in_on_start_on_restart_counts_as_failure(start_node):
 def test_hung_handler_is_killed_and_restarted(start_node):
     """A handler that never returns past max_busy is killed; the ask fails as crashed."""
     node = _chaos_node(start_node)
-    events = EventLog(_events_endpoint(node))
+    events = node.event_log()
     try:
         with node.connect() as conn, pytest.raises(ActorCrashed, match="hung"):
             conn.ask("chaos", Fail(how="hang"), timeout=10.0)
@@ -311,7 +266,7 @@ def test_ten_children_killed_at_once(start_node):
 def test_backoff_delays_the_restart(start_node):
     """With backoff, the restart waits: the child is 'restarting' first, then serves."""
     node = _chaos_node(start_node, backoff={"initial": 0.8, "jitter": 0})
-    events = EventLog(_events_endpoint(node))
+    events = node.event_log()
     try:
         with node.connect() as conn:
             with pytest.raises(ActorCrashed):

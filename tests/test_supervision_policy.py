@@ -70,6 +70,15 @@ def test_intensity_period_slides():
     assert intensity.record(5.9)
 
 
+def test_intensity_period_includes_its_boundary():
+    """OTP's add_restart keeps a restart R while R >= Now - Period: one exactly max_seconds
+    old still counts (intensity 1 in 5 s: restarts at 100 and 105 are two too many)."""
+    intensity = RestartIntensity(1, 5.0)
+    assert not intensity.record(100.0)
+    assert intensity.count(105.0) == 1
+    assert intensity.record(105.0)
+
+
 def test_zero_max_restarts_gives_up_at_once():
     """max_restarts=0: the first failure escalates."""
     assert RestartIntensity(0, 5.0).record(0.0)
