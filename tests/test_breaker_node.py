@@ -12,6 +12,7 @@ import msgpack
 import pytest
 import zmq
 
+from actors import connect_async
 from actors.breaker import (
     Acquire,
     BreakerClient,
@@ -230,6 +231,14 @@ def test_call_passes_a_reply_type_unknown_to_the_breaker_on_as_it_came(node: Run
         plain = conn.ask_reply("breaker", Call("count-res", "chaos", "chaos.count", {}),
                                timeout=5.0)
         assert plain.type == "value" and isinstance(plain.value, int)
+
+
+async def test_async_client_sees_the_passed_on_reply_type(node: RunningNode) -> None:
+    """The asyncio client's Reply carries the reply's type tag as well."""
+    async with connect_async(node.endpoint) as conn:
+        through = await conn.ask_reply("breaker", Call.of("target-res", "target", Question(4)),
+                                       timeout=5.0)
+        assert (through.type, through.value) == ("target.answer", Answer(8))
 
 
 def test_call_matches_recorded_and_ignored_errors_by_the_remote_class_names(
