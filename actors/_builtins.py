@@ -7,6 +7,7 @@ BUILTIN_ACTORS: Final[dict[str, str]] = {
     "chaos": "actors.examples:Chaos",
     "echo": "actors.examples:Echo",
     "health": "actors.health:HealthActor",
+    "mqtt": "actors.connectors.mqtt:MqttBridge",
     "pool": "actors.pool:PoolActor",
     "profiler": "actors.profiler:ProfilerActor",
     "relay": "actors.examples:Relay",

@@ -279,14 +279,19 @@ class _ControlLoop:
         return ref, counters
 
     def _observer(self, context: ActorContext) -> Callable[[str, float, bool], None] | None:
-        """Automatic profiling: each handler's duration, as ``<actor>:<type>``, in batches."""
+        """Automatic profiling: each handler's duration, as ``<actor>:<type>``, in batches.
+
+        The recorder is also the process's default, so ``profiled(...)`` in the actor's
+        own code (and the connectors' per-topic timings) reach the node's profiler too.
+        """
         profiler = self.spec.profiler
         if profiler is None or profiler == self.spec.name:
             return None
-        from .profiler import Recorder, connection_sink
+        from .profiler import Recorder, connection_sink, set_default_recorder
 
         self.recorder = Recorder(connection_sink(context.connection(), profiler),
                                  source=f"{self.spec.name}#{self.spec.incarnation}")
+        set_default_recorder(self.recorder)
         record, prefix = self.recorder.record, f"{self.spec.name}:"
         return lambda type_, seconds, ok: record(prefix + type_, seconds, ok)
 

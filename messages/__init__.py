@@ -19,7 +19,7 @@ from ._builtin import (
     StatusReply,
     StopNode,
 )
-from ._codec import decode, encode
+from ._codec import decode, encode, pack_value, unpack_value
 from ._constants import (
     DEFAULT_ASK_TIMEOUT,
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -99,6 +99,8 @@ __all__ = [
     "is_registered",
     "message",
     "message_class",
+    "pack_value",
     "to_wire",
     "type_tag",
+    "unpack_value",
 ]

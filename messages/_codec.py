@@ -33,6 +33,32 @@ def encode(envelope: Envelope) -> bytes:
         raise TypeError(f"message {envelope.type!r} has a body msgpack cannot encode: {exc}") from exc
 
 
+def pack_value(value: Any) -> bytes:
+    """Encode one plain value (a message payload, not an envelope) as msgpack bytes.
+
+    For payloads that leave the actor world as msgpack (a broker message, a device's
+    answer); TypeError names what msgpack cannot encode.
+    """
+    try:
+        return _packb(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise TypeError(f"payload msgpack cannot encode: {exc}") from exc
+
+
+def unpack_value(data: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Any:
+    """Decode msgpack bytes written by :func:`pack_value` or any msgpack producer.
+
+    MalformedMessage if the bytes are not one msgpack value, MessageTooLarge over
+    ``max_bytes``: bad bytes from outside are refused, never trusted.
+    """
+    if len(data) > max_bytes:
+        raise MessageTooLarge(f"payload of {len(data)} bytes is over the limit of {max_bytes} bytes")
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except Exception as exc:  # msgpack raises several unrelated types for bad bytes
+        raise MalformedMessage(f"payload is not msgpack: {type(exc).__name__}: {exc}") from None
+
+
 def decode(data: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Envelope:
     """Decode and check one payload frame; raise a :class:`ProtocolError` subclass."""
     if len(data) > max_bytes:

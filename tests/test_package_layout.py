@@ -8,7 +8,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("name", ["actors", "messages", "supervisor"])
+@pytest.mark.parametrize("name", ["actors", "messages", "supervisor", "actors.connectors",
+                                  "actors.connectors.mqtt"])
 def test_exports_sorted_unique_and_importable(name):
     """__all__ is sorted (constants, classes, functions as ruff sorts), unique and real."""
     module = importlib.import_module(name)
