@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import Any
 
-from actors.breaker import CLOSED, BreakerClient, classify
+from actors.breaker import CLOSED, BreakerClient, classify, error_types
 from messages import ActorNotFound
 
 log = logging.getLogger("actors.connectors")
@@ -37,15 +37,15 @@ class BrokerGuard:
             return
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(None, self._resolve)
+            self.client = await loop.run_in_executor(None, self._open, self.breaker)
         except (ActorNotFound, TimeoutError) as exc:
             log.info("bridge %r: no breaker actor %r on this node (%s); the broker is unguarded",
                      self.resource, self.breaker, type(exc).__name__)
-            return
-        self.client = BreakerClient(self.connection, self.breaker)
 
-    def _resolve(self) -> None:
-        self.connection.resolve(self.breaker, timeout=ATTACH_TIMEOUT)
+    def _open(self, breaker: str) -> BreakerClient:
+        """Resolve the breaker actor, then open a client (which reads the states at once)."""
+        self.connection.resolve(breaker, timeout=ATTACH_TIMEOUT)
+        return BreakerClient(self.connection, breaker)
 
     async def check(self) -> int:
         """Raise CircuitOpenError while the broker's circuit is open; else a trial permit (or 0).
@@ -63,8 +63,11 @@ class BrokerGuard:
         """Account one call's outcome with the breaker (batched by the client)."""
         if self.client is None:
             return
-        self.client.record(self.resource, ok, seconds, "" if error is None else classify(error),
-                           message="" if error is None else str(error), permit=permit)
+        if error is None:
+            self.client.record(self.resource, True, seconds, permit=permit)
+        else:
+            self.client.record(self.resource, False, seconds, classify(error), message=str(error),
+                               permit=permit, error_types=error_types(error))
 
     def close(self) -> None:
         """Ship what is left and stop the client's thread."""
