@@ -48,6 +48,8 @@ class NodeAbout:
     events: str
     pid: int
     version: int
+    data_dir: str = ""
+    """Absolute path of the node's data directory (SQLite files, actor state)."""
 
 
 @message("node.status")

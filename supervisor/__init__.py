@@ -4,7 +4,16 @@ The node (:class:`Node`) runs supervisors in one poll loop; each supervised acto
 a process of its own, started from a preloaded forkserver.
 """
 
-from ._config import DEFAULT_CONFIG, DEFAULT_ENDPOINT, NodeConfig, load_config, parse_config
+from ._config import (
+    DEFAULT_CONFIG,
+    DEFAULT_ENDPOINT,
+    EXTENDS_KEY,
+    NodeConfig,
+    check_endpoint,
+    extend_import_path,
+    load_config,
+    parse_config,
+)
 from ._node import Node
 from ._policy import (
     BackoffState,
@@ -34,6 +43,7 @@ __all__ = [
     "DEFAULT_MAX_RESTARTS",
     "DEFAULT_MAX_SECONDS",
     "DEFAULT_SHUTDOWN",
+    "EXTENDS_KEY",
     "HEARTBEAT_INTERVAL",
     "HEARTBEAT_LIVENESS",
     "Backoff",
@@ -45,7 +55,9 @@ __all__ = [
     "RestartIntensity",
     "Supervisor",
     "SupervisorSpec",
+    "check_endpoint",
     "decide_exit",
+    "extend_import_path",
     "load_config",
     "parse_config",
     "restart_plan",

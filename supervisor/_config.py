@@ -5,6 +5,11 @@ Environment variables (documented in README.md):
 ``AGENTCELL_MAX_MESSAGE_BYTES`` override node keys; ``AGENTCELL_<ACTOR>__<SETTING>`` sets
 one setting of one actor (names upper-cased, ``-`` and ``.`` as ``_``; the value is read as
 JSON, else as a string).
+
+Two things a user's own actors need are settled here as well: a config may start from the
+embedded defaults (``"extends": "defaults"``), and the directory of the config file plus
+every ``--path`` directory go on the import path, so ``"module:Class"`` finds a module
+that lives beside the config (see :func:`extend_import_path`).
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +33,9 @@ DEFAULT_ENDPOINT: Final = "tcp://127.0.0.1:5570"
 ENV_PREFIX: Final = "AGENTCELL_"
 _NODE_KEYS: Final = ("endpoint", "data_dir", "log_level", "max_message_bytes")
 _SUPERVISOR_KEYS: Final = ("name", "strategy", "max_restarts", "max_seconds", "restart", "children")
+_ENDPOINT: Final = re.compile(r"^(tcp://[^\s]+:\d+|ipc://.+)$")
+EXTENDS_KEY: Final = "extends"
+"""Top-level key: ``"extends": "defaults"`` adds the config's children to the default ones."""
 
 DEFAULT_CONFIG: Final[dict[str, Any]] = {
     "strategy": "one_for_one",
@@ -52,31 +61,78 @@ class NodeConfig:
     log_level: str = "INFO"
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     root: SupervisorSpec = attrs.field(factory=lambda: SupervisorSpec(name="root"))
+    import_path: tuple[str, ...] = ()
+    """Absolute directories put in front of ``sys.path`` for user actor modules."""
 
 
 def load_config(path: str | None, env: Mapping[str, str] | None = None,
-                endpoint: str | None = None) -> NodeConfig:
-    """Read ``path`` (or the embedded default), apply ``env`` and ``endpoint``, validate."""
+                endpoint: str | None = None, *, import_path: Iterable[str] = ()) -> NodeConfig:
+    """Read ``path`` (or the embedded default), apply ``env`` and ``endpoint``, validate.
+
+    The config file's directory, then each of ``import_path``, go in front of ``sys.path``
+    before any actor class is imported (:func:`extend_import_path`).
+    """
     if path is None:
         raw: Any = json.loads(json.dumps(DEFAULT_CONFIG))
     else:
         try:
-            raw = json.loads(Path(path).read_text())
+            text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"config file {path!r} cannot be read: {exc.strerror}") from exc
-        except json.JSONDecodeError as exc:
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {path!r} is not UTF-8 text: {exc}") from exc
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:  # JSONDecodeError, or an integer of over 4300 digits
             raise ConfigError(f"config file {path!r} is not valid JSON: {exc}") from exc
-    return parse_config(raw, env if env is not None else os.environ, endpoint)
+        except RecursionError:
+            raise ConfigError(f"config file {path!r} nests JSON too deeply to read") from None
+    dirs = extend_import_path(([] if path is None else [str(Path(path).parent)]) + list(import_path))
+    try:
+        config = parse_config(raw, env if env is not None else os.environ, endpoint)
+    except ConfigError as exc:
+        if _missing_module(exc):
+            raise ConfigError(f"{exc}; user modules are imported from "
+                              f"{', '.join(dirs) or 'the directory of --config'} (the config "
+                              "file's directory, then each --path DIR) and from PYTHONPATH") from exc
+        raise
+    return attrs.evolve(config, import_path=dirs)
+
+
+def extend_import_path(dirs: Iterable[str]) -> tuple[str, ...]:
+    """Put each directory, made absolute, in front of ``sys.path`` (once); return them.
+
+    The node imports actor classes to validate the config, and actor hosts import them
+    again: hosts fork from a forkserver that copies the node's ``sys.path`` when it
+    starts (at the first launch, after the config is loaded), so both see these
+    directories, restarts and warm standbys included.
+    """
+    absolute = tuple(dict.fromkeys(str(Path(d).resolve()) for d in dirs))
+    for directory in reversed(absolute):
+        if directory in sys.path:
+            sys.path.remove(directory)
+        sys.path.insert(0, directory)
+    return absolute
+
+
+def _missing_module(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, ModuleNotFoundError):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def parse_config(raw: Any, env: Mapping[str, str], endpoint: str | None = None) -> NodeConfig:
     """Validate a decoded config; ConfigError names the key, child or class at fault."""
     if not isinstance(raw, dict):
         raise ConfigError(f"config must be a JSON object, got {type(raw).__name__}")
-    unknown = sorted(set(raw) - set(_NODE_KEYS) - set(_SUPERVISOR_KEYS))
+    unknown = sorted(set(raw) - set(_NODE_KEYS) - set(_SUPERVISOR_KEYS) - {EXTENDS_KEY})
     if unknown:
         raise ConfigError(f"config: unknown key(s) {', '.join(unknown)}; known: "
-                          f"{', '.join(sorted((*_NODE_KEYS, *_SUPERVISOR_KEYS)))}")
+                          f"{', '.join(sorted((*_NODE_KEYS, *_SUPERVISOR_KEYS, EXTENDS_KEY)))}")
+    raw = _extend(raw)
     _apply_env(raw, env)
     if endpoint is not None:
         raw["endpoint"] = endpoint
@@ -98,12 +154,42 @@ def parse_config(raw: Any, env: Mapping[str, str], endpoint: str | None = None) 
     except InvalidBody as exc:
         raise ConfigError(f"config: {exc}".replace("NodeConfig.", "")) from exc
     config = attrs.evolve(config, root=root)
-    if not re.match(r"^(tcp://[^\s]+:\d+|ipc://.+)$", config.endpoint):
-        raise ConfigError(f"config: endpoint must look like tcp://HOST:PORT or ipc://PATH, "
-                          f"got {config.endpoint!r}")
+    check_endpoint(config.endpoint, "config: endpoint")
     if config.max_message_bytes < 1024:
         raise ConfigError(f"config: max_message_bytes must be >= 1024, got {config.max_message_bytes}")
     return config
+
+
+def check_endpoint(endpoint: str, what: str = "endpoint") -> str:
+    """``endpoint`` if it looks like ``tcp://HOST:PORT`` or ``ipc://PATH``; ConfigError otherwise."""
+    if not _ENDPOINT.match(endpoint):
+        raise ConfigError(f"{what} must look like tcp://HOST:PORT or ipc://PATH, got {endpoint!r}")
+    return endpoint
+
+
+def _extend(raw: dict[str, Any]) -> dict[str, Any]:
+    """Apply ``"extends": "defaults"``: the default config, overridden key by key by this
+    one; a child named like a default child replaces it in place, other children follow."""
+    if EXTENDS_KEY not in raw:
+        return raw
+    base = raw[EXTENDS_KEY]
+    if base != "defaults":
+        raise ConfigError(f"config: {EXTENDS_KEY} must be \"defaults\" (the embedded default "
+                          f"config README shows), got {base!r}")
+    children = raw.get("children", [])
+    if not isinstance(children, list):
+        raise ConfigError(f"config: children must be a list, got {type(children).__name__}")
+    merged: dict[str, Any] = json.loads(json.dumps(DEFAULT_CONFIG))
+    merged.update({k: v for k, v in raw.items() if k not in (EXTENDS_KEY, "children")})
+    defaults: list[Any] = merged["children"]
+    position = {child["name"]: i for i, child in enumerate(defaults)}
+    for child in children:
+        name = child.get("name") if isinstance(child, dict) else None
+        if isinstance(name, str) and name in position:
+            defaults[position.pop(name)] = child
+        else:
+            defaults.append(child)
+    return merged
 
 
 def _supervisor(raw: dict[str, Any], where: str) -> SupervisorSpec:

@@ -62,7 +62,7 @@ class FrontDoor:
             "actor.ping": lambda _: ActorPong(NODE_TARGET, 0),
             "node.resolve": self._resolve,
             "node.info": lambda _: NodeAbout(self.endpoint, node.events_endpoint, os.getpid(),
-                                             PROTOCOL_VERSION),
+                                             PROTOCOL_VERSION, node.data_dir),
             "node.status": self._status,
             "node.stop": self._stop,
             "node.tree": lambda _: node.root.describe(),

@@ -165,7 +165,7 @@ class Node:
             if not self.stop_requested:
                 print(f"agent-cellphone node ready at {self.front.endpoint} "
                       f"(pid {os.getpid()}, {len(self._workers)} actors, events at "
-                      f"{self.events_endpoint})", flush=True)
+                      f"{self.events_endpoint}, data in {self.data_dir})", flush=True)
             while not self.stop_requested:
                 self._turn()
         finally:

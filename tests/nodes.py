@@ -116,8 +116,13 @@ def kill_pids(pids: set[int]) -> None:
 
 
 def start_node_process(tmp: Path, config: dict[str, Any] | None, *, env: dict[str, str] | None = None,
-                       extra_args: tuple[str, ...] = ()) -> RunningNode:
-    """Start a node on a free loopback port and wait (by reading stdout) for its ready line."""
+                       extra_args: tuple[str, ...] = (), files: dict[str, str] | None = None) -> RunningNode:
+    """Start a node on a free loopback port and wait (by reading stdout) for its ready line.
+
+    ``files`` are written into ``tmp`` first, beside the config file (e.g. a user's actor module).
+    """
+    for name, text in (files or {}).items():
+        (tmp / name).write_text(text)
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     data_dir = tmp / "data"
     args = [sys.executable, str(ROOT / "run_node.py"), "--endpoint", endpoint]
@@ -134,7 +139,7 @@ def start_node_process(tmp: Path, config: dict[str, Any] | None, *, env: dict[st
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log_file, text=True,
                                 cwd=ROOT, env=full_env)
     node = RunningNode(proc, endpoint, data_dir, log)
-    line = _read_line(proc, READY_TIMEOUT)
+    line = read_line(proc, READY_TIMEOUT)
     if "ready at" not in line:
         node.stop()
         raise RuntimeError(f"node did not get ready (exit {proc.poll()}); stdout {line!r}; "
@@ -144,7 +149,8 @@ def start_node_process(tmp: Path, config: dict[str, Any] | None, *, env: dict[st
     return node
 
 
-def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
+def read_line(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The next line of ``proc``'s stdout, or "" if none comes within ``timeout`` seconds."""
     assert proc.stdout is not None
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)

@@ -42,12 +42,32 @@ def test_default_config_runs_echo():
      "child 'a': shutdown"),
     ([1, 2], "must be a JSON object"),
     ({"children": [{"name": "node", "actor": "echo"}]}, "the node's own front door"),
+    ({"extends": "mine"}, "extends must be \"defaults\""),
+    ({"extends": "defaults", "children": {"name": "a"}}, "children must be a list"),
+    ({"extends": "defaults", "children": [{"name": "echo", "actor": "echo"},
+                                          {"name": "echo", "actor": "echo"}]},
+     "two children are named 'echo'"),
 ])
 def test_bad_config_refused_naming_the_offender(raw, needle):
     """Each bad config raises ConfigError with the offending key, child or class."""
     with pytest.raises(ConfigError) as info:
         parse_config(raw, {})
     assert needle in str(info.value)
+
+
+def test_extends_defaults_merges_children_and_keys():
+    """extends: defaults first, a same-named child replaces its default in place, others
+    follow; the config's own keys win; without extends nothing is added."""
+    config = parse_config({"extends": "defaults", "max_restarts": 9, "children": [
+        {"name": "relay", "actor": "relay"},
+        {"name": "pool", "actor": "pool", "settings": {"max_size": 3}}]}, {"AGENTCELL_POOL__MIN_SIZE": "2"})
+    names = [c.name for c in config.root.children]
+    assert names == ["profiler", "health", "breaker", "pool", "echo", "relay"]
+    pool = config.root.children[3]
+    assert isinstance(pool, ChildSpec) and pool.settings == {"max_size": 3, "min_size": 2}
+    assert (config.root.max_restarts, config.root.max_seconds) == (9, 10)
+    alone = parse_config({"children": [{"name": "relay", "actor": "relay"}]}, {})
+    assert [c.name for c in alone.root.children] == ["relay"]
 
 
 def test_nested_supervisors_parse():

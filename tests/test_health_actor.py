@@ -27,7 +27,9 @@ from actors.health import (
     StatusQuery,
     UnknownComponent,
     format_health,
+    probe_failures,
     probe_passes,
+    verdict,
 )
 from actors.health._feed import LifecycleFeed, Sampler
 from messages import ActorStatus, InvalidBody, StatusReply, from_wire, to_wire
@@ -203,6 +205,27 @@ def test_probe_passes_and_table() -> None:
     assert probe_passes(monitor.node(), "live")
     table = format_health(monitor.node())
     assert table.splitlines()[1].startswith("a ") and "FAILED" in table and EXIT_UNHEALTHY == 4
+
+
+def test_readiness_rule_status_floor_and_stopped_children() -> None:
+    """Readiness: live, ready and at min_status or better; a child stopped on purpose is left
+    out and named in the verdict; liveness ignores status."""
+    monitor = HealthMonitor()
+    monitor.set_live("a", True)
+    monitor.set_live("pool", True)
+    monitor.report("pool", "availability", 0.0)  # as issue 22 saw it: down, yet answering fast
+    monitor.report("pool", "response_time", 0.001)
+    node = monitor.node()
+    assert {c.component: c.status for c in node.components}["pool"] == "CRITICAL"
+    assert probe_failures(node, "ready") == ["pool: CRITICAL, worse than WARNING"]
+    assert probe_passes(node, "ready", min_status="CRITICAL") and probe_passes(node, "live")
+    assert verdict(node, "ready").startswith("ready: NO (every component live, ready and WARNING "
+                                             "or better) — pool: CRITICAL")
+    monitor.report("pool", "availability", 1.0)
+    monitor.set_live("a", False, cause="shutdown", on_purpose=True)
+    node = monitor.node()
+    assert probe_passes(node, "ready")
+    assert verdict(node, "ready").endswith("; not counted, stopped on purpose: a")
 
 
 def test_statistics_fields_named_like_metrics_are_metrics() -> None:

@@ -7,7 +7,16 @@ also feeds itself from the node's lifecycle events and process sampling.
 
 from ._actor import HealthActor, HealthStatistics
 from ._alerts import AlertBook, UnknownAlert
-from ._cli import EXIT_UNHEALTHY, format_health, health_cli, probe_passes, watch_events
+from ._cli import (
+    DEFAULT_READY_STATUS,
+    EXIT_UNHEALTHY,
+    format_health,
+    health_cli,
+    probe_failures,
+    probe_passes,
+    verdict,
+    watch_events,
+)
 from ._history import Ring, slope, trend
 from ._messages import (
     Accepted,
@@ -29,6 +38,7 @@ from ._monitor import HealthMonitor, UnknownComponent
 from ._settings import HealthSettings, ThresholdSetting
 
 __all__ = [
+    "DEFAULT_READY_STATUS",
     "DEFAULT_THRESHOLDS",
     "EXIT_UNHEALTHY",
     "METRICS",
@@ -58,11 +68,13 @@ __all__ = [
     "UnknownComponent",
     "format_health",
     "health_cli",
+    "probe_failures",
     "probe_passes",
     "rollup",
     "slope",
     "status_of",
     "trend",
+    "verdict",
     "watch_events",
     "weighted_score",
 ]
