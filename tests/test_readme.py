@@ -36,6 +36,7 @@ from typing import Any
 import attrs
 import pytest
 
+from actors import BUILTIN_ACTORS
 from supervisor import DEFAULT_CONFIG, DEFAULT_ENDPOINT
 from tests.nodes import ROOT, RunningNode, free_port, kill_pids, read_line, wait_gone
 
@@ -288,3 +289,10 @@ def test_conventions_are_used_as_documented() -> None:
         assert not block.directive or known.match(block.directive), (block.line, block.directive)
     assert {b.file for b in BLOCKS if b.file} >= {"greeter.py", "greeter.json", "ask.py"}
     assert any(b.lang == "console" for b in BLOCKS) and any(b.lang == "python" for b in BLOCKS)
+
+
+def test_every_built_in_actor_is_listed() -> None:
+    """README's table of built-in actors has a row for every name a config may use."""
+    text = README.read_text()
+    for name, path in BUILTIN_ACTORS.items():
+        assert f"| `{name}` | `{path}` |" in text, name
