@@ -8,6 +8,7 @@ BUILTIN_ACTORS: Final[dict[str, str]] = {
     "echo": "actors.examples:Echo",
     "health": "actors.health:HealthActor",
     "mqtt": "actors.connectors.mqtt:MqttBridge",
+    "nats": "actors.connectors.nats:NatsBridge",
     "pool": "actors.pool:PoolActor",
     "profiler": "actors.profiler:ProfilerActor",
     "relay": "actors.examples:Relay",

@@ -21,10 +21,33 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from actors.connectors import BridgeStatistics
 from tests.conftest import _reachable
 from tests.nodes import free_port
 
 START_TIMEOUT = 20.0
+
+
+def take(messages: queue.Queue[Any], count: int, timeout: float) -> list[Any]:
+    """The next ``count`` items of ``messages`` (fewer if ``timeout`` passes first)."""
+    out: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(out) < count and (left := deadline - time.monotonic()) > 0:
+        with contextlib.suppress(queue.Empty):
+            out.append(messages.get(timeout=left))
+    return out
+
+
+def bridge_child(actor: str, name: str, **settings: Any) -> dict[str, Any]:
+    """A config child running bridge ``actor`` as ``name``, reconnecting within 0.5 s."""
+    return {"name": name, "actor": actor, "settings": {"reconnect_max": 0.5, **settings}}
+
+
+def bridge_stats(conn: Any, name: str) -> BridgeStatistics:
+    """Bridge ``name``'s statistics."""
+    value = conn.ask(name, "actor.statistics", {}, timeout=2.0)
+    assert isinstance(value, BridgeStatistics)
+    return value
 
 
 class PrivateBroker:
@@ -117,14 +140,57 @@ class MqttPeer:
 
     def take(self, count: int, timeout: float = 10.0) -> list[mqtt.MQTTMessage]:
         """The next ``count`` messages received (fewer if ``timeout`` passes first)."""
-        out: list[mqtt.MQTTMessage] = []
-        deadline = time.monotonic() + timeout
-        while len(out) < count and (left := deadline - time.monotonic()) > 0:
-            with contextlib.suppress(queue.Empty):
-                out.append(self.messages.get(timeout=left))
-        return out
+        return take(self.messages, count, timeout)
 
     def close(self) -> None:
         """Disconnect and stop the network thread."""
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def private_nats(tmp: Path) -> PrivateBroker:
+    """A nats-server with JetStream storing in ``tmp`` (streams survive a restart)."""
+    port = free_port()
+    data = tmp / "nats"
+    data.mkdir(exist_ok=True)
+    return PrivateBroker("nats-server", ["nats-server", "-a", "127.0.0.1", "-p", str(port), "-js",
+                                         "-sd", str(data)], port, data / "log")
+
+
+class NatsPeer:
+    """A plain nats-py client on a loop thread of its own, driven from a synchronous test."""
+
+    def __init__(self, port: int = 4222) -> None:
+        import nats
+
+        from actors.connectors import LoopThread
+
+        self.messages: queue.Queue[Any] = queue.Queue()
+        self.thread = LoopThread("nats-peer")
+        self.nc = self.thread.run(nats.connect(f"nats://127.0.0.1:{port}", max_reconnect_attempts=-1,
+                                               reconnect_time_wait=0.2), 10)
+        self.js = self.nc.jetstream()
+
+    def run(self, coro: Any, timeout: float = 10.0) -> Any:
+        """Run a coroutine of this client's (``self.nc``, ``self.js``) and return its result."""
+        return self.thread.run(coro, timeout)
+
+    def subscribe(self, subject: str) -> None:
+        """Collect every message on ``subject`` into :attr:`messages`."""
+        async def collect(msg: Any) -> None:
+            self.messages.put(msg)
+
+        async def sub() -> None:
+            await self.nc.subscribe(subject, cb=collect)
+            await self.nc.flush()
+        self.run(sub())
+
+    def take(self, count: int, timeout: float = 10.0) -> list[Any]:
+        """The next ``count`` messages collected (fewer if ``timeout`` passes first)."""
+        return take(self.messages, count, timeout)
+
+    def close(self) -> None:
+        """Close the connection and stop the loop thread."""
+        with contextlib.suppress(Exception):
+            self.run(self.nc.close(), 5)
+        self.thread.close()

@@ -33,16 +33,22 @@ class Collector(Actor):
             raise RuntimeError(f"collector refuses message {msg.message_id}")
         if self.delay:
             time.sleep(self.delay)  # simulated work, so that messages queue up in the broker
-        os.write(self.fd, f"{msg.message_id} {int(msg.redelivered)}\n".encode())
+        os.write(self.fd, f"{msg.message_id} {int(msg.redelivered)} {self.context.incarnation}\n"
+                 .encode())
         self.count += 1
         return {"id": msg.message_id, "payload": msg.payload, "count": self.count,
                 "topic": msg.topic, "incarnation": self.context.incarnation}
 
 
-def handled_ids(data_dir: Any, name: str = "collector") -> list[str]:
-    """Every message id the collector recorded, in order, with repeats."""
+def handled(data_dir: Any, name: str = "collector") -> list[tuple[str, int]]:
+    """Every (message id, incarnation) the collector recorded, in order, with repeats."""
     path = os.path.join(str(data_dir), f"{name}.ids")
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return [line.split()[0] for line in f if line.strip()]
+        return [(fields[0], int(fields[2])) for fields in map(str.split, f) if len(fields) == 3]
+
+
+def handled_ids(data_dir: Any, name: str = "collector") -> list[str]:
+    """Every message id the collector recorded, in order, with repeats."""
+    return [message_id for message_id, _ in handled(data_dir, name)]

@@ -19,9 +19,9 @@ from actors.breaker import Stats as BreakerStats
 from actors.connectors import BridgeStatistics, Publish, Published
 from actors.health import ComponentHealth, StatusQuery
 from messages import HandlerError, RemoteError, unpack_value
-from tests.brokers import MqttPeer, PrivateBroker, private_mosquitto
+from tests.brokers import MqttPeer, PrivateBroker, bridge_child, bridge_stats, private_mosquitto
 from tests.conftest import _reachable, require_service
-from tests.connector_actors import handled_ids
+from tests.connector_actors import handled, handled_ids
 from tests.nodes import RunningNode, eventually
 
 pytestmark = pytest.mark.mqtt
@@ -58,13 +58,11 @@ def peer(mosquitto: None) -> Iterator[MqttPeer]:
 
 
 def bridge(name: str = "mqtt", **settings: Any) -> dict[str, Any]:
-    return {"name": name, "actor": "mqtt", "settings": {"reconnect_max": 0.5, **settings}}
+    return bridge_child("mqtt", name, **settings)
 
 
 def stats(conn: Any, name: str = "mqtt") -> BridgeStatistics:
-    value = conn.ask(name, "actor.statistics", {}, timeout=2.0)
-    assert isinstance(value, BridgeStatistics)
-    return value
+    return bridge_stats(conn, name)
 
 
 def connected(conn: Any, name: str = "mqtt") -> bool:
@@ -156,7 +154,7 @@ def test_target_sigkilled_while_messages_arrive(start_node: Callable[..., Runnin
     re-asks the next incarnation before acknowledging); duplicates are counted, not lost."""
     total = 300
     node = start_node({"max_restarts": 10, "children": [
-        {"name": "collector", "actor": COLLECTOR},
+        {"name": "collector", "actor": COLLECTOR, "settings": {"delay": 0.002}},
         bridge(client_id=f"kill-{uid}", max_in_flight=20, subscriptions=[
             {"topic": f"t/{uid}/in", "qos": 1, "target": "collector", "timeout": 2.0}]),
     ]})
@@ -177,6 +175,7 @@ def test_target_sigkilled_while_messages_arrive(start_node: Callable[..., Runnin
     print(f"{total} messages, {duplicates} handled twice, {after.retries} re-asks")
     assert set(ids) == {f"m{i}" for i in range(total)}
     assert max(Counter(ids).values()) <= 2, "a message was handled more than once per crash"
+    assert {inc for _, inc in handled(node.data_dir)} == {1, 2}, "the kill did not interrupt the stream"
     assert after.failed == 0 and after.dropped == 0 and after.received == total
 
 
