@@ -239,14 +239,25 @@ class BridgeActor(pykka.ThreadingActor):
             log.info("%s", text)
         else:
             log.error("%s (on_error=%s)", text, self._on_error, exc_info=exc)
-        self._replies.error(route, env, "handler_error", text, actor=self._name, type=env.type,
-                            exception=type(exc).__name__,
-                            exception_mro=[c.__name__ for c in type(exc).__mro__ if c is not object])
+        extra = _answer_details(exc) if expected else {}
+        self._replies.error(route, env, "handler_error", text, **{
+            **extra, "actor": self._name, "type": env.type, "exception": type(exc).__name__,
+            "exception_mro": [c.__name__ for c in type(exc).__mro__ if c is not object]})
         code = None if expected else _DIRECTIVE_EXIT.get(self._on_error)
         if code is not None:
             log.error("actor %r exits (on_error=%s)", self._name, self._on_error)
             _close_with_context(self._socket, linger_ms=1000)  # the error reply goes out first
             os._exit(code)
+
+
+def _answer_details(exc: BaseException) -> dict[str, Any]:
+    """The plain fields an expected error offers its asker (its ``details`` map, if any),
+    e.g. the pool's ``may_have_run``: they travel in the error reply beside its text."""
+    details = getattr(exc, "details", None)
+    if not isinstance(details, dict):
+        return {}
+    return {k: v for k, v in details.items()
+            if isinstance(k, str) and (v is None or type(v) in (str, int, float, bool))}
 
 
 def _close_with_context(socket: zmq.Socket[bytes], linger_ms: int) -> None:

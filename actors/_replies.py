@@ -25,6 +25,18 @@ WARN_EVERY = 10.0
 """Seconds between log lines about refused messages (the rest are only counted)."""
 
 
+def list_tag(result: Any) -> str:
+    """``<tag>[]`` for a non-empty list of messages of one registered class, else ``value``.
+
+    The body stays the list of field maps; the tag lets a client rebuild typed objects."""
+    if type(result) is list and result:
+        kind = type(result[0])
+        tag = getattr(kind, "__message_type__", "")
+        if tag and is_registered(tag) and all(type(item) is kind for item in result):
+            return f"{tag}[]"
+    return "value"
+
+
 class Replies:
     """Encodes and sends one actor's answers, counting what the heartbeat reports."""
 
@@ -46,7 +58,7 @@ class Replies:
         elif result is not None and is_registered(getattr(result, "__message_type__", "")):
             tag, body = type_tag(result), to_wire(result)
         else:
-            tag, body = "value", to_wire(result)
+            tag, body = list_tag(result), to_wire(result)
         try:
             data = encode(env.reply(tag, body, incarnation=self.incarnation))
         except TypeError as exc:

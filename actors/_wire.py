@@ -64,6 +64,9 @@ def reply_value(env: Envelope) -> Any:
         raise error_from_wire({"code": "malformed", "message": f"expected a reply, got {env.kind!r}"})
     if is_registered(env.type):
         return from_wire(message_class(env.type), env.body)
+    if env.type.endswith("[]") and isinstance(env.body, list) and is_registered(env.type[:-2]):
+        cls = message_class(env.type[:-2])  # a list of messages of one type (see _replies)
+        return [from_wire(cls, item) for item in env.body]
     return env.body
 
 

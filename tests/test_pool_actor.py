@@ -6,6 +6,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -80,7 +81,7 @@ def test_transaction_commits_or_rolls_back(start_node):
         conn.ask("pool", Execute("create table t (a integer primary key)"), timeout=5)
         results = conn.ask("pool", Transaction([Statement("insert into t values (1)"),
                                                 Statement("select count(*) from t")]), timeout=5)
-        assert [r["rows"] for r in results] == [[], [[1]]]
+        assert results == [ExecuteResult([], [], 1), ExecuteResult(["count(*)"], [[1]], -1)]
         with pytest.raises(HandlerError, match=r"rolled back.*statement 1 failed.*UNIQUE"):
             conn.ask("pool", "pool.transaction", {"statements": [
                 {"sql": "insert into t values (2)"}, {"sql": "insert into t values (1)"}]}, timeout=5)
@@ -91,6 +92,7 @@ def test_transaction_commits_or_rolls_back(start_node):
     ({"sql": "selec 1"}, "permanent error"),
     ({"sql": "select ?", "params": [1, 2]}, "Incorrect number of bindings"),
     ({"sql": "select * from nowhere"}, "no such table"),
+    ({"sql": "select %s", "params": [1]}, r"placeholders on SQLite are \? or :name, not %s"),
 ])
 def test_sql_errors_fail_clearly_and_the_pool_keeps_serving(start_node, body, needle):
     """SQL errors and wrong parameter counts come back as errors; the next request works."""
@@ -113,6 +115,20 @@ def test_statement_past_its_timeout_is_cancelled(start_node):
             conn.ask("pool", Execute(endless, timeout=0.3), timeout=5)
         assert time.monotonic() - start < 3
         assert conn.ask("pool", Execute("select 3"), timeout=5).rows == [[3]]
+
+
+def test_transaction_reply_keeps_its_wire_shape(start_node):
+    """On the wire a transaction's reply is typed ``pool.result[]`` with the plain list of
+    results as body: the CLI prints that list, a Python agent gets ExecuteResult objects."""
+    node = pool_node(start_node, {})
+    body = '{"statements": [{"sql": "select 1"}, {"sql": "select 2"}]}'
+    result = node.cli("send", "pool", "pool.transaction", body, "--timeout", "5")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [{"columns": ["1"], "rows": [[1]], "rowcount": -1},
+                                         {"columns": ["2"], "rows": [[2]], "rowcount": -1}]
+    with node.connect() as conn:
+        reply = conn.ask("pool", "pool.transaction", json.loads(body), timeout=5)
+    assert reply == [ExecuteResult(["1"], [[1]], -1), ExecuteResult(["2"], [[2]], -1)]
 
 
 def test_bad_input_is_refused_with_the_field_named(start_node):
@@ -234,14 +250,17 @@ def test_terminated_backends_under_load_are_replaced(start_node, pg_ready):
     node = pool_node(start_node, {**PG, "min_size": 4, "max_size": 4, "retries": 5}, name="pgpool")
     import psycopg
 
+    with node.connect() as conn:
+        name = conn.ask("pgpool", Stats(), timeout=5).application_name
+    table = f"pool_kill_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG["dsn"], autocommit=True) as admin:
-        admin.execute("drop table if exists pool_kill; create table pool_kill (a int)")
+        admin.execute(f"create table {table} (a int)")
         stop = threading.Event()
 
         def killer() -> None:
             while not stop.wait(0.05):
                 admin.execute("select pg_terminate_backend(pid) from pg_stat_activity "
-                              "where application_name = 'cellphone-pgpool'")
+                              "where application_name = %s", [name])
 
         def work(conn: Any, i: int) -> tuple[int, int, list[str]]:
             reads = writes = 0
@@ -250,7 +269,7 @@ def test_terminated_backends_under_load_are_replaced(start_node, pg_ready):
                 assert conn.ask("pgpool", Execute("select 1"), timeout=10).rows == [[1]]
                 reads += 1
                 try:
-                    conn.ask("pgpool", Execute("insert into pool_kill values (1)"), timeout=10)
+                    conn.ask("pgpool", Execute(f"insert into {table} values (1)"), timeout=10)
                     writes += 1
                 except HandlerError as exc:
                     write_errors.append(str(exc))
@@ -265,11 +284,11 @@ def test_terminated_backends_under_load_are_replaced(start_node, pg_ready):
             thread.join()
         assert all(isinstance(r, tuple) for r in results), results
         errors = [e for r in results for e in r[2]]
-        assert all("not retried because it is not idempotent" in e and
-                   ("it may have run" in e or "it did not run" in e) for e in errors), errors[:3]
-        written = admin.execute("select count(*) from pool_kill").fetchone()
+        assert all("not retried because it is not idempotent (it may have run)" in e or
+                   "(it did not run)" in e for e in errors), errors[:3]
+        written = admin.execute(f"select count(*) from {table}").fetchone()
         assert written is not None
-        admin.execute("drop table pool_kill")
+        admin.execute(f"drop table {table}")
     assert sum(r[0] for r in results) == 240
     assert written[0] >= sum(r[1] for r in results)
     with node.connect() as conn:

@@ -292,12 +292,15 @@ def test_tcp_sends_a_line_and_reads_the_answer(line_server):
 
 
 def test_tcp_peer_close_is_seen_by_check_and_command(line_server):
-    """When the peer hangs up, the check fails and commands fail as broken."""
+    """When the peer hangs up, a poll sees it while idle, the check fails and commands
+    fail as broken."""
     c = TcpConnector("127.0.0.1", line_server)
     conn = c.connect(1.0)
+    assert not c.ended_while_idle(conn)
     conn.sock.sendall(b"QUIT\n")
     conn.sock.settimeout(1.0)
     assert conn.sock.recv(1, socket.MSG_PEEK) == b""
+    assert c.ended_while_idle(conn)  # seen by a poll, before any command is sent
     with pytest.raises(ConnectionError):
         c.check(conn, 1.0)
     with pytest.raises(OSError) as info:

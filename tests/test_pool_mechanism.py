@@ -22,6 +22,7 @@ from actors.pool import (
     Runner,
     Upkeep,
 )
+from actors.pool._connector import DidNotRun
 from actors.pool._stats import pool_statistics
 from actors.testing import ManualClock
 
@@ -37,6 +38,8 @@ class FakeConn:
     def __init__(self, n: int) -> None:
         self.n = n
         self.dead = False
+        self.gone = False
+        self.unsent = False
         self.closed = False
         self.busy = False
         self.checks = 0
@@ -71,6 +74,9 @@ class FakeConnector(Connector):
     def close(self, conn: Any) -> None:
         conn.closed = True
 
+    def ended_while_idle(self, conn: Any) -> bool:
+        return bool(conn.gone)
+
     def execute(self, conn: Any, sql: str, params: Any, timeout: float) -> ResultSet:
         if conn.busy:
             self.overlap = True
@@ -78,6 +84,8 @@ class FakeConnector(Connector):
         try:
             if conn.dead:
                 raise ConnectionResetError("connection reset by peer")
+            if conn.unsent:
+                raise DidNotRun(BrokenPipeError("broken pipe"))
             if sql == "bad":
                 raise ValueError("syntax error")
             if sql == "wait":
@@ -222,6 +230,53 @@ def test_non_idempotent_transient_failure_says_it_may_have_run():
     assert info.value.may_have_run and info.value.attempts == 1 and info.value.kind == "transient"
     assert "not retried because it is not idempotent (it may have run)" in str(info.value)
     assert pool.acquire().raw is conn.conns[1]
+
+
+def test_connection_gone_while_idle_is_replaced_before_lease():
+    """A connection whose backend went away while idle is never handed out, by acquire or
+    by lease_now: it is closed and counted, and another one serves; no error is counted."""
+    pool, conn, _clock, upkeep = make(min_size=2, max_size=2)
+    upkeep.refill()
+    conn.conns[0].gone = conn.conns[1].gone = True
+    slot = pool.acquire()
+    assert slot.raw is conn.conns[2] and conn.conns[0].closed and conn.conns[1].closed
+    pool.release(slot)
+    conn.conns[2].gone = True
+    upkeep.refill()
+    leased = pool.lease_now()
+    assert leased is not None and leased.raw is conn.conns[3] and conn.conns[2].closed
+    stats = pool_statistics(pool)
+    assert stats.ended_idle == 3 and stats.errors == {} and stats.operations == 1
+
+
+def test_write_that_did_not_run_is_retried_on_a_fresh_connection():
+    """A non-idempotent write that failed before reaching its backend (DidNotRun) cannot have
+    run, so it is retried on another connection and succeeds."""
+    pool, conn, _clock, upkeep = make(min_size=2, max_size=2)
+    upkeep.refill()
+    conn.conns[0].unsent = True
+    result = Runner(pool, sleep=lambda s: None).execute("insert", None, idempotent=False)
+    assert result.rows == [[2]] and conn.conns[0].closed
+    stats = pool_statistics(pool)
+    assert stats.retries == 1 and stats.errors == {"transient": 1}
+
+
+def test_write_that_never_ran_says_so_after_its_retries():
+    """When every retry fails before reaching a backend, the error says it did not run."""
+    pool, conn, _clock, upkeep = make(min_size=1, max_size=1, retries=1)
+    upkeep.refill()
+    conn.conns[0].unsent = True
+    original = conn.connect
+
+    def unsent_connect(timeout: float) -> FakeConn:
+        fresh = original(timeout)
+        fresh.unsent = True
+        return fresh
+
+    conn.connect = unsent_connect  # type: ignore[method-assign]
+    with pytest.raises(OperationFailed, match=r"after 2 attempt\(s\) \(it did not run\)") as info:
+        Runner(pool, sleep=lambda s: None).execute("insert", None, idempotent=False)
+    assert not info.value.may_have_run and info.value.attempts == 2
 
 
 def test_permanent_error_is_not_retried_and_keeps_the_connection():

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import hashlib
 import logging
+import socket
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -57,8 +60,11 @@ class PoolActor(Actor):
                         "once", self.name, settings.worker_threads, settings.max_size,
                         settings.worker_threads)
         self.connector = settings.connector(data_dir=self.context.data_dir,
-                                            pool_name=self.context.name)
+                                            pool_name=self.context.name,
+                                            node=node_token(self.context.node_endpoint),
+                                            incarnation=self.context.incarnation)
         self.pool = Pool(self.connector, settings.pool_config(), name=self.context.name)
+        restore_counts(self.pool, self.context.snapshot)
         self.runner = Runner(self.pool)
         self.direct: DirectStatements | None = None
         if self.connector.backend == "postgres":  # psycopg is there: the postgres extra
@@ -134,8 +140,18 @@ class PoolActor(Actor):
         return pool_statistics(self.pool)
 
     def _publish_stats(self) -> None:
-        """Put the statistics on the event stream for the health monitor and profiler."""
+        """Put the statistics on the event stream for the health monitor and profiler, and
+        hand the counts to the node for the next incarnation."""
         self.context.publish("pool.stats", to_wire(self.statistics()))
+        self._save_counts()
+
+    def _save_counts(self) -> None:
+        """Snapshot the counts (every stats_interval, from the upkeep thread: a snapshot
+        saved in on_stop would never leave, the host's control loop waits for the stop)."""
+        with self.pool._lock:
+            state = {"v": 1, "counters": dict(self.pool.counters), "errors": dict(self.pool.errors)}
+        with contextlib.suppress(RuntimeError, TimeoutError):  # no node to keep it: counts restart
+            self.context.save_snapshot(state)
 
     def _needs(self, *, sql: bool, what: str) -> None:
         if self.connector.sql != sql:
@@ -144,3 +160,21 @@ class PoolActor(Actor):
             raise UnsupportedOperation(f"{what} needs {kind}; pool {self.name!r} is "
                                        f"{self.connector.backend} (send {other})")
 
+
+
+def node_token(node_endpoint: str) -> str:
+    """Eight hex digits naming this node among those sharing a database server (host and
+    front-door endpoint: no two running nodes share both)."""
+    seed = f"{socket.gethostname()} {node_endpoint}".encode()
+    return hashlib.blake2s(seed, digest_size=4).hexdigest()
+
+
+def restore_counts(pool: Pool, snapshot: Any) -> None:
+    """Carry the previous incarnation's operation and error counts on (see ``_save_counts``)."""
+    if not isinstance(snapshot, dict) or snapshot.get("v") != 1:
+        return
+    for target, saved in ((pool.counters, snapshot.get("counters")),
+                          (pool.errors, snapshot.get("errors"))):
+        if isinstance(saved, dict):
+            target.update({k: v for k, v in saved.items()
+                           if isinstance(k, str) and isinstance(v, int) and v >= 0})

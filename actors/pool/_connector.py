@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import decimal
+import select
 import uuid
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -53,6 +54,16 @@ class StatementFailed(Exception):
         self.cause = cause
 
 
+class DidNotRun(Exception):
+    """The operation failed before any of it could take effect: it was never sent to a live
+    backend (the send itself failed, or its parameters did not fit), or a transaction failed
+    at BEGIN. Nothing of it ran, so trying it again cannot apply it twice."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
+
+
 class CommitFailed(Exception):
     """COMMIT itself failed: the transaction may or may not have been applied."""
 
@@ -71,6 +82,10 @@ class Connector:
     backend: str = "?"
     sql: bool = True
     """True for SQL backends (pool.execute / pool.transaction), False for command ones."""
+    placeholders: str = ""
+    """How statements mark their parameters on this backend, for error messages."""
+    client_name: str = ""
+    """The name the pool's connections carry on the server, if the backend has one."""
 
     def describe(self) -> str:
         """Where this connector connects, for logs and errors (no password)."""
@@ -87,6 +102,11 @@ class Connector:
     def close(self, conn: Any) -> None:
         """Close ``conn``; never raises."""
         raise NotImplementedError
+
+    def ended_while_idle(self, conn: Any) -> bool:
+        """Whether the backend of idle ``conn`` has visibly gone (no round trip; see
+        :func:`spoke_while_idle`). The pool asks before every lease; False when unknown."""
+        return False
 
     def shutdown(self) -> None:
         """Release what the connector holds besides connections (after the pool closed)."""
@@ -107,7 +127,10 @@ class Connector:
         if not self.sql:
             raise UnsupportedOperation(f"pool.transaction needs a SQL backend; this pool is "
                                        f"{self.backend}")
-        self._begin(conn)
+        try:
+            self._begin(conn)
+        except Exception as exc:
+            raise DidNotRun(exc) from exc
         results: list[ResultSet] = []
         try:
             for index, (sql, params) in enumerate(statements):
@@ -136,12 +159,13 @@ class Connector:
 
     def classify(self, exc: BaseException) -> ErrorClass:
         """What ``exc`` means: see :class:`ErrorClass`. Unwraps transaction failures."""
-        if isinstance(exc, StatementFailed):
+        if isinstance(exc, (StatementFailed, DidNotRun)):
             inner = self.classify(exc.cause)
             return ErrorClass(inner.kind, inner.broken, may_have_run=False)
         if isinstance(exc, CommitFailed):
             inner = self.classify(exc.cause)
-            return ErrorClass(inner.kind, inner.broken, may_have_run=inner.broken)
+            sent = not isinstance(exc.cause, DidNotRun)
+            return ErrorClass(inner.kind, inner.broken, may_have_run=inner.broken and sent)
         if isinstance(exc, UnsupportedOperation):
             return ErrorClass("permanent", broken=False, may_have_run=False)
         return self.classify_driver_error(exc)
@@ -153,6 +177,23 @@ class Connector:
         if isinstance(exc, (ConnectionError, OSError)):
             return ErrorClass("transient", broken=True, may_have_run=True)
         return ErrorClass("permanent", broken=False, may_have_run=False)
+
+
+_SPOKE = select.POLLIN | select.POLLPRI | getattr(select, "POLLRDHUP", 0)
+
+
+def spoke_while_idle(fd: int) -> bool:
+    """Whether the socket of an idle connection is readable or hung up, polled without waiting.
+
+    A server has nothing to say to a client that sent nothing: a readable idle socket holds
+    its last words (PostgreSQL's "terminating connection" error) or EOF, so the connection
+    is gone. A closed descriptor (-1) counts as gone too. Costs one poll(2), no round trip.
+    """
+    if fd < 0:
+        return True
+    poller = select.poll()
+    poller.register(fd, _SPOKE)
+    return bool(poller.poll(0))
 
 
 def to_plain(value: Any) -> Any:

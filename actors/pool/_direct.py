@@ -22,7 +22,7 @@ from ._messages import Execute, ExecuteResult
 from ._pg_statement import PendingStatement
 from ._pool import Pool
 from ._postgres import PostgresConnector
-from ._runner import Runner, failure, retrying
+from ._runner import Runner, budget, failure, retrying
 from ._slot import Slot
 
 log = logging.getLogger("actors.pool")
@@ -66,7 +66,7 @@ class DirectStatements:
             left = deadline - time.time()
             if left <= 0:
                 return None  # the thread path says the deadline passed, as it always has
-            seconds = min(seconds, left)
+            seconds = min(seconds, budget(left, self.pool.config.reply_margin))
         slot = self.pool.lease_now()
         if slot is None:
             return None
@@ -121,7 +121,7 @@ class DirectStatements:
         """Give the connection back marked, then retry on a worker thread or report."""
         error = self.connector.classify(exc)
         self.pool.release(op.slot, error)
-        if retry and retrying(self.pool, _LABEL, exc, error, op.idempotent, attempts=1):
+        if retry and retrying(self.pool, _LABEL, exc, error, op.idempotent, 1, error.may_have_run):
             again = self.context.run_in_thread(
                 functools.partial(self.runner.execute, op.msg.sql, op.msg.params,
                                   idempotent=op.idempotent, timeout=op.msg.timeout,

@@ -8,7 +8,8 @@
     └── OperationFailed                        the operation itself failed; says whether
                                                it may have run and how often it was tried
 
-An agent sees these inside a HandlerError whose text starts with the class name.
+An agent sees these inside a HandlerError whose text starts with the class name; for
+OperationFailed its ``details`` also carry ``kind``, ``may_have_run`` and ``attempts``.
 """
 
 from __future__ import annotations
@@ -49,3 +50,8 @@ class OperationFailed(PoolError):
         self.kind = kind
         self.may_have_run = may_have_run
         self.attempts = attempts
+
+    @property
+    def details(self) -> dict[str, object]:
+        """What the asker's ``HandlerError.details`` carries besides the text."""
+        return {"kind": self.kind, "may_have_run": self.may_have_run, "attempts": self.attempts}

@@ -174,3 +174,9 @@ class PoolStatistics:
     availability: float = 1.0
     """Share of the pool's connections that can serve (HEALTHY or DEGRADED); 0.0 when it
     has none and the last connect failed. The health monitor reads it by this name."""
+    ended_idle: int = 0
+    """Connections found gone while idle (their server closed them) and replaced before
+    being handed out."""
+    application_name: str = ""
+    """The name the pool's connections carry on the server: PostgreSQL's application_name
+    (``pg_stat_activity``), Redis's client name; empty for the other backends."""

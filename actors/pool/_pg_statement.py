@@ -21,7 +21,7 @@ from psycopg._queries import PostgresQuery
 from psycopg.adapt import Transformer
 from psycopg.errors import error_from_result
 
-from ._connector import Params, ResultSet, to_plain
+from ._connector import DidNotRun, Params, ResultSet, to_plain
 
 _OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK, pq.ExecStatus.EMPTY_QUERY)
 _COPY = (pq.ExecStatus.COPY_IN, pq.ExecStatus.COPY_OUT, pq.ExecStatus.COPY_BOTH)
@@ -31,7 +31,10 @@ class PendingStatement:
     """A statement sent on ``conn``; :meth:`poll` collects its result when ``fd`` is readable.
 
     Raises the driver's exceptions (psycopg.Error subclasses) as ``Connection.execute``
-    would. :meth:`cancel` may be called from another thread until the result is in.
+    would, except that a statement which could not be sent — bad parameters, or a
+    connection that failed while sending — raises :class:`DidNotRun` from the constructor:
+    no complete message reached the server, so nothing of it ran. :meth:`cancel` may be
+    called from another thread until the result is in.
     """
 
     __slots__ = ("_encoding", "_lock", "_results", "conn", "done", "fd")
@@ -42,20 +45,27 @@ class PendingStatement:
         self._lock = threading.Lock()
         self._results: list[pq.abc.PGresult] = []
         self._encoding = conn.info.encoding
-        pgconn = conn.pgconn
+        try:
+            self.fd = self._send(sql, params)
+        except psycopg.Error as exc:
+            raise DidNotRun(_with_hint(exc, sql, params)) from exc
+
+    def _send(self, sql: str, params: Params) -> int:
+        pgconn = self.conn.pgconn
         if params is None:  # simple protocol, as psycopg does: no placeholder processing
             pgconn.send_query(sql.encode(self._encoding))
         else:
-            query = PostgresQuery(Transformer(conn))
+            query = PostgresQuery(Transformer(self.conn))
             query.convert(sql, params)
             pgconn.send_query_params(query.query, query.params, param_types=query.types,
                                      param_formats=query.formats)
-        self.fd = pgconn.socket
+        fd = pgconn.socket
         if pgconn.flush():  # only a statement larger than the socket buffer waits here
             writable = select.poll()
-            writable.register(self.fd, select.POLLOUT)
+            writable.register(fd, select.POLLOUT)
             while pgconn.flush():
                 writable.poll(1000)
+        return fd
 
     def poll(self) -> ResultSet | None:
         """The result if it is complete, None if more input is due; raises on failure."""
@@ -102,6 +112,19 @@ class PendingStatement:
         columns = [(first.fname(i) or b"").decode(encoding) for i in range(first.nfields)]
         rows = tx.load_rows(0, first.ntuples, _plain_row)
         return ResultSet(columns, rows, rowcount)
+
+
+PLACEHOLDERS = "%s or %(name)s"
+"""How a statement marks its parameters on PostgreSQL (psycopg's style)."""
+
+
+def _with_hint(exc: psycopg.Error, sql: str, params: Params) -> psycopg.Error:
+    """``exc``, or a ProgrammingError naming PostgreSQL's placeholder style when the statement
+    used SQLite's ``?`` instead."""
+    if isinstance(exc, psycopg.ProgrammingError) and params and "%" not in sql and "?" in sql:
+        return psycopg.ProgrammingError(f"{exc}: placeholders on PostgreSQL are {PLACEHOLDERS}, "
+                                        "not ?")
+    return exc
 
 
 def _plain_row(values: Any) -> list[Any]:

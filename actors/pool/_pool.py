@@ -54,17 +54,36 @@ class Pool(PoolOpening):
         For a caller that must not block (the actor thread): None when others wait in
         line, when no connection is idle, or when the chosen one is due a check — then
         the caller takes the :meth:`acquire` path, which queues, checks and connects.
+        A connection whose backend has visibly gone is replaced, never handed out.
         """
         start = self.timer()
-        with self._lock:
-            if self.closing or self._waiters:
-                return None
-            slot = choose_least_busy(s for s in self._slots.values() if s.idle)
-            if slot is None or self.clock() - slot.last_used > self.config.check_after_idle:
-                return None
-            self._lease(slot)
+        while True:
+            with self._lock:
+                if self.closing or self._waiters:
+                    return None
+                slot = choose_least_busy(s for s in self._slots.values() if s.idle)
+                if slot is None or self.clock() - slot.last_used > self.config.check_after_idle:
+                    return None
+                self._lease(slot)
+            if self._still_there(slot):
+                break
         self.acquire_waits.append(self.timer() - start)
         return slot
+
+    def _still_there(self, slot: Slot) -> bool:
+        """Whether a connection just leased from idle still has its backend (no round trip).
+
+        One that has gone (terminated by the server, say) is released as broken, to be
+        replaced, and the caller leases another: a dead connection is never handed out.
+        """
+        if not self.connector.ended_while_idle(slot.raw):
+            return True
+        log.info("pool %r: connection %d ended while idle (its server closed it); replacing it",
+                 self.name, slot.id)
+        with self._lock:
+            self.counters["ended_idle"] += 1
+        self.release(slot, ErrorClass("transient", broken=True, may_have_run=False), count=False)
+        return False
 
     def _try_lease(self, waiter: Waiter | None) -> tuple[Slot | None, Slot | None, Waiter | None]:
         with self._lock:
@@ -121,7 +140,11 @@ class Pool(PoolOpening):
             self._waiters.remove(waiter)
 
     def _checked_out(self, slot: Slot, validate: bool) -> bool:
-        """Check a leased connection if asked or idle too long; discard it if it fails."""
+        """Check a leased connection if asked or idle too long; discard it if it fails.
+
+        Every connection is first polled for a backend that has gone (no round trip)."""
+        if not self._still_there(slot):
+            return False
         if not validate and self.clock() - slot.last_used <= self.config.check_after_idle:
             return True  # used a moment ago
         return self.run_check(slot)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ._connector import Connector, ErrorClass, Params, ResultSet
+from ._connector import Connector, DidNotRun, ErrorClass, Params, ResultSet
 from ._errors import OperationFailed
 from ._pool import Pool
 from ._slot import Slot
@@ -19,10 +19,11 @@ T = TypeVar("T")
 class Runner:
     """Runs execute / command / transaction on a pool's connections.
 
-    A transient error discards or marks the connection; an idempotent operation is then
-    retried (up to ``retries`` times) on a connection validated before use, the first
-    retry at once and later ones after a jittered backoff. Everything else raises
-    :class:`OperationFailed` saying whether the operation may have run.
+    A transient error discards or marks the connection; the operation is then retried
+    (up to ``retries`` times) on a connection validated before use if it is idempotent or
+    certainly did not run (nothing of it reached a live backend, or it was rolled back),
+    the first retry at once and later ones after a jittered backoff. Everything else
+    raises :class:`OperationFailed` saying whether the operation may have run.
     """
 
     def __init__(self, pool: Pool, *, sleep: Callable[[float], None] = time.sleep,
@@ -59,28 +60,32 @@ class Runner:
 
         ``timeout`` (None: the pool's statement_timeout) bounds each attempt's statement.
         ``deadline`` (wall-clock Unix seconds, the asker's) caps both the acquire wait and
-        the statement timeout by the time left, so nothing runs on for an asker who left.
+        the statement timeout by the time left less the reply margin (:func:`budget`), so
+        nothing runs on for an asker who left and the verdict reaches the asker in time.
         ``attempts`` and ``may_have_run`` carry on from tries made before this call.
         """
         pool, connector = self.pool, self.pool.connector
         seconds = timeout or pool.config.statement_timeout
+        margin = pool.config.reply_margin
         while True:
             left = self._left(label, deadline, attempts, may_have_run)
-            slot = pool.acquire(None if left is None else min(pool.config.acquire_timeout, left),
+            slot = pool.acquire(None if left is None else
+                                min(pool.config.acquire_timeout, budget(left, margin)),
                                 validate=attempts > 0)
             attempts += 1
             left = self._left(label, deadline, attempts, may_have_run, slot)
+            allowed = seconds if left is None else min(seconds, budget(left, margin))
             try:
-                result = op(connector, slot.raw, seconds if left is None else min(seconds, left))
+                result = op(connector, slot.raw, allowed)
             except Exception as exc:
                 error = connector.classify(exc)
                 pool.release(slot, error)
                 may_have_run = may_have_run or error.may_have_run
-                if retrying(pool, label, exc, error, idempotent, attempts):
+                if retrying(pool, label, exc, error, idempotent, attempts, may_have_run):
                     self.sleep(pool.config.backoff.delay(attempts - 1, pool.rand))
                     continue
-                if error.kind == "timeout" and left is not None and left < seconds:
-                    seconds = left  # the asker's deadline, not the statement timeout, ended it
+                if error.kind == "timeout":
+                    seconds = allowed  # the asker's deadline may have ended it, not the timeout
                 raise failure(label, exc, error, idempotent, attempts,
                               may_have_run=may_have_run, seconds=seconds) from exc
             pool.release(slot)
@@ -96,20 +101,38 @@ class Runner:
             return left
         if slot is not None:
             self.pool.release(slot, count=False)
-        raise OperationFailed(f"{label} was not run: the asker's deadline passed "
-                              f"{-left:.3f} s ago (after {attempts} attempt(s))",
+        ran = "it may have run" if may_have_run else "it did not run"
+        tried = f", after {attempts} attempt(s)" if attempts else ""
+        raise OperationFailed(f"{label} was not started{' again' if attempts else ''}: the "
+                              f"asker's deadline passed {-left:.3f} s ago{tried} ({ran})",
                               kind="timeout", may_have_run=may_have_run, attempts=attempts)
 
 
+def budget(left: float, margin: float) -> float:
+    """Seconds an operation may take when its asker's deadline is ``left`` seconds away.
+
+    It ends ``margin`` seconds early (at most a quarter of what is left), so the reply
+    saying it was cancelled — and did not run — still finds the asker waiting.
+    """
+    return left - min(margin, left / 4)
+
+
 def retrying(pool: Pool, label: str, exc: Exception, error: ErrorClass, idempotent: bool,
-             attempts: int) -> bool:
-    """Whether an operation that failed with ``error`` is tried again (counted and logged)."""
-    if error.kind != "transient" or not idempotent or attempts > pool.config.retries:
+             attempts: int, may_have_run: bool = True) -> bool:
+    """Whether an operation that failed with ``error`` is tried again (counted and logged).
+
+    Only after a transient error, within ``retries``, and only if trying again cannot
+    apply it twice: it is idempotent, or no attempt so far may have run.
+    """
+    if error.kind != "transient" or attempts > pool.config.retries:
+        return False
+    if not idempotent and may_have_run:
         return False
     with pool._lock:
         pool.counters["retries"] += 1
-    log.info("pool %r: %s hit %s: %s; retrying on another connection",
-             pool.name, label, type(exc).__name__, exc)
+    log.info("pool %r: %s hit %s: %s; retrying on another connection%s",
+             pool.name, label, type(exc).__name__, exc,
+             "" if idempotent else " (it did not run)")
     return True
 
 
@@ -126,12 +149,12 @@ def _explain(label: str, exc: Exception, error: ErrorClass, idempotent: bool, at
     ran = "it may have run" if may_have_run else "it did not run"
     if label == "pool.transaction":
         ran = "it may have been committed" if may_have_run else "it was rolled back"
-    cause = f"{type(exc).__name__}: {exc}".strip()
+    cause = str(exc) if isinstance(exc, DidNotRun) else f"{type(exc).__name__}: {exc}".strip()
     if error.kind == "timeout":
         return f"{label} outlived its timeout of {seconds:g} s and was cancelled ({ran}): {cause}"
     if error.kind == "permanent":
         return f"{label} failed with a permanent error, not retried ({ran}): {cause}"
-    if not idempotent:
+    if not idempotent and may_have_run:
         return (f"{label} failed with a transient error and was not retried because it is "
                 f"not idempotent ({ran}): {cause}")
     return f"{label} failed with a transient error after {attempts} attempt(s) ({ran}): {cause}"

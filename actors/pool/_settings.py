@@ -58,6 +58,12 @@ class PoolSettings:
     acquire_timeout: float = attrs.field(default=5.0, validator=_seconds)
     connect_timeout: float = attrs.field(default=5.0, validator=_seconds)
     statement_timeout: float = attrs.field(default=30.0, validator=_seconds)
+    reply_margin: float = attrs.field(default=0.1, validator=_seconds)
+    """Seconds kept free before an asker's deadline for the verdict to reach it: a statement
+    capped by the deadline ends this much before it (at most a quarter of the time left)."""
+    client_check_interval: float = attrs.field(default=0.5, validator=_seconds)
+    """PostgreSQL 14+: how often the server checks, while a statement runs, that the pool
+    is still connected; a statement whose pool died ends within this time."""
     retries: int = attrs.field(default=2, validator=_count(0))
     backoff_initial: float = attrs.field(default=0.1, validator=_seconds)
     backoff_max: float = attrs.field(default=10.0, validator=_seconds)
@@ -83,17 +89,25 @@ class PoolSettings:
             health_check_interval=self.health_check_interval,
             check_after_idle=self.check_after_idle, slow_check=self.slow_check,
             acquire_timeout=self.acquire_timeout, connect_timeout=self.connect_timeout,
-            statement_timeout=self.statement_timeout, retries=self.retries,
+            statement_timeout=self.statement_timeout, reply_margin=self.reply_margin,
+            retries=self.retries,
             backoff=Backoff(initial=self.backoff_initial, maximum=self.backoff_max),
             shrink_after=self.shrink_after, tick=min(0.5, self.health_check_interval / 2))
 
-    def connector(self, *, data_dir: str | None = None, pool_name: str = "pool") -> Connector:
-        """Build the connector for ``backend`` (imports the optional driver it needs)."""
-        if self.backend == "postgres":
-            from ._postgres import PostgresConnector
+    def connector(self, *, data_dir: str | None = None, pool_name: str = "pool",
+                  node: str = "", incarnation: int = 1) -> Connector:
+        """Build the connector for ``backend`` (imports the optional driver it needs).
 
-            return PostgresConnector(self.dsn or self._conninfo(), client_name=f"cellphone-{pool_name}",
-                                     statement_timeout=self.statement_timeout)
+        ``node`` (a short token unique to the node) and ``incarnation`` name the pool's
+        PostgreSQL connections, so a restarted pool can find what its predecessor left.
+        """
+        if self.backend == "postgres":
+            from ._postgres import PostgresConnector, application_name
+
+            return PostgresConnector(self.dsn or self._conninfo(),
+                                     client_name=application_name(pool_name, node, incarnation),
+                                     statement_timeout=self.statement_timeout,
+                                     client_check_interval=self.client_check_interval)
         if self.backend == "redis":
             from ._redis import RedisConnector
 

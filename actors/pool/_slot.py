@@ -25,6 +25,8 @@ class PoolConfig:
     acquire_timeout: float = 5.0
     connect_timeout: float = 5.0
     statement_timeout: float = 30.0
+    reply_margin: float = 0.1
+    """Seconds kept free before an asker's deadline for its verdict (see PoolSettings)."""
     retries: int = 2
     backoff: Backoff = attrs.field(factory=Backoff)
     shrink_after: float = 60.0

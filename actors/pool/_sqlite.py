@@ -31,6 +31,7 @@ class SqliteConnector(Connector):
     """Connections to one SQLite database, in autocommit mode, WAL journal for files."""
 
     backend = "sqlite"
+    placeholders = "? or :name"
 
     def __init__(self, database: str, *, uri: bool = False, busy_timeout: float = 5.0) -> None:
         self.database = database
@@ -62,6 +63,8 @@ class SqliteConnector(Connector):
         try:
             cur = conn.execute(sql, () if params is None else params)
             rows = cur.fetchall()
+        except sqlite3.Error as exc:
+            raise _with_hint(exc, sql, params) from exc
         finally:
             conn.set_progress_handler(None, _PROGRESS_STEPS)
         columns = [d[0] for d in cur.description] if cur.description else []
@@ -84,3 +87,12 @@ class SqliteConnector(Connector):
         if isinstance(exc, sqlite3.Error):  # syntax, constraint, bindings: the same next time
             return ErrorClass("permanent", broken=False, may_have_run=False)
         return super().classify_driver_error(exc)
+
+
+def _with_hint(exc: sqlite3.Error, sql: str, params: Params) -> sqlite3.Error:
+    """``exc``, or one naming SQLite's placeholder style when the statement used
+    PostgreSQL's ``%s`` / ``%(name)s`` instead."""
+    if params and ("%s" in sql or "%(" in sql) and not any(c in sql for c in "?:@$"):
+        return type(exc)(f"{exc}: placeholders on SQLite are {SqliteConnector.placeholders}, "
+                          "not %s or %(name)s")
+    return exc

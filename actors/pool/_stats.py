@@ -28,7 +28,9 @@ def pool_statistics(pool: Pool) -> PoolStatistics:
             acquire_ms_p99=p99 * 1000, acquire_ms_max=top * 1000, errors=dict(pool.errors),
             connections=conns, sizing=list(pool.sizing_log),
             last_connect_error=pool.last_connect_error,
-            availability=_availability(conns, pool.last_connect_error))
+            availability=_availability(conns, pool.last_connect_error),
+            ended_idle=pool.counters["ended_idle"],
+            application_name=pool.connector.client_name)
 
 
 def _availability(conns: list[ConnectionInfo], last_connect_error: str) -> float:

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-from ._connector import Connector
+from ._connector import Connector, spoke_while_idle
 
 _MAX_LINE = 1 << 20
 
@@ -56,6 +56,9 @@ class TcpConnector(Connector):
             pass  # nothing to read and not closed: alive
         finally:
             sock.setblocking(True)
+
+    def ended_while_idle(self, conn: Any) -> bool:
+        return bool(conn.buffer) or spoke_while_idle(conn.sock.fileno())
 
     def close(self, conn: Any) -> None:
         with contextlib.suppress(OSError):  # already broken: nothing left to release
