@@ -10,6 +10,7 @@ while anything is, and sleeps while nothing is.
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import logging
 import threading
@@ -22,6 +23,9 @@ SLACK = 0.01
 """Seconds a cancel may come late: the thread wakes at most 1/SLACK times a second."""
 CANCEL_TIMEOUT = 5.0
 """Seconds one cancel request may take (it opens a connection to the server)."""
+CANCEL_THREADS = 4
+"""Cancel requests sent at once: each opens a connection, so statements falling due
+together (agents that share a deadline) are not cancelled one after another."""
 
 
 class Cancellable(Protocol):
@@ -42,6 +46,7 @@ class Canceller:
         self._work = threading.Event()
         self._start = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._senders: concurrent.futures.ThreadPoolExecutor | None = None
         self._closed = False
 
     def arm(self, statement: Cancellable, seconds: float) -> None:
@@ -56,6 +61,8 @@ class Canceller:
         """Stop the thread; armed statements are no longer cancelled."""
         self._closed = True
         self._work.set()
+        if self._senders is not None:
+            self._senders.shutdown(wait=False, cancel_futures=True)
 
     def _start_thread(self) -> None:
         with self._start:
@@ -73,12 +80,21 @@ class Canceller:
                 continue
             time.sleep(SLACK)
             now = time.monotonic()
+            due_now = []
             for key, (due, statement) in list(self._armed.items()):  # one atomic copy
                 if statement.done:
                     self._armed.pop(key, None)
                 elif due <= now:
                     self._armed.pop(key, None)
-                    self._cancel(statement)
+                    due_now.append(statement)
+            if len(due_now) == 1:
+                self._cancel(due_now[0])
+            elif due_now:
+                if self._senders is None:
+                    self._senders = concurrent.futures.ThreadPoolExecutor(
+                        CANCEL_THREADS, thread_name_prefix=f"{self.name}-cancel")
+                for statement in due_now:
+                    self._senders.submit(self._cancel, statement)
 
     def _cancel(self, statement: Cancellable) -> None:
         try:
