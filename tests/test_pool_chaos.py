@@ -19,9 +19,8 @@ from actors.pool._connector import DidNotRun
 from actors.pool._pg_statement import PendingStatement
 from actors.pool._postgres import PostgresConnector
 from messages import ActorCrashed, HandlerError
-from tests.nodes import RunningNode, eventually
+from tests.nodes import EventLog, RunningNode, eventually
 from tests.test_pool_actor import PG, pg_ready, pool_node  # noqa: F401  (pg_ready: a fixture)
-from tests.test_supervision import EventLog, _events_endpoint
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("pg_ready")]
 
@@ -226,7 +225,8 @@ def test_stats_and_error_counts_survive_a_sigkill(start_node):
     incarnation (carried by the snapshot saved with every pool.stats event)."""
     node = pool_node(start_node, {**PG, "min_size": 1, "max_size": 1, "stats_interval": 0.2},
                      name="pgs")
-    events = EventLog(_events_endpoint(node))
+    with node.connect() as conn:
+        events = EventLog(conn.about().events)
     try:
         with node.connect() as conn:
             conn.ask_many("pgs", [Execute("select 1")] * 20, timeout=10)
