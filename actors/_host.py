@@ -171,6 +171,7 @@ class _ControlLoop:
         self._snapshot_id = 0
         self.recorder: Any = None
         self._unacked: dict[int, threading.Event] = {}
+        self._stopping = False
 
     def _post(self, kind: str, payload: Any) -> None:
         self.outbox.put((kind, payload))
@@ -240,12 +241,23 @@ class _ControlLoop:
                 control.send(encode(Envelope("tell", 0, "node", "host.publish", {
                     "name": spec.name, "incarnation": spec.incarnation, "topic": topic,
                     "body": body})))
-            elif kind == "stop":
+            elif kind == "stop" and not self._stopping:
                 log.info("actor %r stopping", spec.name)
-                if self.recorder is not None:
-                    self.recorder.close()
-                bridge.stop(block=True)
+                self._stopping = True
+                threading.Thread(target=self._stop_actor, args=(bridge,), name="host-stop",
+                                 daemon=True).start()
+            elif kind == "stopped":
                 return EXIT_NORMAL
+
+    def _stop_actor(self, bridge: pykka.ActorRef[Any]) -> None:
+        """Stop the actor off the control loop, which keeps serving meanwhile: ``on_stop``
+        may save a snapshot, and only the control loop sends it and reads the node's ack."""
+        try:
+            if self.recorder is not None:
+                self.recorder.close()
+            bridge.stop(block=True)
+        finally:
+            self._post("stopped", None)
 
     def _heartbeat(self, control: zmq.Socket[bytes], c: HostCounters) -> None:
         busy = time.monotonic() - c.busy_since if c.busy_since else 0.0

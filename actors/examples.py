@@ -112,7 +112,8 @@ class Chaos(Actor):
 
     Settings (a plain map): ``fail_on_start`` (every start fails), ``fail_on_start_from``
     and ``fail_on_start_until`` (the starts of incarnations in that range fail; no end
-    when ``until`` is 0 or missing).
+    when ``until`` is 0 or missing), ``save_on_stop`` (``on_stop`` saves the counter as a
+    snapshot, as the built-in actors save their state).
     """
 
     def on_start(self) -> None:
@@ -123,6 +124,10 @@ class Chaos(Actor):
         last = int(settings.get("fail_on_start_until", 0)) or self.context.incarnation
         if settings.get("fail_on_start") or 0 < first <= self.context.incarnation <= last:
             raise RuntimeError("chaos was configured to fail in on_start")
+
+    def on_stop(self) -> None:
+        if self.context.settings.get("save_on_stop"):
+            self.context.save_snapshot({"count": self.count})
 
     @handler
     def on_count(self, msg: Count) -> int:

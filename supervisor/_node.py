@@ -85,21 +85,30 @@ class Node:
                         profiler=self.profiler, **child)
 
     def wait_ready(self, worker: Any, timeout: float) -> bool:
+        return self._serve_control(worker.process, timeout,
+                                   lambda: bool(worker.state == "running")) == "done"
+
+    def wait_exit(self, process: BaseProcess, timeout: float) -> bool:
+        return self._serve_control(process, timeout, lambda: False) == "exited"
+
+    def _serve_control(self, process: BaseProcess, timeout: float,
+                       done: Callable[[], bool]) -> str:
+        """Serve the control channel until ``done()`` ("done"), ``process`` ends ("exited")
+        or ``timeout`` passes ("timeout")."""
         deadline = time.monotonic() + timeout
-        process = worker.process
         poller = zmq.Poller()
         poller.register(self.control.socket, zmq.POLLIN)
         poller.register(process.sentinel, zmq.POLLIN)
-        while worker.state != "running":
+        while not done():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return False
+                return "timeout"
             ready = dict(poller.poll(max(1, int(remaining * 1000))))
             if self.control.socket in ready:
                 self.control.drain()
-            if process.sentinel in ready and worker.state != "running":
-                return False
-        return True
+            if process.sentinel in ready and not done():
+                return "exited"
+        return "done"
 
     def watch(self, worker: Any) -> None:
         fd = worker.process.sentinel

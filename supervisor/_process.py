@@ -12,6 +12,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Final
@@ -86,16 +87,23 @@ class Standby:
         stop_process(self.process, grace=1.0)
 
 
-def stop_process(process: BaseProcess, grace: float | None) -> bool:
+def stop_process(process: BaseProcess, grace: float | None,
+                 wait: Callable[[float], object] | None = None) -> bool:
     """SIGTERM, wait up to ``grace`` seconds, then SIGKILL (``grace=None``: kill at once).
 
+    ``wait(seconds)`` does the waiting, returning once the process ended or the time is up
+    (default: on its sentinel alone; the node passes one that serves its control channel
+    meanwhile, so a host can still hand over a snapshot while it stops).
     Returns True if the process had to be killed.
     """
     killed = False
     if process.exitcode is None:
         if grace is not None:
             _signal(process, signal.SIGTERM)
-            multiprocessing.connection.wait([process.sentinel], grace)
+            if wait is None:
+                multiprocessing.connection.wait([process.sentinel], grace)
+            else:
+                wait(grace)
         if process.exitcode is None and not _reaped(process):
             _signal(process, signal.SIGKILL)
             killed = True

@@ -29,6 +29,9 @@ class Runtime(Protocol):
     def wait_ready(self, worker: Any, timeout: float) -> bool:
         """Serve control messages until ``worker`` is ready (True) or dies/times out."""
 
+    def wait_exit(self, process: BaseProcess, timeout: float) -> bool:
+        """Serve control messages until ``process`` ends (True) or ``timeout`` passes."""
+
     def watch(self, worker: Any) -> None:
         """Report ``worker``'s process death to it through its sentinel."""
 

@@ -133,7 +133,9 @@ class Worker:
         self.runtime.unwatch(self)
         self.state = "stopping"
         grace = None if self.spec.shutdown == "brutal_kill" else float(self.spec.shutdown)
-        killed = stop_process(self.process, grace)
+        process = self.process
+        killed = stop_process(process, grace,
+                              wait=lambda seconds: self.runtime.wait_exit(process, seconds))
         if killed and grace is not None:
             log.error("supervisor report: supervisor=%r context=shutdown_error reason=%r "
                       "offender=%r incarnation=%d", self.parent.name,

@@ -368,3 +368,53 @@ def test_warm_standby_is_stopped_with_the_node(start_node):
     assert node.cli("stop").returncode == 0
     assert node.wait_exit(20) == 0
     assert wait_gone(children) == set()
+
+
+def _report_count(conn, op: str) -> int:
+    """How many samples of ``op`` the profiler holds since start (0 before the first)."""
+    try:
+        report = conn.ask("profiler", "profiler.report", {"op": op, "window": "all"}, timeout=5.0)
+    except HandlerError as exc:
+        assert "no samples of operation" in str(exc)
+        return 0
+    return int(report["ops"][op]["windows"]["all"]["count"])
+
+
+def test_default_node_restarts_and_stops_cleanly_keeping_the_profiler_snapshot(start_node):
+    """Issue 11: `restart profiler` and `stop` on the default config: the profiler's
+    snapshot, saved in on_stop, reaches its next incarnation; the stop ends every actor
+    within its grace (exit code 0, nothing killed) and the log holds no ERROR."""
+    node = start_node(None)
+    with node.connect() as conn:
+        for n in range(5):
+            conn.ask("echo", Ping(n=n), timeout=5.0)
+        assert eventually(lambda: _report_count(conn, "echo:echo.ping") == 5, timeout=10)
+        restarted = node.cli("restart", "profiler")
+        assert restarted.returncode == 0 and "incarnation 2" in restarted.stdout, restarted.stderr
+        statistics = conn.ask("profiler", "actor.statistics", {}, timeout=5.0)
+        assert _report_count(conn, "echo:echo.ping") == 5 and statistics["samples"] == 0
+    stopped = node.cli("stop")
+    assert stopped.returncode == 0
+    assert node.wait_exit(20) == 0
+    log = node.log_text()
+    assert " ERROR " not in log and "Traceback" not in log, log[-3000:]
+    assert "actor 'profiler' incarnation 2 exited: shutdown (exit code 0" in log
+
+
+def test_snapshot_saved_in_on_stop_reaches_the_next_incarnation(start_node):
+    """A child that saves its state in on_stop hands it over on `restart`, and a node stop
+    waits for it without killing anyone (the node serves its control channel while it stops)."""
+    node = start_node({"children": [{"name": "chaos", "actor": "chaos",
+                                     "settings": {"save_on_stop": True}}]})
+    with node.connect() as conn:
+        for _ in range(3):
+            conn.ask("chaos", Count(), timeout=5.0)
+        restarted = node.cli("restart", "chaos")
+        assert restarted.returncode == 0 and "incarnation 2" in restarted.stdout, restarted.stderr
+        reply = conn.ask_reply("chaos", Count(), timeout=5.0)
+        assert (reply.value, reply.incarnation) == (4, 2)
+    assert node.cli("stop").returncode == 0
+    assert node.wait_exit(20) == 0
+    log = node.log_text()
+    assert "context=shutdown_error" not in log and " ERROR " not in log, log[-3000:]
+    assert "actor 'chaos' incarnation 2 exited: shutdown (exit code 0" in log
