@@ -310,7 +310,7 @@ def test_runtime_commands_and_tree(start_node):
     restarted = node.cli("restart", "chaos")
     assert restarted.returncode == 0 and "incarnation 2" in restarted.stdout
     assert node.cli("stop-child", "chaos").returncode == 0
-    tree = json.loads(node.cli("tree").stdout)
+    tree = json.loads(node.cli("tree", "--json").stdout)
     chaos = next(c for c in tree["children"] if c["name"] == "chaos")
     assert chaos["state"] == "stopped" and tree["strategy"] == "one_for_one"
     assert node.cli("start-child", "chaos").returncode == 0

@@ -265,7 +265,7 @@ def test_table_on_a_real_node(start_node, row: Row) -> None:
             if not row.start:
                 events.wait_for("lifecycle.exited", "f", incarnation=1)
             after = _rows(conn)
-            tree = _tree_states(json.loads(node.cli("tree").stdout))
+            tree = _tree_states(json.loads(node.cli("tree", "--json").stdout))
             for name, fate in expected.items():
                 row_after = after[name]
                 if fate == "restarted":
@@ -312,7 +312,7 @@ def test_sub_supervisor_gives_up_on_a_real_node(start_node, strategy, restart, t
             if not start:
                 events.wait_for("lifecycle.exited", "w", incarnation=2)
             after = _rows(conn)
-            tree = _tree_states(json.loads(node.cli("tree").stdout))
+            tree = _tree_states(json.loads(node.cli("tree", "--json").stdout))
     finally:
         events.close()
     assert node.proc.poll() is None, rules
