@@ -3,6 +3,7 @@
 from typing import Final
 
 BUILTIN_ACTORS: Final[dict[str, str]] = {
+    "amqp": "actors.connectors.amqp:AmqpBridge",
     "breaker": "actors.breaker:BreakerActor",
     "chaos": "actors.examples:Chaos",
     "echo": "actors.examples:Echo",

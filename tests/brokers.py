@@ -10,13 +10,16 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import psutil
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -38,33 +41,47 @@ def take(messages: queue.Queue[Any], count: int, timeout: float) -> list[Any]:
     return out
 
 
-def bridge_child(actor: str, name: str, **settings: Any) -> dict[str, Any]:
-    """A config child running bridge ``actor`` as ``name``, reconnecting within 0.5 s."""
-    return {"name": name, "actor": actor, "settings": {"reconnect_max": 0.5, **settings}}
+class Bridges:
+    """Config children and statistics of one protocol's bridges, for that protocol's tests."""
 
+    def __init__(self, actor: str) -> None:
+        self.actor = actor
 
-def bridge_stats(conn: Any, name: str) -> BridgeStatistics:
-    """Bridge ``name``'s statistics."""
-    value = conn.ask(name, "actor.statistics", {}, timeout=2.0)
-    assert isinstance(value, BridgeStatistics)
-    return value
+    def child(self, name: str | None = None, **settings: Any) -> dict[str, Any]:
+        """A config child running this bridge as ``name``, reconnecting within 0.5 s."""
+        return {"name": name or self.actor, "actor": self.actor,
+                "settings": {"reconnect_max": 0.5, **settings}}
+
+    def stats(self, conn: Any, name: str | None = None) -> BridgeStatistics:
+        """The bridge's statistics."""
+        value = conn.ask(name or self.actor, "actor.statistics", {}, timeout=2.0)
+        assert isinstance(value, BridgeStatistics)
+        return value
+
+    def connected(self, conn: Any, name: str | None = None) -> bool:
+        """Whether the bridge is connected to its broker."""
+        return self.stats(conn, name).state == "connected"
 
 
 class PrivateBroker:
     """A broker process on its own port; :meth:`kill` and :meth:`start` it at will."""
 
-    def __init__(self, name: str, command: list[str], port: int, log: Path) -> None:
+    def __init__(self, name: str, command: list[str], port: int, log: Path,
+                 env: dict[str, str] | None = None, cleanup: Path | None = None) -> None:
         self.name = name
         self.command = command
         self.port = port
         self.log = log
+        self.env = env
+        self.cleanup = cleanup
         self.proc: subprocess.Popen[bytes] | None = None
         self.pids: set[int] = set()
 
     def start(self) -> None:
         """Start the broker and wait until its port answers."""
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT,
+                                         env=None if self.env is None else {**os.environ, **self.env})
         self.pids.add(self.proc.pid)
         deadline = time.monotonic() + START_TIMEOUT
         while not _reachable(("127.0.0.1", self.port)):
@@ -72,23 +89,41 @@ class PrivateBroker:
                 raise RuntimeError(f"{self.name} did not start on port {self.port}: "
                                    f"{self.log.read_text(errors='replace')[-2000:]}")
             time.sleep(0.05)
+        self.pids |= {p.pid for p in psutil.Process(self.proc.pid).children(recursive=True)}
+
+    def broker_pid(self) -> int:
+        """The pid of the process that listens on the port (a wrapper script's child, maybe)."""
+        assert self.proc is not None
+        for pid in [self.proc.pid, *(p.pid for p in psutil.Process(self.proc.pid).children(True))]:
+            with contextlib.suppress(psutil.Error):
+                if any(c.laddr and c.laddr.port == self.port and c.status == psutil.CONN_LISTEN
+                       for c in psutil.Process(pid).net_connections("tcp")):
+                    return pid
+        return self.proc.pid
 
     def kill(self, sig: int = signal.SIGTERM) -> None:
         """Stop the broker by its pid (SIGTERM lets it save its state) and wait for it."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
+            os.kill(self.broker_pid(), sig)
             try:
-                self.proc.wait(15)
+                self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
 
     def close(self) -> None:
-        """Kill every process this broker ever ran (teardown)."""
-        self.kill(signal.SIGKILL)
+        """Kill every process this broker ever ran and remove its files (teardown)."""
+        for pid in list(self.pids):
+            with contextlib.suppress(psutil.Error):
+                self.pids |= {p.pid for p in psutil.Process(pid).children(recursive=True)}
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
         for pid in self.pids:
             with contextlib.suppress(ProcessLookupError, ChildProcessError):
                 os.kill(pid, signal.SIGKILL)
+        if self.cleanup is not None:
+            shutil.rmtree(self.cleanup, ignore_errors=True)
 
 
 def private_mosquitto(tmp: Path) -> PrivateBroker:
@@ -193,4 +228,81 @@ class NatsPeer:
         """Close the connection and stop the loop thread."""
         with contextlib.suppress(Exception):
             self.run(self.nc.close(), 5)
+        self.thread.close()
+
+
+def private_rabbitmq() -> PrivateBroker:
+    """A RabbitMQ node of its own (name, ports, data, no plugins) beside the machine's.
+
+    Its files live in a fresh directory under /tmp that the ``rabbitmq`` user owns, since
+    ``rabbitmq-server`` started as root runs the broker as that user.
+    """
+    port, dist = free_port(), free_port()
+    data = Path(tempfile.mkdtemp(prefix="agentcell-rabbit-"))
+    (data / "enabled_plugins").write_text("[].\n")
+    (data / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{port}\n")
+    if os.geteuid() == 0:
+        with contextlib.suppress(KeyError, LookupError):
+            for path in (data, data / "enabled_plugins", data / "rabbitmq.conf"):
+                shutil.chown(path, "rabbitmq")
+    env = {"RABBITMQ_NODENAME": f"agentcell{port}@localhost", "RABBITMQ_NODE_PORT": str(port),
+           "RABBITMQ_DIST_PORT": str(dist), "RABBITMQ_CONFIG_FILE": str(data / "rabbitmq.conf"),
+           "RABBITMQ_MNESIA_BASE": str(data / "mnesia"), "RABBITMQ_LOG_BASE": str(data / "log"),
+           "RABBITMQ_ENABLED_PLUGINS_FILE": str(data / "enabled_plugins")}
+    return PrivateBroker("rabbitmq", ["rabbitmq-server"], port, data / "out", env=env, cleanup=data)
+
+
+class AmqpPeer:
+    """A plain aio-pika client on a loop thread of its own, driven from a synchronous test."""
+
+    def __init__(self, port: int = 5672) -> None:
+        import aio_pika
+
+        from actors.connectors import LoopThread
+
+        self.aio_pika = aio_pika
+        self.messages: queue.Queue[Any] = queue.Queue()
+        self.thread = LoopThread("amqp-peer")
+        async def open_channel() -> Any:
+            self.connection = await aio_pika.connect(f"amqp://guest:guest@127.0.0.1:{port}/")
+            return await self.connection.channel()
+        self.channel = self.run(open_channel())
+
+    def run(self, coro: Any, timeout: float = 10.0) -> Any:
+        """Run a coroutine on this client's loop and return its result."""
+        return self.thread.run(coro, timeout)
+
+    def queue(self, name: str, *, consume: bool = False) -> None:
+        """Declare durable queue ``name`` (and collect its messages into :attr:`messages`)."""
+        async def declare() -> None:
+            q = await self.channel.declare_queue(name, durable=True)
+            if consume:
+                await q.consume(self._collect, no_ack=True)
+        self.run(declare())
+
+    async def _collect(self, msg: Any) -> None:
+        self.messages.put(msg)
+
+    def publish(self, queue_name: str, body: bytes, *, message_id: str = "", reply_to: str = "") -> None:
+        """Publish to ``queue_name`` through the default exchange, persistent."""
+        self.run(self.channel.default_exchange.publish(self.aio_pika.Message(
+            body, message_id=message_id or None, reply_to=reply_to or None,
+            delivery_mode=self.aio_pika.DeliveryMode.PERSISTENT), routing_key=queue_name))
+
+    def take(self, count: int, timeout: float = 10.0) -> list[Any]:
+        """The next ``count`` messages collected (fewer if ``timeout`` passes first)."""
+        return take(self.messages, count, timeout)
+
+    def delete(self, *queues: str) -> None:
+        """Delete ``queues`` (teardown)."""
+        async def drop() -> None:
+            for name in queues:
+                with contextlib.suppress(Exception):
+                    await self.channel.queue_delete(name)
+        self.run(drop())
+
+    def close(self) -> None:
+        """Close the connection and stop the loop thread."""
+        with contextlib.suppress(Exception):
+            self.run(self.connection.close(), 5)
         self.thread.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,12 @@ def echo_node(start_node: Callable[..., RunningNode]) -> RunningNode:
             {"name": "chaos", "actor": "chaos", "heartbeat_interval": 0.1, "max_busy": 1.0},
         ],
     })
+
+
+@pytest.fixture
+def uid() -> str:
+    """A random suffix that keeps a test's queues, topics and tables apart from other runs'."""
+    return uuid.uuid4().hex[:10]
 
 
 def require_service(name: str, reachable: bool, reason: str) -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from actors import Actor, handler
 from actors.connectors import BrokerMessage
+from tests.nodes import eventually
 
 
 class Collector(Actor):
@@ -52,3 +56,23 @@ def handled(data_dir: Any, name: str = "collector") -> list[tuple[str, int]]:
 def handled_ids(data_dir: Any, name: str = "collector") -> list[str]:
     """Every message id the collector recorded, in order, with repeats."""
     return [message_id for message_id, _ in handled(data_dir, name)]
+
+
+def kill_mid_stream(node: Any, conn: Any, total: int, stats: Callable[[], Any]) -> Any:
+    """SIGKILL the collector once it has handled 50 of ``total`` messages ``m0``...; wait until
+    every one is handled and acknowledged; check each was handled at least once, by both
+    incarnations between them. Prints and returns the bridge's statistics."""
+    assert eventually(lambda: len(handled_ids(node.data_dir)) >= 50, timeout=20)
+    pid = {row.name: row.pid for row in conn.status().actors}["collector"]
+    os.kill(pid, signal.SIGKILL)
+    assert eventually(lambda: len(set(handled_ids(node.data_dir))) == total, timeout=30), \
+        f"only {len(set(handled_ids(node.data_dir)))} of {total} messages were handled"
+    after = eventually(lambda: (s := stats()).acked == total and s, timeout=10)
+    assert after, "not every message was acknowledged"
+    ids = handled_ids(node.data_dir)
+    print(f"{total} messages, {len(ids) - len(set(ids))} handled twice, {after.retries} re-asks")
+    assert set(ids) == {f"m{i}" for i in range(total)}
+    assert max(Counter(ids).values()) <= 2, "a message was handled more than once per crash"
+    assert {inc for _, inc in handled(node.data_dir)} == {1, 2}, "the kill did not interrupt the stream"
+    assert after.failed == 0 and after.dropped == 0
+    return after

@@ -5,29 +5,20 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from actors.connectors import BridgeStatistics, Publish, Published
+from actors.connectors import Publish, Published
 from messages import HandlerError
-from tests.brokers import NatsPeer, PrivateBroker, bridge_child, bridge_stats, private_nats
+from tests.brokers import Bridges, NatsPeer, PrivateBroker, private_nats
 from tests.conftest import _reachable, require_service
-from tests.connector_actors import handled, handled_ids
+from tests.connector_actors import handled_ids, kill_mid_stream
 from tests.nodes import RunningNode, eventually
 
 pytestmark = pytest.mark.nats
 COLLECTOR = "tests.connector_actors:Collector"
-
-
-@pytest.fixture
-def uid() -> str:
-    """A suffix that keeps this test's subjects and streams apart from any other run's."""
-    return uuid.uuid4().hex[:10]
 
 
 @pytest.fixture
@@ -58,16 +49,7 @@ def private_server(tmp_path: Path) -> Iterator[PrivateBroker]:
     server.close()
 
 
-def bridge(name: str = "nats", **settings: Any) -> dict[str, Any]:
-    return bridge_child("nats", name, **settings)
-
-
-def stats(conn: Any, name: str = "nats") -> BridgeStatistics:
-    return bridge_stats(conn, name)
-
-
-def connected(conn: Any, name: str = "nats") -> bool:
-    return stats(conn, name).state == "connected"
+B = Bridges("nats")
 
 
 def test_request_reply_through_an_actor(start_node: Callable[..., RunningNode], peer: NatsPeer,
@@ -75,14 +57,14 @@ def test_request_reply_through_an_actor(start_node: Callable[..., RunningNode], 
     """A core NATS request becomes an echo.ping ask; echo's answer is the response."""
     node = start_node({"children": [
         {"name": "echo", "actor": "echo"},
-        bridge(subscriptions=[{"subject": f"svc.{uid}.*", "target": "echo", "type": "echo.ping",
+        B.child(subscriptions=[{"subject": f"svc.{uid}.*", "target": "echo", "type": "echo.ping",
                                "queue": "workers"}]),
     ]})
     with node.connect() as conn:
-        assert eventually(lambda: connected(conn), timeout=10)
+        assert eventually(lambda: B.connected(conn), timeout=10)
         reply = peer.run(peer.nc.request(f"svc.{uid}.ping", b'{"n": 3, "text": "hi"}', timeout=5))
         assert json.loads(reply.data) == {"n": 3, "text": "hi", "incarnation": 1}
-        after = eventually(lambda: (s := stats(conn)).acked == 1 and s, timeout=5)
+        after = eventually(lambda: (s := B.stats(conn)).acked == 1 and s, timeout=5)
         assert after.replied == 1 and after.subscriptions == [f"svc.{uid}.*"]
 
 
@@ -92,13 +74,13 @@ def test_bad_payloads_are_dead_lettered(start_node: Callable[..., RunningNode], 
     a good message after them is answered."""
     node = start_node({"children": [
         {"name": "echo", "actor": "echo"},
-        bridge(dead_letter=f"dead.{uid}", subscriptions=[
+        B.child(dead_letter=f"dead.{uid}", subscriptions=[
             {"subject": f"in.{uid}", "target": "echo", "type": "echo.ping", "reply_to": f"out.{uid}"}]),
     ]})
     peer.subscribe(f"dead.{uid}")
     peer.subscribe(f"out.{uid}")
     with node.connect() as conn:
-        assert eventually(lambda: connected(conn), timeout=10)
+        assert eventually(lambda: B.connected(conn), timeout=10)
         for data in (b"\x00 not json", b'{"n": "one"}', b'{"n": 1}'):
             peer.run(peer.nc.publish(f"in.{uid}", data))
         got = peer.take(3)
@@ -107,7 +89,7 @@ def test_bad_payloads_are_dead_lettered(start_node: Callable[..., RunningNode], 
         assert all(h["x-dead-letter-reason"] == "bad_payload" for h in dead.values())
         assert "expected an integer" in dead[b'{"n": "one"}']["x-error"]
         assert [json.loads(m.data)["n"] for m in got if m.subject == f"out.{uid}"] == [1]
-        after = eventually(lambda: (s := stats(conn)).dead_lettered == 2 and s, timeout=5)
+        after = eventually(lambda: (s := B.stats(conn)).dead_lettered == 2 and s, timeout=5)
         assert after.bad_payloads == 2 and after.acked == 1
 
 
@@ -116,12 +98,12 @@ def test_publish_core_and_jetstream(start_node: Callable[..., RunningNode], peer
     """bridge.publish: core NATS is sent (not confirmed), JetStream is confirmed by the stream
     and deduplicated on the message id; subjects outside settings.publish are refused."""
     node = start_node({"children": [
-        bridge("core", publish=[f"js.{uid}.>"]),
-        bridge("jet", publish=[f"js.{uid}.>"], publish_jetstream=True),
+        B.child("core", publish=[f"js.{uid}.>"]),
+        B.child("jet", publish=[f"js.{uid}.>"], publish_jetstream=True),
     ]})
     peer.subscribe(f"js.{uid}.>")
     with node.connect() as conn:
-        assert eventually(lambda: connected(conn, "core") and connected(conn, "jet"), timeout=10)
+        assert eventually(lambda: B.connected(conn, "core") and B.connected(conn, "jet"), timeout=10)
         sent = conn.ask("core", Publish(f"js.{uid}.a", {"x": 1}), timeout=5.0)
         assert isinstance(sent, Published) and not sent.confirmed
         first = conn.ask("jet", Publish(f"js.{uid}.b", "t", encoding="text", message_id="once"),
@@ -145,25 +127,17 @@ def test_jetstream_target_sigkilled_while_messages_arrive(
     total = 300
     node = start_node({"max_restarts": 10, "children": [
         {"name": "collector", "actor": COLLECTOR, "settings": {"delay": 0.002}},
-        bridge(max_in_flight=20, subscriptions=[
+        B.child(max_in_flight=20, subscriptions=[
             {"subject": f"js.{uid}.>", "stream": stream, "target": "collector", "timeout": 2.0}]),
     ]})
     with node.connect() as conn:
-        assert eventually(lambda: connected(conn), timeout=10)
+        assert eventually(lambda: B.connected(conn), timeout=10)
 
         async def publish_all() -> None:
             for i in range(total):
                 await peer.js.publish(f"js.{uid}.x", b'{"i": %d}' % i, headers={"Nats-Msg-Id": f"m{i}"})
         peer.run(publish_all(), 30)
-        assert eventually(lambda: len(handled_ids(node.data_dir)) >= 50, timeout=20)
-        pid = {row.name: row.pid for row in conn.status().actors}["collector"]
-        os.kill(pid, signal.SIGKILL)
-        assert eventually(lambda: len(set(handled_ids(node.data_dir))) == total, timeout=30)
-        after = eventually(lambda: (s := stats(conn)).acked == total and s, timeout=10)
-    ids = handled_ids(node.data_dir)
-    print(f"{total} messages, {len(ids) - len(set(ids))} handled twice, {after.retries} re-asks")
-    assert set(ids) == {f"m{i}" for i in range(total)} and after.failed == 0
-    assert {inc for _, inc in handled(node.data_dir)} == {1, 2}, "the kill did not interrupt the stream"
+        kill_mid_stream(node, conn, total, lambda: B.stats(conn))
 
 
 def test_server_restarted_during_a_jetstream_stream(
@@ -173,7 +147,7 @@ def test_server_restarted_during_a_jetstream_stream(
     stream accepted is handled."""
     node = start_node({"children": [
         {"name": "collector", "actor": COLLECTOR, "settings": {"delay": 0.005}},
-        bridge(port=private_server.port, max_in_flight=10, subscriptions=[
+        B.child(port=private_server.port, max_in_flight=10, subscriptions=[
             {"subject": "jobs.>", "stream": "JOBS", "target": "collector", "ack_wait": 2.0}]),
     ]})
     publisher = NatsPeer(private_server.port)
@@ -185,19 +159,19 @@ def test_server_restarted_during_a_jetstream_stream(
                 await publisher.js.publish("jobs.a", b"{}", headers={"Nats-Msg-Id": f"m{i}"})
 
         with node.connect() as conn:
-            assert eventually(lambda: connected(conn), timeout=10)
+            assert eventually(lambda: B.connected(conn), timeout=10)
             publisher.run(publish(0, 100), 30)
             assert eventually(lambda: len(handled_ids(node.data_dir)) >= 20, timeout=10)
             private_server.kill()
             unhandled_at_kill = 100 - len(set(handled_ids(node.data_dir)))
-            assert eventually(lambda: stats(conn).state == "disconnected", timeout=10)
+            assert eventually(lambda: B.stats(conn).state == "disconnected", timeout=10)
             private_server.start()
-            assert eventually(lambda: connected(conn), timeout=15)
+            assert eventually(lambda: B.connected(conn), timeout=15)
             assert eventually(lambda: publisher.nc.is_connected, timeout=10)
             publisher.run(publish(100, 200), 30)
             assert eventually(lambda: len(set(handled_ids(node.data_dir))) == 200, timeout=30), \
                 f"handled {len(set(handled_ids(node.data_dir)))} of 200"
-            after = stats(conn)
+            after = B.stats(conn)
             assert after.disconnects >= 1 and after.connects >= 2 and after.failed == 0
             assert unhandled_at_kill > 10, "the stream held too few messages to test redelivery"
     finally:
