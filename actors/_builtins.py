@@ -12,5 +12,6 @@ BUILTIN_ACTORS: Final[dict[str, str]] = {
     "nats": "actors.connectors.nats:NatsBridge",
     "pool": "actors.pool:PoolActor",
     "profiler": "actors.profiler:ProfilerActor",
+    "recovery": "actors.recovery:RecoveryActor",
     "relay": "actors.examples:Relay",
 }
