@@ -46,6 +46,7 @@ DEFAULT_CONFIG: Final[dict[str, Any]] = {
         {"name": "health", "actor": "health"},
         {"name": "breaker", "actor": "breaker"},
         {"name": "pool", "actor": "pool"},
+        {"name": "recovery", "actor": "recovery"},
         {"name": "echo", "actor": "echo"},
     ],
 }

@@ -250,7 +250,7 @@ def test_extends_defaults_keeps_the_built_in_actors(start_node: Callable[..., Ru
         files={"greeter_beside.py": GREETER})
     with node.connect() as conn:
         names = [r.name for r in conn.status().actors]
-        assert names == ["profiler", "health", "breaker", "pool", "echo", "greeter"]
+        assert names == ["profiler", "health", "breaker", "pool", "recovery", "echo", "greeter"]
         conn.ask("pool", "pool.execute", {"sql": "select 1"})
     assert (node.data_dir / "other.sqlite3").exists()
     assert node.cli("health", "greeter").returncode in (0, 4)  # the health actor knows it

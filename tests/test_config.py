@@ -18,7 +18,8 @@ def test_default_config_runs_echo():
     """The embedded defaults need no server and listen on loopback only."""
     config = load_config(None, {})
     assert config.endpoint == "tcp://127.0.0.1:5570"
-    assert [c.name for c in config.root.children] == ["profiler", "health", "breaker", "pool", "echo"]
+    assert [c.name for c in config.root.children] == ["profiler", "health", "breaker", "pool", "recovery",
+                                                       "echo"]
 
 
 @pytest.mark.parametrize(("raw", "needle"), [
@@ -62,7 +63,7 @@ def test_extends_defaults_merges_children_and_keys():
         {"name": "relay", "actor": "relay"},
         {"name": "pool", "actor": "pool", "settings": {"max_size": 3}}]}, {"AGENTCELL_POOL__MIN_SIZE": "2"})
     names = [c.name for c in config.root.children]
-    assert names == ["profiler", "health", "breaker", "pool", "echo", "relay"]
+    assert names == ["profiler", "health", "breaker", "pool", "recovery", "echo", "relay"]
     pool = config.root.children[3]
     assert isinstance(pool, ChildSpec) and pool.settings == {"max_size": 3, "min_size": 2}
     assert (config.root.max_restarts, config.root.max_seconds) == (9, 10)

@@ -10,6 +10,7 @@ it was forced; at most ``max_per_hour`` actions per rule in any hour.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -133,7 +134,7 @@ def test_a_flapping_condition_is_acted_on_once_per_cooldown(clock: ManualClock) 
         steps += [t.step for t in run(engine, clock)]
         clock.advance(1.0)
     assert 1 <= steps.count("act") <= 6 and steps.count("undo") <= 6
-    assert all(a != b for a, b in zip(steps, steps[1:], strict=False))  # act, undo, act, ...
+    assert all(a != b for a, b in itertools.pairwise(steps))  # act, undo, act, ...
 
 
 def test_a_failed_attempt_is_retried_with_doubling_backoff(clock: ManualClock) -> None:
@@ -323,3 +324,17 @@ def test_the_default_rule_grows_the_pool_on_a_3x_jump(clock: ManualClock) -> Non
     [task] = engine.due(clock())
     assert task.action == ResizePoolAction(pool="pool", grow=2)
     assert engine.rules["pool-slow-grow"].repeat and engine.rules["pool-slow-grow"].undo
+
+
+def test_restart_counts_survive_a_restart(clock: ManualClock) -> None:
+    """Exits counted before the recovery actor restarted still count after it."""
+    rule = Rule(when=When(restarts=OnRestarts(actor="chaos", more_than=1, within=60.0)),
+                do=Do(restart=RestartAction(actor="echo")), cooldown=600.0)
+    engine = RuleEngine({"kick": rule})
+    for _ in range(2):
+        engine.observe(Exit("chaos", "killed by SIGKILL"), clock())
+    assert len(run(engine, clock)) == 1
+    fresh = RuleEngine({"kick": rule})
+    fresh.restore(engine.snapshot())
+    fresh.observe(Exit("chaos", "killed by SIGKILL"), clock())
+    assert fresh.due(clock()) == [] and fresh.engaged() == 1

@@ -55,8 +55,8 @@ class RecoveryActor(Actor):
     def on_stop(self) -> None:
         self._stop.set()
         self.watch.join(JOIN_TIMEOUT)
-        self.driver.close()
-        self.driver.save()
+        self.driver.close()  # state was saved after every action; on_stop cannot save (the
+        # host's control loop, which carries snapshots, is waiting for this actor to stop)
         self._connection.close()
 
     @handler
@@ -71,8 +71,8 @@ class RecoveryActor(Actor):
         with d.locked():
             last = d.last
             return RecoveryStatistics(
-                len(e.rules), e.engaged(), e.actions, e.failed, e.throttled, d.events, d.rereads,
-                d.reread_errors,
+                len(e.rules), e.engaged(), e.in_flight(), e.actions, e.failed, e.throttled,
+                d.events, d.rereads, d.reread_errors,
                 "" if last is None else f"{last.rule}: {last.step} {last.action} -> "
                                         f"{'ok' if last.ok else 'failed'}: {last.detail}")
 

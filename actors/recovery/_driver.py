@@ -72,9 +72,10 @@ class Driver:
         if fact is None:
             return
         with self._lock:
-            self.events += 1
             self.engine.observe(fact, self.clock())
         self.run_due()
+        with self._lock:  # counted once its attempts are in flight (tests wait on it)
+            self.events += 1
 
     def on_tick(self) -> None:
         """Timers: attempts that came due, and a re-read every ``sync_interval``."""

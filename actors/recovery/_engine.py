@@ -134,11 +134,16 @@ class RuleEngine:
         """How many (rule, subject) actions are in force."""
         return sum(1 for t in self.tracks.values() if t.engaged)
 
+    def in_flight(self) -> int:
+        """How many attempts are being carried out now."""
+        return sum(1 for t in self.tracks.values() if t.pending)
+
     # -- surviving a restart -------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Msgpack-able state for the next incarnation (times on the system's monotonic clock)."""
         return {"v": SNAPSHOT_VERSION, "tracks": [t.to_dict() for t in self.tracks.values()],
                 "acts": {k: list(v) for k, v in self.acts.items()},
+                "exits": {k: [list(e) for e in v] for k, v in self.exits.items()},
                 "history": [attrs.asdict(r) for r in self.history],
                 "counters": [self.actions, self.failed, self.throttled]}
 
@@ -153,6 +158,9 @@ class RuleEngine:
         for name, times in dict(data.get("acts", {})).items():
             if name in self.rules:
                 self.acts[name].extend(times)
+        if self._window:
+            for actor, exits in dict(data.get("exits", {})).items():
+                self.exits[actor].extend((float(at), str(cause)) for at, cause in exits)
         self.history.extend(ActionRecord(**r) for r in data.get("history", []))
         self.actions, self.failed, self.throttled = data.get("counters", [0, 0, 0])
         return len(self.tracks)

@@ -75,6 +75,7 @@ class RecoveryStatistics:
 
     rules: int
     engaged: int
+    in_flight: int
     actions: int
     failed: int
     throttled: int
