@@ -6,6 +6,7 @@ BUILTIN_ACTORS: Final[dict[str, str]] = {
     "amqp": "actors.connectors.amqp:AmqpBridge",
     "breaker": "actors.breaker:BreakerActor",
     "chaos": "actors.examples:Chaos",
+    "coap": "actors.connectors.coap:CoapActor",
     "echo": "actors.examples:Echo",
     "health": "actors.health:HealthActor",
     "mqtt": "actors.connectors.mqtt:MqttBridge",

@@ -304,6 +304,10 @@ class _ControlLoop:
         self.recorder = Recorder(connection_sink(context.connection(), profiler),
                                  source=f"{self.spec.name}#{self.spec.incarnation}")
         set_default_recorder(self.recorder)
+        # Learn where the profiler is now, in the background (the node answers once this
+        # start is done): a flush while the node is stopping us must not wait on the node.
+        threading.Thread(target=_resolve_quietly, args=(context.connection(), profiler),
+                         name="profiler-resolve", daemon=True).start()
         record, prefix = self.recorder.record, f"{self.spec.name}:"
         return lambda type_, seconds, ok: record(prefix + type_, seconds, ok)
 
@@ -325,6 +329,13 @@ class _ControlLoop:
             saved = self._unacked.pop(env.id, None) if isinstance(env.id, int) else None
             if saved is not None:
                 saved.set()
+
+
+def _resolve_quietly(connection: Any, name: str) -> None:
+    try:
+        connection.resolve(name)
+    except Exception as exc:  # the flush will try again, and count a failure if it must
+        log.debug("could not resolve %r ahead of time: %s", name, exc)
 
 
 def _alive(pid: int) -> bool:

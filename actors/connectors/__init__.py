@@ -13,7 +13,8 @@ This front door holds what every connector shares and imports no broker client.
 from ._actor import BrokerBridge
 from ._client import BrokerClient, Delivery, Sink
 from ._core import BridgeCore
-from ._errors import BadPayload, BrokerUnavailable, ConnectorError, PublishRefused
+from ._errors import BadPayload, BrokerUnavailable, ConnectorError, DeviceUnavailable, PublishRefused
+from ._guard import BrokerGuard
 from ._loop import LoopThread
 from ._match import amqp_matches, nats_matches
 from ._messages import STATE_TOPIC, BridgeStatistics, BrokerMessage, Publish, Published
@@ -29,10 +30,12 @@ __all__ = [
     "BridgeStatistics",
     "BrokerBridge",
     "BrokerClient",
+    "BrokerGuard",
     "BrokerMessage",
     "BrokerUnavailable",
     "ConnectorError",
     "Delivery",
+    "DeviceUnavailable",
     "Encoding",
     "LoopThread",
     "Publish",

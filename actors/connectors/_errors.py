@@ -3,10 +3,11 @@
 Each subclasses the builtin a caller already catches::
 
     ConnectorError (Exception)
-    ├── PublishRefused (PermissionError)     the bridge's ``publish`` settings do not allow that topic
+    ├── PublishRefused (PermissionError)     the settings do not allow sending to that topic or URI
     ├── BrokerUnavailable (ConnectionError)  not connected within the asker's deadline, too many
     │                                        publishes already waiting, or the connection was lost
     │                                        before the broker confirmed
+    ├── DeviceUnavailable (ConnectionError)  a CoAP device did not answer in time or is unreachable
     └── BadPayload (ValueError)              a payload is not what its stated encoding says
 
 Across the wire each reaches the asker as ``messages.HandlerError`` whose
@@ -22,11 +23,15 @@ class ConnectorError(Exception):
 
 
 class PublishRefused(ConnectorError, PermissionError):
-    """The bridge may not publish to this topic: its ``publish`` patterns do not match it."""
+    """The connector may not send there: its ``publish`` (or ``request``) patterns do not match."""
 
 
 class BrokerUnavailable(ConnectorError, ConnectionError):
     """The broker cannot take the publish now; the message says why and whether it may have gone."""
+
+
+class DeviceUnavailable(ConnectorError, ConnectionError):
+    """A device did not answer a request in time, or could not be reached at all."""
 
 
 class BadPayload(ConnectorError, ValueError):

@@ -22,7 +22,8 @@ ATTACH_TIMEOUT = 30.0
 
 
 class BrokerGuard:
-    """One bridge's breaker resource; unguarded until :meth:`attach` finds the breaker actor."""
+    """One bridge's breaker resource (a connector talking to many devices names one per
+    device); unguarded until :meth:`attach` finds the breaker actor."""
 
     def __init__(self, connection: Any, breaker: str | None, resource: str) -> None:
         self.connection = connection
@@ -47,26 +48,29 @@ class BrokerGuard:
         self.connection.resolve(breaker, timeout=ATTACH_TIMEOUT)
         return BreakerClient(self.connection, breaker)
 
-    async def check(self) -> int:
-        """Raise CircuitOpenError while the broker's circuit is open; else a trial permit (or 0).
+    async def check(self, resource: str | None = None) -> int:
+        """Raise CircuitOpenError while the circuit of ``resource`` (default: the broker) is
+        open; else a trial permit (or 0).
 
         A closed circuit is a dict lookup; any other state may ask the breaker actor, which
         is done on a worker thread so the event loop never blocks on it.
         """
         client = self.client
-        if client is None or client.state(self.resource) == CLOSED:
+        name = resource or self.resource
+        if client is None or client.state(name) == CLOSED:
             return 0
-        return await asyncio.get_running_loop().run_in_executor(None, client.check, self.resource)
+        return await asyncio.get_running_loop().run_in_executor(None, client.check, name)
 
     def record(self, ok: bool, seconds: float, error: BaseException | None = None,
-               permit: int = 0) -> None:
+               permit: int = 0, resource: str | None = None) -> None:
         """Account one call's outcome with the breaker (batched by the client)."""
         if self.client is None:
             return
+        name = resource or self.resource
         if error is None:
-            self.client.record(self.resource, True, seconds, permit=permit)
+            self.client.record(name, True, seconds, permit=permit)
         else:
-            self.client.record(self.resource, False, seconds, classify(error), message=str(error),
+            self.client.record(name, False, seconds, classify(error), message=str(error),
                                permit=permit, error_types=error_types(error))
 
     def close(self) -> None:
