@@ -35,6 +35,7 @@ from messages import (
     ConfigError,
     DeadlineExpired,
     Envelope,
+    ProtocolError,
     decode,
     encode,
     to_wire,
@@ -145,7 +146,14 @@ def _silence(args: argparse.Namespace, actor: str, tag: str, exc: TimeoutError) 
 
 
 def _body(args: argparse.Namespace) -> Any:
-    """BODY parsed as JSON and checked to be sendable; UsageError says what is wrong."""
+    """BODY parsed as JSON and checked to be sendable; UsageError says what is wrong.
+
+    The message is encoded and decoded here as the actor would, so what the receiver
+    would refuse as malformed (an empty TYPE, say) is refused before it is sent.
+    """
+    for what, value in (("NAME", args.name), ("TYPE", args.type)):
+        if not value.strip():
+            raise UsageError(f"{what} must not be empty")
     try:
         body = json.loads(args.body)
     except RecursionError:
@@ -153,15 +161,19 @@ def _body(args: argparse.Namespace) -> Any:
     except ValueError as exc:  # JSONDecodeError, or an integer of over 4300 digits
         raise UsageError(f"BODY is not JSON: {exc}") from None
     try:
-        size = len(encode(Envelope(KIND_ASK, 1, args.name, args.type, body)))
+        data = encode(Envelope(KIND_ASK, 1, args.name, args.type, body))
     except RecursionError:
         raise UsageError("BODY nests too deeply to send") from None
     except TypeError as exc:  # e.g. an integer outside msgpack's 64-bit range
         raise UsageError(f"BODY cannot be sent: {str(exc).partition(': ')[2] or exc}; "
                          "integers must fit in 64 bits") from None
-    if size > DEFAULT_MAX_MESSAGE_BYTES:
-        raise UsageError(f"BODY is {size} bytes once encoded, over the limit of "
+    if len(data) > DEFAULT_MAX_MESSAGE_BYTES:
+        raise UsageError(f"BODY is {len(data)} bytes once encoded, over the limit of "
                          f"{DEFAULT_MAX_MESSAGE_BYTES} bytes")
+    try:
+        decode(data)
+    except ProtocolError as exc:
+        raise UsageError(f"the message cannot be sent: {exc}") from None
     return body
 
 

@@ -10,11 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from tests.nodes import RunningNode, start_node_process
 from tests.tcp_proxy import TcpProxy
 
 IN_CI = os.environ.get("CI") == "true"
+FUZZ_LONG_EXAMPLES = 5_000
+"""Examples per property under ``--hypothesis-profile=fuzz-long`` (CI runs Hypothesis'
+default of 100): the long fuzz run of the wire, recorded in bench/RESULTS.md."""
+settings.register_profile("fuzz-long", max_examples=FUZZ_LONG_EXAMPLES)
 
 
 @pytest.fixture
