@@ -152,6 +152,8 @@ class Sampler(threading.Thread):
                 started = self.clock()
                 try:
                     self.sample_once()
+                except TimeoutError as exc:  # the node is busy (or stopping): skip this round
+                    log.warning("health: sampling round skipped: %s", exc)
                 except Exception:
                     log.exception("health: a sampling round failed")
                 self.rounds += 1
