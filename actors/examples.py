@@ -112,14 +112,17 @@ class Chaos(Actor):
 
     Settings (a plain map): ``fail_on_start`` (every start fails), ``fail_on_start_from``
     and ``fail_on_start_until`` (the starts of incarnations in that range fail; no end
-    when ``until`` is 0 or missing), ``save_on_stop`` (``on_stop`` saves the counter as a
-    snapshot, as the built-in actors save their state).
+    when ``until`` is 0 or missing), ``start_delay`` (seconds ``on_start`` takes, from
+    incarnation ``start_delay_from``, 1 by default), ``save_on_stop`` (``on_stop`` saves
+    the counter as a snapshot, as the built-in actors save their state).
     """
 
     def on_start(self) -> None:
         snapshot: Any = self.context.snapshot
         self.count = int(snapshot["count"]) if isinstance(snapshot, dict) else 0
         settings = self.context.settings
+        if self.context.incarnation >= int(settings.get("start_delay_from", 1)):
+            time.sleep(float(settings.get("start_delay", 0.0)))
         first = int(settings.get("fail_on_start_from", 0))
         last = int(settings.get("fail_on_start_until", 0)) or self.context.incarnation
         if settings.get("fail_on_start") or 0 < first <= self.context.incarnation <= last:

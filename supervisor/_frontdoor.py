@@ -45,6 +45,14 @@ class ChildCommand:
     name: str
 
 
+class _Later:
+    """An answer that comes when a command that takes time (a child's stop or start) is
+    done: ``begin(reply)`` starts it and calls ``reply(value)`` once, from the node loop."""
+
+    def __init__(self, begin: Callable[[Callable[[Any], None]], None]) -> None:
+        self.begin = begin
+
+
 class _Refused(Exception):
     def __init__(self, code: str, text: str) -> None:
         super().__init__(text)
@@ -107,6 +115,12 @@ class FrontDoor:
             if env.kind == KIND_ASK:
                 self._send(route, env.error(exc.code, f"node front door, message {env.type!r}: {exc}"))
             return
+        if isinstance(result, _Later):
+            result.begin(lambda value: self._reply(route, env, value))
+        else:
+            self._reply(route, env, result)
+
+    def _reply(self, route: list[bytes], env: Envelope, result: Any) -> None:
         if env.kind == KIND_ASK:
             tag = type_tag(result) if hasattr(result, "__message_type__") else "value"
             self._send(route, env.reply(tag, to_wire(result)))
@@ -155,24 +169,29 @@ class FrontDoor:
         self.node.stop_requested = True
         return Ok("stopping")
 
-    def _restart(self, msg: ChildCommand) -> Ok:
-        worker = self._worker(msg.name)
+    def _settled(self, name: str, command: str, *states: str) -> Worker:
+        """The worker named ``name`` if it is in one of ``states``; refused otherwise."""
+        worker = self._worker(name)
+        if worker.state not in states:
+            raise _Refused("handler_error", f"actor {name!r} is {worker.state}; {command} "
+                                            f"needs it {' or '.join(states)}")
+        return worker
+
+    def _restart(self, msg: ChildCommand) -> _Later:
+        worker = self._settled(msg.name, "restart", "running", "stopped")
         log.info("restart of actor %r asked by a client", msg.name)
-        worker.stop()
-        started = worker.start()
-        return Ok(f"actor {msg.name!r} restarted as incarnation {worker.incarnation}" if started
-                  else f"actor {msg.name!r} failed to start: {worker.start_failure}")
+        return _Later(lambda reply: worker.stop(lambda: worker.start(lambda ok: reply(Ok(
+            f"actor {msg.name!r} restarted as incarnation {worker.incarnation}" if ok
+            else f"actor {msg.name!r} failed to start: {worker.start_failure}")))))
 
-    def _stop_child(self, msg: ChildCommand) -> Ok:
-        worker = self._worker(msg.name)
+    def _stop_child(self, msg: ChildCommand) -> _Later:
+        worker = self._settled(msg.name, "stop-child", "running", "stopped")
         log.info("stop of actor %r asked by a client", msg.name)
-        worker.stop()
-        return Ok(f"actor {msg.name!r} stopped; start it with start-child")
+        return _Later(lambda reply: worker.stop(lambda: reply(Ok(
+            f"actor {msg.name!r} stopped; start it with start-child"))))
 
-    def _start_child(self, msg: ChildCommand) -> Ok:
-        worker = self._worker(msg.name)
-        if worker.state not in ("stopped",):
-            raise _Refused("handler_error", f"actor {msg.name!r} is {worker.state}, not stopped")
-        started = worker.start()
-        return Ok(f"actor {msg.name!r} started as incarnation {worker.incarnation}" if started
-                  else f"actor {msg.name!r} failed to start: {worker.start_failure}")
+    def _start_child(self, msg: ChildCommand) -> _Later:
+        worker = self._settled(msg.name, "start-child", "stopped")
+        return _Later(lambda reply: worker.start(lambda ok: reply(Ok(
+            f"actor {msg.name!r} started as incarnation {worker.incarnation}" if ok
+            else f"actor {msg.name!r} failed to start: {worker.start_failure}"))))

@@ -25,7 +25,7 @@ from messages import KIND_EVENT, Envelope, ProtocolError, decode, encode
 from ._config import NodeConfig
 from ._control import ControlChannel
 from ._frontdoor import FrontDoor
-from ._process import Launcher, Standby
+from ._process import Launcher, Standby, kill_process
 from ._tree import Supervisor
 from ._worker import Worker
 
@@ -50,6 +50,8 @@ class Node:
         self._seq = itertools.count()
         self._sentinels: dict[int, Worker] = {}
         self.stop_requested = False
+        self._stopping = False
+        self._finished = False
         self.exit_code = 0
         self.bad_input = 0
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -83,32 +85,6 @@ class Node:
                         node_pid=os.getpid(), max_message_bytes=self.config.max_message_bytes,
                         data_dir=self.data_dir, log_level=self.config.log_level,
                         profiler=self.profiler, **child)
-
-    def wait_ready(self, worker: Any, timeout: float) -> bool:
-        return self._serve_control(worker.process, timeout,
-                                   lambda: bool(worker.state == "running")) == "done"
-
-    def wait_exit(self, process: BaseProcess, timeout: float) -> bool:
-        return self._serve_control(process, timeout, lambda: False) == "exited"
-
-    def _serve_control(self, process: BaseProcess, timeout: float,
-                       done: Callable[[], bool]) -> str:
-        """Serve the control channel until ``done()`` ("done"), ``process`` ends ("exited")
-        or ``timeout`` passes ("timeout")."""
-        deadline = time.monotonic() + timeout
-        poller = zmq.Poller()
-        poller.register(self.control.socket, zmq.POLLIN)
-        poller.register(process.sentinel, zmq.POLLIN)
-        while not done():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return "timeout"
-            ready = dict(poller.poll(max(1, int(remaining * 1000))))
-            if self.control.socket in ready:
-                self.control.drain()
-            if process.sentinel in ready and not done():
-                return "exited"
-        return "done"
 
     def watch(self, worker: Any) -> None:
         fd = worker.process.sentinel
@@ -158,7 +134,11 @@ class Node:
 
     # -- the loop ---------------------------------------------------------------------
     def run(self) -> int:
-        """Start the tree, serve until stopped, stop the tree; return the exit code."""
+        """Start the tree, serve until stopped, stop the tree; return the exit code.
+
+        The loop serves from the first moment: while children start (the ready line is
+        printed once every one serves) and while they stop, in reverse order, at the end.
+        """
         os.makedirs(self.data_dir, exist_ok=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
@@ -166,20 +146,33 @@ class Node:
         log.info("node pid %d starting %d actor(s) from %s", os.getpid(), len(self._workers),
                  self.config.endpoint)
         try:
-            if not self.root.start():
-                log.critical("node gives up: supervisor 'root' failed to start its children; "
-                             "exiting with code 1")
-                self.exit_code = 1
-                return self.exit_code
-            if not self.stop_requested:
-                print(f"agent-cellphone node ready at {self.front.endpoint} "
-                      f"(pid {os.getpid()}, {len(self._workers)} actors, events at "
-                      f"{self.events_endpoint}, data in {self.data_dir})", flush=True)
-            while not self.stop_requested:
-                self._turn()
+            self.root.start(self._started)
+            while not self._finished:
+                if self.stop_requested and not self._stopping:
+                    self._stopping = True
+                    log.info("node stopping every actor in reverse start order")
+                    self.root.stop(self._stopped)
+                if not self._finished:
+                    self._turn()
         finally:
             self._shutdown()
         return self.exit_code
+
+    def _started(self, ok: bool) -> None:
+        if self.stop_requested:
+            return
+        if ok:
+            print(f"agent-cellphone node ready at {self.front.endpoint} "
+                  f"(pid {os.getpid()}, {len(self._workers)} actors, events at "
+                  f"{self.events_endpoint}, data in {self.data_dir})", flush=True)
+            return
+        log.critical("node gives up: supervisor 'root' failed to start its children; "
+                     "exiting with code 1")
+        self.exit_code = 1
+        self.stop_requested = True
+
+    def _stopped(self) -> None:
+        self._finished = True
 
     def _turn(self) -> None:
         timeout = LIVENESS_TICK
@@ -195,8 +188,7 @@ class Node:
         for fd in [fd for fd in ready if fd in self._sentinels]:
             worker = self._sentinels.get(fd)
             if worker is not None:
-                cause = worker.died()
-                worker.parent.child_exited(worker, cause)
+                worker.ended()
         if self._wake_r in ready:
             try:
                 os.read(self._wake_r, 512)
@@ -226,9 +218,12 @@ class Node:
         self.stop_requested = True
 
     def _shutdown(self) -> None:
-        log.info("node stopping every actor in reverse start order")
-        self.root.stop()
         for worker in self._workers.values():
+            if worker.pid is not None and worker.process is not None:  # the loop failed
+                log.error("actor %r still runs at node exit; killing pid %s", worker.name,
+                          worker.pid)
+                kill_process(worker.process)
+                worker.process.join(5.0)
             worker.discard_standby()
         self.ctx.destroy(linger=0)  # every socket of the loop: front door, control, events
         shutil.rmtree(self.run_dir, ignore_errors=True)

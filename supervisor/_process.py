@@ -12,7 +12,6 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Final
@@ -87,28 +86,27 @@ class Standby:
         stop_process(self.process, grace=1.0)
 
 
-def stop_process(process: BaseProcess, grace: float | None,
-                 wait: Callable[[float], object] | None = None) -> bool:
-    """SIGTERM, wait up to ``grace`` seconds, then SIGKILL (``grace=None``: kill at once).
+def stop_process(process: BaseProcess, grace: float | None) -> bool:
+    """SIGTERM, wait up to ``grace`` seconds, then SIGKILL (``grace=None``: kill at once);
+    blocking, for processes outside the node loop's care (a discarded standby).
 
-    ``wait(seconds)`` does the waiting, returning once the process ended or the time is up
-    (default: on its sentinel alone; the node passes one that serves its control channel
-    meanwhile, so a host can still hand over a snapshot while it stops).
     Returns True if the process had to be killed.
     """
     killed = False
     if process.exitcode is None:
         if grace is not None:
-            _signal(process, signal.SIGTERM)
-            if wait is None:
-                multiprocessing.connection.wait([process.sentinel], grace)
-            else:
-                wait(grace)
+            terminate_process(process)
+            multiprocessing.connection.wait([process.sentinel], grace)
         if process.exitcode is None and not _reaped(process):
             _signal(process, signal.SIGKILL)
             killed = True
     process.join(5.0)
     return killed
+
+
+def terminate_process(process: BaseProcess) -> None:
+    """SIGTERM now: the host stops its actor (``on_stop`` runs) and exits."""
+    _signal(process, signal.SIGTERM)
 
 
 def kill_process(process: BaseProcess) -> None:

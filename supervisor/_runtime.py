@@ -26,12 +26,6 @@ class Runtime(Protocol):
     def host_spec(self, name: str, incarnation: int, endpoint: str, **child: Any) -> HostSpec:
         """The host spec for a child, with the node's endpoints filled in."""
 
-    def wait_ready(self, worker: Any, timeout: float) -> bool:
-        """Serve control messages until ``worker`` is ready (True) or dies/times out."""
-
-    def wait_exit(self, process: BaseProcess, timeout: float) -> bool:
-        """Serve control messages until ``process`` ends (True) or ``timeout`` passes."""
-
     def watch(self, worker: Any) -> None:
         """Report ``worker``'s process death to it through its sentinel."""
 

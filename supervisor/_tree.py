@@ -1,14 +1,19 @@
 """A supervisor at run time: starts its children in order, applies its strategy when one
-exits, counts restart intensity, and escalates to its parent when that is exceeded."""
+exits, counts restart intensity, and escalates to its parent when that is exceeded.
+
+Every operation is a state driven by the node loop (a child is ``starting`` until it
+serves, ``stopping`` until it is gone), so the loop serves the front door, deaths and
+heartbeats while children start and stop; the order within one operation is OTP's.
+"""
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from ._policy import ExitDecision, RestartIntensity, decide_exit
+from ._restart import Child, Restart
 from ._runtime import Runtime
 from ._specs import SupervisorSpec
 from ._worker import Worker
@@ -28,7 +33,11 @@ class Supervisor:
         self.state = "stopped"
         self.restarts = 0
         self.intensity = RestartIntensity(spec.max_restarts, spec.max_seconds)
-        self._generation = 0
+        self._boot_token = 0
+        self._boot_waiters: list[Callable[[bool], None]] = []
+        self._stop_waiters: list[Callable[[], None]] = []
+        self._deferred: list[tuple[Worker | Supervisor, str]] = []
+        self._restarts: list[Restart] = []
         self.children: list[Worker | Supervisor] = [
             Supervisor(c, self, runtime, endpoint_for) if isinstance(c, SupervisorSpec)
             else Worker(c, self, runtime, endpoint_for(c.name))
@@ -36,46 +45,88 @@ class Supervisor:
         ]
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> bool:
-        """Start every child in order, each waiting until it serves.
+    def start(self, done: Callable[[bool], None]) -> None:
+        """Start every child in order, each once the one before serves; ``done(True)`` then.
 
-        As in OTP, if one fails to start, the ones already started are stopped again and
-        the supervisor itself fails to start (False).
+        As in OTP, if one fails to start, the ones already started are stopped again (in
+        reverse order) and the supervisor fails to start: ``done(False)``. A child that
+        exits while its siblings are still starting is dealt with once the start is
+        complete, as OTP handles exits only after ``init``.
         """
+        if self.state == "running":
+            done(True)
+        elif self.state == "starting":
+            self._boot_waiters.append(done)
+        elif self.state == "stopping":
+            self._stop_waiters.append(lambda: self.start(done))
+        else:
+            self.state = "starting"
+            self.intensity = RestartIntensity(self.spec.max_restarts, self.spec.max_seconds)
+            self._boot_waiters = [done]
+            self._boot_token += 1
+            self._boot(0, self._boot_token)
+
+    def _boot(self, index: int, token: int) -> None:
+        if token != self._boot_token or self.state != "starting":
+            return
+        if index < len(self.children):
+            child = self.children[index]
+            child.start(lambda ok: self._boot(index + 1, token) if ok
+                        else self._boot_failed(index, token))
+            return
         self.state = "running"
-        self.intensity = RestartIntensity(self.spec.max_restarts, self.spec.max_seconds)
-        for child in self.children:
-            if not child.start():
-                log.error("supervisor %r: child %r failed to start; stopping the %d started "
-                          "before it", self.name, child.name, self.children.index(child))
-                self.stop()
-                return False
-        return True
+        waiters, self._boot_waiters = self._boot_waiters, []
+        deferred, self._deferred = self._deferred, []
+        for waiter in waiters:
+            waiter(True)
+        for child, cause in deferred:
+            if child.state == "stopped":
+                self.child_exited(child, cause)
 
-    def stop(self) -> None:
-        """Stop every child in reverse start order, each with its grace period."""
-        self._generation += 1
-        self.state = "stopped"
-        for child in reversed(self.children):
-            child.stop()
+    def _boot_failed(self, index: int, token: int) -> None:
+        if token == self._boot_token:
+            log.error("supervisor %r: child %r failed to start; stopping the %d started "
+                      "before it", self.name, self.children[index].name, index)
+            self.stop(lambda: None)
 
-    def _start_children(self, children: list[Worker | Supervisor]) -> None:
-        """(Re)start ``children`` after a failure; one that fails counts as a new failure."""
-        generation = self._generation
-        for child in children:
-            if generation != self._generation or self.state != "running":
-                return
-            if not child.start():
-                cause = "start_error" if isinstance(child, Supervisor) else \
-                    (child.start_failure or "start_error")
-                log.error("supervisor %r: child %r failed to start (%s)", self.name, child.name, cause)
-                self.runtime.call_later(0.0, self._checked(functools.partial(
-                    self.child_exited, child, cause)))
+    def stop(self, done: Callable[[], None]) -> None:
+        """Stop every child in reverse start order, each given its grace, then killed;
+        ``done()`` once all are down. A start or restart in progress is called off."""
+        if self.state == "stopped":
+            done()
+            return
+        self._stop_waiters.append(done)
+        if self.state == "stopping":
+            return
+        self.state = "stopping"
+        self._boot_token += 1
+        booting, self._boot_waiters = self._boot_waiters, []
+        for restart in self._restarts:
+            restart.cancel()
+        self._restarts, self._deferred = [], []
+
+        def stopped() -> None:
+            self.state = "stopped"
+            waiters, self._stop_waiters = self._stop_waiters, []
+            for waiter in booting:
+                waiter(False)
+            for stopped_waiter in waiters:
+                stopped_waiter()
+        self._stop_each(list(reversed(self.children)), stopped)
+
+    def _stop_each(self, children: list[Worker | Supervisor], then: Callable[[], None]) -> None:
+        if not children:
+            then()
+        else:
+            children[0].stop(lambda: self._stop_each(children[1:], then))
 
     # -- failures --------------------------------------------------------------------
     def child_exited(self, child: Worker | Supervisor, cause: str) -> None:
-        """A child ended (it died, failed to start, or gave up): decide as OTP, then act."""
-        if self.state != "running":
+        """A child ended on its own (it died, failed to start, or gave up): decide as OTP."""
+        if self.state == "starting":
+            self._deferred.append((child, cause))
+            return
+        if self.state != "running" or any(r.terminating(child.name) for r in self._restarts):
             return
         held = [(c.name, c.spec.restart) for c in self.children
                 if c is child or c.spec.restart != "temporary" or c.state != "stopped"]
@@ -83,24 +134,27 @@ class Supervisor:
                                self.runtime.now())
         if decision.action == "give_up":
             self.fail(decision, offender=child.name)
-            return
-        if decision.action == "keep_down":
+        elif decision.action == "keep_down":
             log.info("supervisor %r: %s child %r exited (%s); not restarted",
                      self.name, child.spec.restart, child.name, cause)
-            return
+        else:
+            self._restart(child, cause, decision)
+
+    def _restart(self, child: Worker | Supervisor, cause: str, decision: ExitDecision) -> None:
         by_name = {c.name: c for c in self.children}
+        touched = set(decision.terminate) | set(decision.start)
+        for other in self._restarts:
+            if other.pending() & touched:
+                other.cancel()
         for name in decision.terminate:
-            other = by_name[name]
-            other.stop()
             if name not in decision.start:
-                log.info("supervisor %r (%s): temporary child %r terminated with %r and not "
-                         "restarted", self.name, self.spec.strategy, name, child.name)
+                log.info("supervisor %r (%s): temporary child %r is terminated with %r and "
+                         "not restarted", self.name, self.spec.strategy, name, child.name)
         plan = [by_name[name] for name in decision.start]
         for c in plan:
             c.restarts += 1
         now = self.runtime.now()
         delay = child.backoff.next_delay(now, child.healthy_since) if isinstance(child, Worker) else 0.0
-        self._generation += 1
         log.info("supervisor %r (%s) restarting %s after %r exited (%s)%s", self.name,
                  self.spec.strategy, [c.name for c in plan], child.name, cause,
                  f" in {delay:.3f} s" if delay else "")
@@ -108,12 +162,25 @@ class Supervisor:
             self.runtime.publish("lifecycle.restarting", {
                 "name": c.name, "incarnation": getattr(c, "incarnation", 0) + 1,
                 "event": "restarting", "cause": cause, "pid": None, "delay": delay})
-        if delay > 0:
-            for c in plan:
-                c.state = "restarting"
-            self.runtime.call_later(delay, self._checked(lambda: self._start_children(plan)))
-        else:
-            self._start_children(plan)
+        restart = Restart([by_name[name] for name in decision.terminate], list(plan), delay,
+                          self.runtime, failed=self._start_failed, finished=self._finished)
+        self._restarts = [r for r in self._restarts if not r.cancelled] + [restart]
+        restart.begin()
+
+    def _finished(self, restart: Restart) -> None:
+        self._restarts = [r for r in self._restarts if r is not restart]
+
+    def _start_failed(self, restart: Restart, child: Child) -> None:
+        """A child of a restart failed to start: as OTP's try_again, it counts as a new
+        exit of that child (the strategy and the intensity apply again)."""
+        self._finished(restart)
+        cause = (child.start_failure or "start_error") if isinstance(child, Worker) else "start_error"
+        log.error("supervisor %r: child %r failed to start (%s)", self.name, child.name, cause)
+
+        def again() -> None:
+            if isinstance(child, (Worker, Supervisor)) and child.state == "stopped":
+                self.child_exited(child, cause)
+        self.runtime.call_later(0.0, again)
 
     def fail(self, decision: ExitDecision, offender: str) -> None:
         """Intensity exceeded or escalation: stop all children, then exit to the parent
@@ -125,33 +192,14 @@ class Supervisor:
         self.runtime.publish("lifecycle.gave_up", {
             "name": self.name, "incarnation": 0, "event": "gave_up", "cause": decision.reason,
             "pid": None})
-        self.stop()
-        if self.parent is None:
-            self.runtime.root_gave_up(f"supervisor {self.name!r} gave up: {decision.reason}")
+        parent = self.parent
+        if parent is None:
+            self.stop(lambda: self.runtime.root_gave_up(
+                f"supervisor {self.name!r} gave up: {decision.reason}"))
         else:
-            self.parent.child_exited(self, decision.exit_cause)
+            self.stop(lambda: parent.child_exited(self, decision.exit_cause))
 
-    def _checked(self, fn: Callable[[], None]) -> Callable[[], None]:
-        """``fn`` that does nothing if this supervisor restarted or stopped meanwhile."""
-        generation = self._generation
-
-        def run() -> None:
-            if generation == self._generation and self.state == "running":
-                fn()
-        return run
-
-    # -- run-time control ------------------------------------------------------------
-    def find(self, name: str) -> Worker | Supervisor | None:
-        """The child (at any depth) named ``name``."""
-        for child in self.children:
-            if child.name == name:
-                return child
-            if isinstance(child, Supervisor):
-                found = child.find(name)
-                if found is not None:
-                    return found
-        return None
-
+    # -- run-time view ---------------------------------------------------------------
     def workers(self) -> Iterator[Worker]:
         """Every worker below this supervisor, in start order."""
         for child in self.children:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
 from ._policy import BackoffState
-from ._process import Standby, exit_cause, kill_process, stop_process
+from ._process import Standby, exit_cause, kill_process, terminate_process
 from ._runtime import Runtime
 from ._specs import ChildSpec
 
@@ -42,14 +43,31 @@ class Worker:
         self._kill_reason: str | None = None
         self.start_failure: str | None = None
         self._standby: Standby | None = None
+        self._start_waiters: list[Callable[[bool], None]] = []
+        self._stop_waiters: list[Callable[[], None]] = []
 
     @property
     def pid(self) -> int | None:
         """The pid of the live incarnation, if any."""
-        return self.process.pid if self.process is not None and self.state != "stopped" else None
+        alive = self.process is not None and self.state in ("starting", "running", "stopping")
+        return self.process.pid if alive and self.process is not None else None
 
-    def start(self) -> bool:
-        """Start the next incarnation and wait for it to serve; False if it failed to start."""
+    def start(self, done: Callable[[bool], None]) -> None:
+        """Begin starting the next incarnation; the node loop keeps serving meanwhile.
+
+        ``done(True)`` once it serves; ``done(False)`` if it ended first, or if its
+        ``on_start`` ran past :data:`START_TIMEOUT` (then it is killed, as OTP kills a child
+        whose init hangs). Starting a worker that is already starting or running just waits.
+        """
+        if self.state == "running":
+            done(True)
+            return
+        if self.state == "starting":
+            self._start_waiters.append(done)
+            return
+        if self.state == "stopping":
+            self._stop_waiters.append(lambda: self.start(done))
+            return
         self.incarnation += 1
         self._kill_reason, self.start_failure = None, None
         spec = self.runtime.host_spec(
@@ -57,22 +75,17 @@ class Worker:
             settings=self.spec.settings, heartbeat_interval=self.spec.heartbeat_interval,
             mailbox_size=self.spec.mailbox_size, on_error=self.spec.on_error)
         self.state = "starting"
+        self._start_waiters = [done]
         standby, self._standby = self._standby, None
         process = standby.activate(spec, self.snapshot) if standby is not None else None
         self.process = process or self.runtime.launch(spec, self.snapshot)
         self.runtime.watch(self)
-        if self.runtime.wait_ready(self, START_TIMEOUT):
-            return True
-        if self.process.exitcode is None:  # timed out: OTP kills a child whose init hangs
-            self._kill_reason = "start_error: on_start did not return in time"
-            kill_process(self.process)
-        self.process.join(5.0)
-        self.runtime.unwatch(self)
-        self.state = "stopped"
-        cause = exit_cause(self.process.exitcode, stopping=False, killed_for=self._kill_reason)
-        self.start_failure = self.start_failure or cause
-        self._publish_exit(cause, context="start_error")
-        return False
+        incarnation = self.incarnation
+        self.runtime.call_later(START_TIMEOUT, lambda: self._start_overdue(incarnation))
+
+    def _start_overdue(self, incarnation: int) -> None:
+        if self.state == "starting" and self.incarnation == incarnation and not self._kill_reason:
+            self._kill(f"start_error: on_start did not return within {START_TIMEOUT:g} s")
 
     def mark_ready(self, endpoint: str, pid: int) -> None:
         """The host reported ``on_start`` done: it serves at ``endpoint``."""
@@ -88,6 +101,9 @@ class Worker:
         self.runtime.publish("lifecycle.started", {
             "name": self.name, "incarnation": self.incarnation, "event": "started",
             "pid": pid, "cause": ""})
+        waiters, self._start_waiters = self._start_waiters, []
+        for waiter in waiters:
+            waiter(True)
 
     def heartbeat(self, busy_for: float, counters: dict[str, int]) -> None:
         """A heartbeat from the live incarnation."""
@@ -114,35 +130,55 @@ class Worker:
         self._kill_reason = reason
         kill_process(self.process)
 
-    def died(self) -> str:
-        """The process ended on its own (sentinel fired): record and return the cause."""
-        assert self.process is not None
-        self.process.join(1.0)
-        self.runtime.unwatch(self)
-        cause = exit_cause(self.process.exitcode, stopping=False, killed_for=self._kill_reason)
-        self.state = "stopped"
-        self.healthy_since = None
-        self._publish_exit(cause)
-        return cause
-
-    def stop(self) -> None:
-        """Stop the live incarnation: SIGTERM, grace, then SIGKILL (or brutal_kill)."""
-        if self.process is None or self.state == "stopped":
+    def stop(self, done: Callable[[], None]) -> None:
+        """Begin stopping the live incarnation: SIGTERM, then SIGKILL once its ``shutdown``
+        grace has passed (at once for ``brutal_kill``). ``done()`` once the process is gone;
+        meanwhile the node loop serves on (a snapshot saved in ``on_stop`` is taken)."""
+        if self.state in ("stopped", "restarting") or self.process is None:
             self.state = "stopped"
+            done()
             return
-        self.runtime.unwatch(self)
+        self._stop_waiters.append(done)
+        if self.state == "stopping":
+            return
         self.state = "stopping"
-        grace = None if self.spec.shutdown == "brutal_kill" else float(self.spec.shutdown)
-        process = self.process
-        killed = stop_process(process, grace,
-                              wait=lambda seconds: self.runtime.wait_exit(process, seconds))
-        if killed and grace is not None:
+        if self.spec.shutdown == "brutal_kill":
+            kill_process(self.process)
+            return
+        terminate_process(self.process)
+        grace, incarnation = float(self.spec.shutdown), self.incarnation
+        self.runtime.call_later(grace, lambda: self._grace_over(incarnation, grace))
+
+    def _grace_over(self, incarnation: int, grace: float) -> None:
+        if self.state == "stopping" and self.incarnation == incarnation and self.process is not None:
             log.error("supervisor report: supervisor=%r context=shutdown_error reason=%r "
                       "offender=%r incarnation=%d", self.parent.name,
                       f"ignored shutdown for {grace:g} s; killed", self.name, self.incarnation)
-        self.state = "stopped"
-        self.healthy_since = None
-        self._publish_exit("shutdown", context="shutdown")
+            kill_process(self.process)
+
+    def ended(self) -> None:
+        """The process ended (its sentinel fired): finish the stop or the start it was in,
+        or, if it was serving, report the exit to the supervisor."""
+        assert self.process is not None
+        self.process.join(1.0)
+        self.runtime.unwatch(self)
+        was, self.state, self.healthy_since = self.state, "stopped", None
+        starting, self._start_waiters = self._start_waiters, []
+        stopping, self._stop_waiters = self._stop_waiters, []
+        if was == "stopping":
+            self._publish_exit("shutdown", context="shutdown")
+        else:
+            cause = exit_cause(self.process.exitcode, stopping=False, killed_for=self._kill_reason)
+            if was == "starting":
+                self.start_failure = self.start_failure or cause
+            self._publish_exit(cause, context="start_error" if was == "starting" else
+                               "child_terminated")
+            if was == "running":
+                self.parent.child_exited(self, cause)
+        for waiter in starting:
+            waiter(False)
+        for stopped in stopping:
+            stopped()
 
     def _publish_exit(self, cause: str, context: str = "child_terminated") -> None:
         code = self.process.exitcode if self.process is not None else None

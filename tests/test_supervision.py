@@ -15,7 +15,7 @@ import pytest
 
 from actors.examples import Count, Fail, Ping, Save
 from messages import ActorCrashed, HandlerError
-from tests.nodes import ROOT, eventually, free_port, wait_gone
+from tests.nodes import ROOT, RunningNode, eventually, free_port, wait_gone
 
 FAST = {"heartbeat_interval": 0.1, "max_busy": 0.5, "shutdown": 1.0}
 
@@ -418,3 +418,84 @@ def test_snapshot_saved_in_on_stop_reaches_the_next_incarnation(start_node):
     log = node.log_text()
     assert "context=shutdown_error" not in log and " ERROR " not in log, log[-3000:]
     assert "actor 'chaos' incarnation 2 exited: shutdown (exit code 0" in log
+
+
+def test_node_serves_while_a_child_starts(start_node):
+    """Issue 12: a child whose on_start takes 5 s does not hold the node up. While it
+    starts, status answers (and shows it starting), and a SIGKILLed sibling is restarted
+    and serves before the slow one is up."""
+    node = start_node({"max_restarts": 10, "max_seconds": 60, "children": [
+        {"name": "slow", "actor": "chaos", **FAST,
+         "settings": {"start_delay": 5.0, "start_delay_from": 2}},
+        {"name": "quick", "actor": "chaos", **FAST}]})
+    events = node.event_log()
+    try:
+        with node.connect() as conn:
+            os.kill(_pid(conn, "slow"), signal.SIGKILL)
+            assert eventually(lambda: conn.status("slow").actors[0].state == "starting", timeout=5)
+            rows = {r.name: r for r in conn.status(timeout=1.0).actors}
+            assert (rows["slow"].state, rows["slow"].incarnation) == ("starting", 2)
+            os.kill(rows["quick"].pid, signal.SIGKILL)
+            quick = events.wait_for("lifecycle.started", "quick", incarnation=2)
+            assert conn.ask("quick", Count(), timeout=1.0) == 1
+            assert conn.status("slow", timeout=1.0).actors[0].state == "starting"
+            slow = events.wait_for("lifecycle.started", "slow", incarnation=2, timeout=20)
+    finally:
+        events.close()
+    assert quick["at"] < slow["at"]
+
+
+def test_restart_starts_each_child_once_the_one_before_serves(start_node):
+    """OTP's order survives asynchronous starts: after quick is killed under one_for_all,
+    slow (first in start order) starts again first, and quick is not begun until slow
+    serves."""
+    node = start_node({"strategy": "one_for_all", "max_restarts": 10, "max_seconds": 60,
+                       "children": [
+                           {"name": "slow", "actor": "chaos", **FAST,
+                            "settings": {"start_delay": 1.0, "start_delay_from": 2}},
+                           {"name": "quick", "actor": "chaos", **FAST}]})
+    events = node.event_log()
+    try:
+        with node.connect() as conn:
+            os.kill(_pid(conn, "quick"), signal.SIGKILL)
+            assert eventually(lambda: conn.status("slow").actors[0].state == "starting", timeout=5)
+            quick = conn.status("quick", timeout=1.0).actors[0]
+            assert (quick.state, quick.pid, quick.incarnation) == ("stopped", None, 1)
+            slow = events.wait_for("lifecycle.started", "slow", incarnation=2, timeout=20)
+            started = events.wait_for("lifecycle.started", "quick", incarnation=2, timeout=20)
+    finally:
+        events.close()
+    assert slow["at"] < started["at"]
+    assert events.names("lifecycle.started") == ["slow", "quick"]
+
+
+def test_status_answers_while_the_node_boots(tmp_path):
+    """The front door serves from the first moment: during boot, before the ready line, a
+    status shows the children started so far running and the slow one starting."""
+    config = tmp_path / "node.json"
+    config.write_text(json.dumps({"data_dir": str(tmp_path), "children": [
+        {"name": "first", "actor": "echo"},
+        {"name": "slow", "actor": "chaos", "settings": {"start_delay": 3.0}},
+        {"name": "last", "actor": "echo"}]}))
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    log = tmp_path / "node.log"
+    with log.open("w") as log_file:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "run_node.py"), "--config", str(config),
+                                 "--endpoint", endpoint], stdout=subprocess.PIPE,
+                                stderr=log_file, text=True, cwd=ROOT)
+    node = RunningNode(proc, endpoint, tmp_path, log)
+    try:
+        with node.connect() as conn:
+            def booting() -> dict | None:
+                try:
+                    rows = {r.name: r.state for r in conn.status(timeout=0.5).actors}
+                except TimeoutError:
+                    return None
+                return rows if rows["slow"] == "starting" else None
+            rows = eventually(booting, timeout=20)
+            assert rows == {"first": "running", "slow": "starting", "last": "stopped"}
+            assert proc.stdout is not None and "ready at" in proc.stdout.readline()
+            assert {r.name: r.state for r in conn.status().actors} == \
+                {"first": "running", "slow": "running", "last": "running"}
+    finally:
+        node.stop()

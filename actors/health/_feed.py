@@ -193,6 +193,8 @@ class Sampler(threading.Thread):
         """
         running = row.state == "running"
         if not self.monitor.knows_liveness(row.name):
+            if row.state in ("starting", "stopping", "restarting"):
+                return []  # in between: its lifecycle event or a later round settles it
             return self.monitor.set_live(row.name, running, incarnation=row.incarnation, pid=row.pid,
                                          cause="" if running else row.state, on_purpose=not running)
         view = self.monitor.component(row.name)
