@@ -161,15 +161,12 @@ class Node:
     def _started(self, ok: bool) -> None:
         if self.stop_requested:
             return
-        if ok:
-            print(f"agent-cellphone node ready at {self.front.endpoint} "
-                  f"(pid {os.getpid()}, {len(self._workers)} actors, events at "
-                  f"{self.events_endpoint}, data in {self.data_dir})", flush=True)
+        if not ok:
+            self.root_gave_up("supervisor 'root' failed to start its children")
             return
-        log.critical("node gives up: supervisor 'root' failed to start its children; "
-                     "exiting with code 1")
-        self.exit_code = 1
-        self.stop_requested = True
+        print(f"agent-cellphone node ready at {self.front.endpoint} (pid {os.getpid()}, "
+              f"{len(self._workers)} actors, events at {self.events_endpoint}, data in "
+              f"{self.data_dir})", flush=True)
 
     def _stopped(self) -> None:
         self._finished = True
