@@ -37,7 +37,7 @@ class Supervisor:
         self._boot_waiters: list[Callable[[bool], None]] = []
         self._stop_waiters: list[Callable[[], None]] = []
         self._deferred: list[tuple[Worker | Supervisor, str]] = []
-        self._restarts: list[Restart] = []
+        self._in_progress: list[Restart] = []  # restarts under way
         self.children: list[Worker | Supervisor] = [
             Supervisor(c, self, runtime, endpoint_for) if isinstance(c, SupervisorSpec)
             else Worker(c, self, runtime, endpoint_for(c.name))
@@ -101,9 +101,9 @@ class Supervisor:
         self.state = "stopping"
         self._boot_token += 1
         booting, self._boot_waiters = self._boot_waiters, []
-        for restart in self._restarts:
+        for restart in self._in_progress:
             restart.cancel()
-        self._restarts, self._deferred = [], []
+        self._in_progress, self._deferred = [], []
 
         def stopped() -> None:
             self.state = "stopped"
@@ -126,7 +126,7 @@ class Supervisor:
         if self.state == "starting":
             self._deferred.append((child, cause))
             return
-        if self.state != "running" or any(r.terminating(child.name) for r in self._restarts):
+        if self.state != "running" or any(r.terminating(child.name) for r in self._in_progress):
             return
         held = [(c.name, c.spec.restart) for c in self.children
                 if c is child or c.spec.restart != "temporary" or c.state != "stopped"]
@@ -143,7 +143,7 @@ class Supervisor:
     def _restart(self, child: Worker | Supervisor, cause: str, decision: ExitDecision) -> None:
         by_name = {c.name: c for c in self.children}
         touched = set(decision.terminate) | set(decision.start)
-        for other in self._restarts:
+        for other in self._in_progress:
             if other.pending() & touched:
                 other.cancel()
         for name in decision.terminate:
@@ -164,11 +164,11 @@ class Supervisor:
                 "event": "restarting", "cause": cause, "pid": None, "delay": delay})
         restart = Restart([by_name[name] for name in decision.terminate], list(plan), delay,
                           self.runtime, failed=self._start_failed, finished=self._finished)
-        self._restarts = [r for r in self._restarts if not r.cancelled] + [restart]
+        self._in_progress = [r for r in self._in_progress if not r.cancelled] + [restart]
         restart.begin()
 
     def _finished(self, restart: Restart) -> None:
-        self._restarts = [r for r in self._restarts if r is not restart]
+        self._in_progress = [r for r in self._in_progress if r is not restart]
 
     def _start_failed(self, restart: Restart, child: Child) -> None:
         """A child of a restart failed to start: as OTP's try_again, it counts as a new
