@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+from actors.testing import TcpProxy
 from tests.nodes import RunningNode, start_node_process
-from tests.tcp_proxy import TcpProxy
 
 IN_CI = os.environ.get("CI") == "true"
 FUZZ_LONG_EXAMPLES = 5_000

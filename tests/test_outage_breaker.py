@@ -12,9 +12,9 @@ import pytest
 
 from actors.breaker import Call, ResourceStats, States, Stats
 from actors.pool import Execute, ExecuteResult
+from actors.testing import TcpProxy
 from messages import HandlerError, RemoteError
 from tests.nodes import RunningNode, eventually
-from tests.tcp_proxy import TcpProxy
 
 BREAKER = "actors.breaker:BreakerActor"
 POOL = "actors.pool:PoolActor"

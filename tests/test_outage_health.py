@@ -15,9 +15,9 @@ import zmq
 from actors._wire import subscribe_confirmed
 from actors.health import ComponentHealth, HealthMonitor, StatusQuery
 from actors.pool import Execute
+from actors.testing import TcpProxy
 from messages import RemoteError
 from tests.nodes import RunningNode, eventually
-from tests.tcp_proxy import TcpProxy
 
 HEALTH = "actors.health:HealthActor"
 POOL = "actors.pool:PoolActor"

@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("name", ["actors", "messages", "supervisor", "actors.connectors",
+                                  "actors.recovery", "actors.testing",
                                   "actors.connectors.amqp", "actors.connectors.coap",
                                   "actors.connectors.mqtt", "actors.connectors.nats"])
 def test_exports_sorted_unique_and_importable(name):

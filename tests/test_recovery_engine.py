@@ -71,7 +71,7 @@ def test_a_bottleneck_acts_at_once_with_its_evidence(clock: ManualClock) -> None
     engine = RuleEngine({"grow": grow_rule()})
     engine.observe(jump(4.0), clock())
     [task] = engine.due(clock())
-    assert (task.rule, task.key, task.step, task.kind) == ("grow", f"{OP}/jump", "act", "resize_pool")
+    assert (task.rule, task.key, task.step, task.kind) == ("grow", OP, "act", "resize_pool")
     assert task.evidence["ratio"] == 4.0 and task.evidence["summary"] == f"{OP} jumped"
     assert engine.due(clock()) == []  # in flight: not issued twice
 
@@ -150,8 +150,8 @@ def test_a_failed_attempt_is_retried_with_doubling_backoff(clock: ManualClock) -
     assert task.attempt == 5 and engine.failed == 5
     clock.advance(4.0)
     [task] = run(engine, clock, ok=True)
-    assert engine.tracks[("grow", f"{OP}/jump")].engaged
-    assert engine.tracks[("grow", f"{OP}/jump")].attempts == 0
+    assert engine.tracks[("grow", OP)].engaged
+    assert engine.tracks[("grow", OP)].attempts == 0
 
 
 def test_a_failed_act_is_dropped_when_the_condition_clears(clock: ManualClock) -> None:
@@ -261,12 +261,11 @@ def test_the_hourly_cap_holds_back_further_acts(clock: ManualClock) -> None:
         engine.observe(jump(op=op), clock())
         run(engine, clock)
         clock.advance(1.0)
-    assert sorted(k for k, t in engine.tracks.items() if t.engaged) == [("grow", "a/jump"),
-                                                                        ("grow", "b/jump")]
+    assert sorted(k for k, t in engine.tracks.items() if t.engaged) == [("grow", "a"), ("grow", "b")]
     assert engine.throttled == 1
     clock.advance(3600.0 - 2.0)
     [task] = engine.due(clock())
-    assert task.key == "c/jump"
+    assert task.key == "c"
 
 
 def test_state_survives_a_restart_without_repeating(clock: ManualClock) -> None:
@@ -338,3 +337,21 @@ def test_restart_counts_survive_a_restart(clock: ManualClock) -> None:
     fresh.restore(engine.snapshot())
     fresh.observe(Exit("chaos", "killed by SIGKILL"), clock())
     assert fresh.due(clock()) == [] and fresh.engaged() == 1
+
+
+def test_a_bottleneck_rule_acts_once_per_op_whatever_kinds_fire(clock: ManualClock) -> None:
+    """A threshold and a jump on one op are one subject: one act, and the undo waits until
+    neither holds (a share, not among the rule's kinds, does not count)."""
+    rule = Rule(when=When(bottleneck=OnBottleneck(op=OP, kind=["threshold", "jump"])),
+                do=Do(resize_pool=ResizePoolAction()), cooldown=1.0)
+    engine = RuleEngine({"grow": rule})
+    engine.observe(jump(), clock())
+    engine.observe(bottleneck({"op": OP, "kind": "threshold", "evidence": {}}, True), clock())
+    engine.observe(bottleneck({"op": OP, "kind": "share", "evidence": {}}, True), clock())
+    assert [t.key for t in run(engine, clock)] == [OP]
+    clock.advance(2.0)
+    engine.observe(jump(active=False), clock())
+    assert engine.due(clock()) == []
+    engine.observe(bottleneck({"op": OP, "kind": "threshold", "evidence": {}}, False), clock())
+    [undo] = engine.due(clock())
+    assert undo.step == "undo"

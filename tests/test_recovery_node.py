@@ -99,7 +99,7 @@ def test_a_jump_in_pool_latency_grows_the_pool_then_lets_it_shrink(pool_node: Ru
             load.sql = SLOW_SQL[pool_node.backend]  # type: ignore[attr-defined]
             act = events.wait_for("recovery.action", "recovery", timeout=20.0, step="act")
             load.sql = "select 1"
-            assert act["rule"] == "grow" and act["ok"] and act["subject"] == "pool:pool.execute/jump"
+            assert act["rule"] == "grow" and act["ok"] and act["subject"] == "pool:pool.execute"
             assert "min_size 1 -> 3" in act["detail"] and act["evidence"]["ratio"] >= 3.0
             raised = events.wait_for("profiler.bottleneck", "profiler", op="pool:pool.execute",
                                      kind="jump", state="raised")

@@ -24,7 +24,11 @@ def rule(**overrides: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("rules", "needle"), [
     ({"r1": rule(when={"bottleneck": {"op": "x", "kind": "bogus"}})},
-     "rules.r1.when.bottleneck.kind: expected one of ('threshold', 'jump', 'share'), got 'bogus'"),
+     "rules.r1.when.bottleneck: kind: expected one of threshold, jump, share or a list of them, "
+     "got 'bogus'"),
+    ({"r1": rule(when={"bottleneck": {"op": "x", "kind": ["jump", "bogus"]}})},
+     "rules.r1.when.bottleneck: kind: expected one of threshold, jump, share or a list of them, "
+     "got ['jump', 'bogus']"),
     ({"r1": rule(when={})},
      "rules.r1.when: expected exactly one condition (bottleneck, alert, breaker, restarts), got none"),
     ({"r1": rule(do={"restart": {"actor": "a"}, "publish": {}})},

@@ -198,8 +198,12 @@ class RuleEngine:
                                   {"count": len(recent), "within": cond.within,
                                    "more_than": cond.more_than, "causes": recent[-3:]})
             return out
-        return {key: (dict(fact.fields), dict(fact.evidence))
-                for key, (fact, _) in self.facts[rule.when.kind].items() if matches(cond, fact)}
+        out = {}
+        for _, (fact, _) in sorted(self.facts[rule.when.kind].items()):
+            if matches(cond, fact):  # a bottleneck's subject is its op, whichever kinds fire
+                subject = fact.fields["op"] if fact.source == "bottleneck" else fact.key
+                out.setdefault(subject, (dict(fact.fields), dict(fact.evidence)))
+        return out
 
     def _budget(self, name: str, rule: Rule, now: float) -> bool:
         acts = self.acts[name]

@@ -95,7 +95,8 @@ def matches(condition: Condition, fact: Observation) -> bool:
     if isinstance(condition, OnBottleneck):
         ratio = f.get("ratio")
         return fact.source == "bottleneck" and fnmatchcase(f["op"], condition.op) \
-            and condition.kind in (None, f["kind"]) \
+            and (condition.kind is None or f["kind"] in (
+                condition.kind if isinstance(condition.kind, list) else [condition.kind])) \
             and (condition.min_ratio is None
                  or (isinstance(ratio, (int, float)) and ratio >= condition.min_ratio))
     if isinstance(condition, OnAlert):

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Literal
 import attrs
 
 SEVERITY_RANK = {"warning": 1, "critical": 2}
+BOTTLENECK_KINDS = ("threshold", "jump", "share")
 _RULE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -47,13 +48,21 @@ def _at_least(minimum: int) -> Any:
     return check
 
 
+def _kinds(instance: Any, attribute: Any, value: Any) -> None:
+    given = value if isinstance(value, list) else [value]
+    if value is not None and (not given or any(k not in BOTTLENECK_KINDS for k in given)):
+        raise ValueError(f"{attribute.name}: expected one of {', '.join(BOTTLENECK_KINDS)} or a "
+                         f"list of them, got {value!r}")
+
+
 # -- conditions ------------------------------------------------------------------------
 @attrs.frozen(kw_only=True)
 class OnBottleneck:
-    """The profiler reports a bottleneck on ``op`` (of ``kind``; a jump of ``min_ratio``×)."""
+    """The profiler reports a bottleneck on ``op`` (of ``kind``, one or a list; a jump of
+    ``min_ratio``×). Whichever kinds fire, the subject is the op: one action per op."""
 
     op: str = attrs.field(validator=_glob)
-    kind: Literal["threshold", "jump", "share"] | None = None
+    kind: str | list[str] | None = attrs.field(default=None, validator=_kinds)
     min_ratio: float | None = attrs.field(default=None, validator=_positive)
     """For jumps: the fast window's percentile over the baseline's, at least this."""
 

@@ -1,4 +1,5 @@
-"""A small TCP proxy on a loopback port, to make a shared server "go down" for one test.
+"""A small TCP proxy on a loopback port, to make a shared server "go down" for a test or a
+fault-injection run (the fleet in examples/).
 
 ``stop()`` closes the listener and every proxied connection, so to a client the server
 behind it is stopped (existing connections see EOF, new ones are refused); ``start()``
@@ -21,11 +22,13 @@ MAX_CONNECTIONS = 64
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to ``upstream`` while started."""
 
-    def __init__(self, upstream: tuple[str, int], *, connect_timeout: float = 2.0) -> None:
+    def __init__(self, upstream: tuple[str, int], *, port: int = 0, connect_timeout: float = 2.0) -> None:
         self.upstream = upstream
         self.connect_timeout = connect_timeout
-        self.port = 0
+        self.port = port
+        """The port it listens on (``port`` 0: a free one, kept across stop and start)."""
         self.accepted = 0
+        """Connections forwarded since it was made."""
         self._sel = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)

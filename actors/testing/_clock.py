@@ -1,4 +1,4 @@
-"""Helpers for testing actors and policies, shipped for users' tests as well as ours."""
+"""A manual clock for policy tests: time moves only when the test says so."""
 
 from __future__ import annotations
 
