@@ -40,17 +40,18 @@ def draw(figures: dict[str, Any], health: list[tuple[float, float | None, str]],
     score.set_ylim(0, 105)
     if gaps:
         score.legend(loc="lower left", fontsize=8)
-    for f in faults:
+    for i, f in enumerate(faults):
         colour = COLOURS.get(f["fault"], "#333")
         start, end = f["start"] - zero, max(f["end"] - zero, f["start"] - zero + 0.3)
         for ax in (lat, err, score):
             ax.axvspan(start, end, color=colour, alpha=0.15, lw=0)
         marks.axvspan(start, end, color=colour, alpha=0.8, lw=0)
         label = f["fault"] + (f" {f['target']}" if f["fault"] in ("kill", "hang") else "")
-        marks.text(start, 0.5, label, rotation=90, fontsize=7, va="center", ha="right")
+        marks.text(start, 0.85 - 0.3 * (i % 3), label, fontsize=7, va="center", ha="left")
         if f.get("recover") is not None:
-            marks.plot([end, end + f["recover"]], [0.15, 0.15], color=colour, lw=2)
+            marks.plot([end, end + f["recover"]], [0.05, 0.05], color=colour, lw=3)
     marks.set_yticks([])
+    marks.set_ylim(0, 1)
     marks.set_ylabel("faults")
     marks.set_xlabel("seconds since the first fault (bars under a fault: time until the fleet "
                      "served cleanly again)")

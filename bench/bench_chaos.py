@@ -22,7 +22,10 @@ Definitions (the screen repeats them briefly):
   published a health alert or status change about what it hit (the actor; for database
   faults the pool, an agent, the ``db`` breaker, or a bottleneck on the pool's or agents'
   operations) or the supervisor's lifecycle event for it; time to appear = first such
-  event minus the fault's start.
+  event minus the fault's start. Shown also over the faults that did harm (a request
+  failed or was rejected, requests slowed, or an actor exited): a fault the pool masked
+  entirely (idle backends terminated and replaced before any request met them) may leave
+  no trace.
 - recovery: a fault is recovered when the fleet serves cleanly again (one second with
   answers and no failure or rejection, every agent reporting) before the next fault, and a
   killed or hung actor runs again, with no human action; time to recover is from the
@@ -58,7 +61,9 @@ WARMUP = 15.0
 SETTLE = 12.0
 """Seconds after the last fault before the fleet stops."""
 OVERHEAD_QUERIES = 200
-DB_FAULTS = ("db-down", "backends", "slow", "corrupt", "pg-restart")
+GROW_COOLDOWN = 5.0
+"""The fleet's pool-slow-grow cooldown (examples/fleet.py): a slowdown that finds the rule
+cooling down is acted on when the cooldown ends, and its reaction is shown apart."""
 
 
 def records(path: Path) -> list[dict[str, Any]]:
@@ -172,6 +177,18 @@ def seconds_table(agent_lines: list[dict[str, Any]], agents: int) -> list[dict[s
     return out
 
 
+def back_at(lines: list[dict[str, Any]], end: float, until: float, agents: int) -> float | None:
+    """When the fleet served cleanly again after a fault ending at ``end``: the latest, over
+    the agents, of the end of each one's first clean second (answers, no failure, no
+    rejection) after ``end``; None if some agent had none before ``until``."""
+    firsts = {}
+    for line in sorted(lines, key=lambda r: r["t"]):
+        if end < line["t"] <= until and line["agent"] not in firsts and line["ok"] \
+                and not line["failed"] and not line["rejected"]:
+            firsts[line["agent"]] = line["t"]
+    return max(firsts.values()) if len(firsts) == agents else None
+
+
 def hits(fault: dict[str, Any], event: dict[str, Any]) -> bool:
     """Whether ``event`` is a health alert or status change about what ``fault`` hit."""
     topic, name = event["topic"], event.get("name")
@@ -203,14 +220,14 @@ def analyse(run_dir: Path, agents: int) -> dict[str, Any]:
                                "end": f["end"], "visible": bool(seen),
                                "appear": seen[0]["ts"] - f["start"] if seen else None,
                                "first_signal": seen[0]["topic"] if seen else None}
-        disrupted = [s for s in table if f["start"] - 1 <= s["t"] < until and not s["clean"]]
-        back = next((s["t"] + 1 for s in table if s["t"] >= f["end"] and s["t"] + 1 <= until
-                     and s["clean"]), None)
+        disrupted = f["fault"] in ("kill", "hang", "slow") or any(
+            line["failed"] or line["rejected"] for line in lines if f["start"] < line["t"] <= until)
+        back = back_at(lines, f["end"], until, agents)
         if f["fault"] in ("kill", "hang"):
             running = next((e["ts"] for e in events if e["topic"] == "lifecycle.started"
                             and e["name"] == f["target"] and e["ts"] >= f["start"]), None)
             back = None if running is None or back is None else max(back, running)
-        row["disrupted"] = bool(disrupted)
+        row["disrupted"] = disrupted
         row["recovered"] = back is not None
         row["recover"] = max(0.0, back - f["end"]) if back is not None else None
         if f["fault"] == "slow":
@@ -220,8 +237,13 @@ def analyse(run_dir: Path, agents: int) -> dict[str, Any]:
             acted = None if raised is None else next(
                 (e for e in events if e["topic"] == "recovery.action" and e.get("rule") == "pool-slow-grow"
                  and e.get("step") == "act" and e["ts"] >= raised["ts"] and e["ts"] < until), None)
+            before = [e["ts"] for e in events if e["topic"] == "recovery.action"
+                      and e.get("rule") == "pool-slow-grow" and e.get("step") == "act"
+                      and raised is not None and e["ts"] < raised["ts"]]
             row["detect"] = raised["ts"] - f["start"] if raised else None
             row["react"] = acted["ts"] - raised["ts"] if acted and raised else None
+            row["cooling"] = bool(before) and raised is not None and \
+                raised["ts"] - before[-1] < GROW_COOLDOWN
         per_fault.append(row)
     return {"faults": per_fault, "seconds": table, "events": events,
             "summary": json.loads((run_dir / "summary.json").read_text())}
@@ -232,11 +254,14 @@ def show(figures: dict[str, Any], overhead: dict[str, Any], opened: int, run: di
     faults = figures["faults"]
     summary = figures["summary"]
     visible = [f for f in faults if f["visible"]]
+    hurt = [f for f in faults if f["disrupted"]]
+    hurt_seen = [f for f in hurt if f["visible"]]
     appear = [f["appear"] for f in visible]
     recovered = [f for f in faults if f["recovered"]]
     recover = [f["recover"] for f in recovered]
     detect = [f["detect"] for f in faults if f.get("detect") is not None]
-    react = [f["react"] for f in faults if f.get("react") is not None]
+    react = [f["react"] for f in faults if f.get("react") is not None and not f["cooling"]]
+    cooled = [f["react"] for f in faults if f.get("react") is not None and f["cooling"]]
     slow = [f for f in faults if f["fault"] == "slow"]
     served = sum(s["ok"] + s["failed"] for s in figures["seconds"])
     kinds = collections.Counter(f["fault"] for f in faults)
@@ -260,6 +285,9 @@ def show(figures: dict[str, Any], overhead: dict[str, Any], opened: int, run: di
     out += [
         f"{'visibility: faults seen as alert/status':<44} {len(visible):>19d}/{len(faults):<3d}"
         f"{len(visible) / max(1, len(faults)):>5.0%}   99.9 % / 100 %",
+        f"{'  of faults that did harm':<44} {len(hurt_seen):>19d}/{len(hurt):<3d}"
+        f"{len(hurt_seen) / max(1, len(hurt)):>5.0%}   ({len(faults) - len(hurt)} masked: no request "
+        f"failed or slowed, no actor exited)",
         f"{'  time to appear p50 / p99 (s)':<44} {fmt(pct(appear, 50) if appear else None):>19} /"
         f"{fmt(pct(appear, 99) if appear else None):>6}   - / p99 <= 1 s",
         f"{'recovery: faults recovered, no human action':<44} {len(recovered):>19d}/{len(faults):<3d}"
@@ -273,11 +301,14 @@ def show(figures: dict[str, Any], overhead: dict[str, Any], opened: int, run: di
         f"{'bottleneck detection p50 / p99 (s)':<44} {fmt(pct(detect, 50) if detect else None):>19} /"
         f"{fmt(pct(detect, 99) if detect else None):>6}   < 5 s / p99 <= 1 s  ({len(detect)}/{len(slow)} slowdowns)",
         f"{'recovery rule reaction p50 / max (s)':<44} {fmt(pct(react, 50) if react else None):>19} /"
-        f"{fmt(max(react) if react else None):>6}   - / <= 2 s  ({len(react)} actions)",
+        f"{fmt(max(react) if react else None):>6}   - / <= 2 s  ({len(react)} actions"
+        + (f"; {len(cooled)} more waited out the rule's {GROW_COOLDOWN:g} s cooldown: max "
+           f"{max(cooled):.2f} s)" if cooled else ")"),
         "",
         "per fault: " + "  ".join(
             f"{f['fault']}{'(' + str(f['target']) + ')' if f['fault'] in ('kill', 'hang') else ''}:"
-            f"{'seen ' + fmt(f['appear']) if f['visible'] else 'UNSEEN'}/"
+            f"{'seen ' + fmt(f['appear']) if f['visible'] else 'unseen'}"
+            f"{'' if f['disrupted'] else ' (masked)'}/"
             f"{'back ' + fmt(f['recover']) if f['recovered'] else 'NOT BACK'}" for f in faults),
     ]
     return "\n".join(out)

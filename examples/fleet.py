@@ -60,14 +60,14 @@ def postgres_reachable() -> bool:
 def node_config(run: dict[str, Any]) -> dict[str, Any]:
     """The fleet's node: the four built-ins tuned for a short demo, and its rules."""
     pool: dict[str, Any] = {"min_size": 2, "max_size": 8, "acquire_timeout": 1.0,
-                            "statement_timeout": 5.0, "stats_interval": 1.0}
+                            "statement_timeout": 5.0, "stats_interval": 1.0, "backoff_max": 1.0}
     children: list[dict[str, Any]] = [
         {"name": "profiler", "actor": "profiler", "settings": {
             "windows": [2.0, 120.0], "detect_interval": 0.1,
             "thresholds": {"pool:pool.execute": 0.1, "agent.read": 0.1}}},
         {"name": "health", "actor": "health", "settings": {"sample_interval": 0.5, "probe_timeout": 0.5}},
         {"name": "breaker", "actor": "breaker", "settings": {"default": {
-            "window": "time", "window_size": 5, "minimum_calls": 10, "open_seconds": 2.0}}},
+            "window": "time", "window_size": 5, "minimum_calls": 10, "open_seconds": 1.0}}},
     ]
     if run["backend"] == "postgres":
         children.append({"name": "dbproxy", "actor": "fleet_actors:DbProxy",
