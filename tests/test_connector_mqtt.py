@@ -70,6 +70,26 @@ def test_round_trip_broker_actor_broker(start_node: Callable[..., RunningNode], 
         assert after.received == 1 and after.replied == 1 and after.subscriptions == [f"t/{uid}/ping/+"]
 
 
+def test_qos2_is_completed_after_the_answer(start_node: Callable[..., RunningNode], peer: MqttPeer,
+                                           uid: str) -> None:
+    """A QoS 2 message is answered and its PUBCOMP sent after the answer: the publisher's
+    QoS 2 flow completes and the bridge counts it acknowledged once."""
+    node = start_node({"children": [
+        {"name": "echo", "actor": "echo"},
+        B.child(client_id=f"q2-{uid}", subscriptions=[
+            {"topic": f"t/{uid}/q2", "qos": 2, "target": "echo", "type": "echo.ping"}]),
+    ]})
+    peer.subscribe(f"t/{uid}/q2/reply", qos=2)
+    with node.connect() as conn:
+        assert eventually(lambda: B.connected(conn), timeout=10)
+        info = peer.publish(f"t/{uid}/q2", b'{"n": 2}', qos=2, response_topic=f"t/{uid}/q2/reply")
+        assert info.is_published()
+        [reply] = peer.take(1)
+        assert reply.qos == 2 and json.loads(reply.payload)["n"] == 2
+        after = eventually(lambda: (s := B.stats(conn)).acked == 1 and s, timeout=5)
+        assert after.received == 1 and after.replied == 1
+
+
 def test_bad_payloads_are_dead_lettered_or_dropped(start_node: Callable[..., RunningNode],
                                                     peer: MqttPeer, uid: str) -> None:
     """Not JSON, and JSON with wrong fields, are counted and dead-lettered with the reason
