@@ -11,7 +11,9 @@ import pytest
 from actors.connectors import (
     BadPayload,
     BridgeSettings,
+    BrokerUnavailable,
     Delivery,
+    PublishRefused,
     Route,
     amqp_matches,
     content_id,
@@ -347,3 +349,34 @@ def test_each_connector_imports_only_its_own_client(package: str, client: str | 
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             timeout=60).stdout.split()
     assert loaded == ([client] if client else [])
+
+
+class RefusingClient(FakeClient):
+    """An adapter whose publishes fail with ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    async def publish(self, topic: str, data: bytes, **kw: Any) -> bool:
+        raise self.error
+
+
+@pytest.mark.parametrize(("error", "settled"), [
+    (PublishRefused("no such topic"), ("reject", "id-1")),
+    (BrokerUnavailable("connection lost"), ("release", "id-1")),
+])
+def test_an_answer_that_cannot_be_published(error: Exception, settled: tuple[str, str]) -> None:
+    """An answer the broker refuses for good fails the delivery, which is settled (dropped
+    here) so it cannot block the messages behind it; a lost connection leaves it for the
+    broker to send again."""
+    client, counters = RefusingClient(error), Counters()
+
+    async def run() -> None:
+        deliverer = Deliverer("b", client, BridgeSettings(), counters, lambda *a: None)
+        deliverer.connection = FakeNode({"ok": 1})  # type: ignore[assignment]
+        deliverer.accept(Delivery(Route(target="t"), "in", "in", b"{}", "id-1", True, reply_to="r"))
+        assert await deliverer.wait_idle(5.0)
+
+    asyncio.run(run())
+    assert client.settled == [settled] and counters.acked == 0 and counters.replied == 0

@@ -15,6 +15,7 @@ stop the bridge and are never retried forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -27,7 +28,7 @@ from messages import to_wire
 
 from ._client import BrokerClient, Delivery
 from ._counters import Counters
-from ._errors import BadPayload
+from ._errors import BadPayload, BrokerUnavailable
 from ._payload import decode_payload, encode_payload
 from ._settings import BridgeSettings
 from ._throttle import WARN_EVERY, Throttle
@@ -100,17 +101,7 @@ class Deliverer:
                 if answer is _UNSENT:
                     await self.client.release(d)
                     return
-                reply_to = d.reply_to or d.route.reply_to
-                if reply_to and d.route.mode == "ask":
-                    encoding = d.route.reply_encoding or d.route.payload
-                    try:
-                        data = encode_payload(to_wire(answer), encoding)
-                    except BadPayload as exc:
-                        raise _GiveUp("failed", f"the answer of {d.route.target!r} cannot be "
-                                                f"published as {encoding}: {exc}") from None
-                    await self.client.publish(reply_to, data, qos=d.qos, message_id="",
-                                              reply_to="", correlation=d.correlation, headers={})
-                    self.counters.replied += 1
+                await self._reply(d, answer)
             except _GiveUp as give_up:
                 await self._give_up(d, give_up.kind, str(give_up))
                 return
@@ -120,9 +111,33 @@ class Deliverer:
         except Exception as exc:  # the connection went while settling: the broker sends it again
             log.debug("bridge %r: message %s on %r not settled: %s", self.name, d.message_id,
                       d.topic, exc)
+            with contextlib.suppress(Exception):
+                await self.client.release(d)
         finally:
             self.counters.in_flight -= 1
             self.record(self._prefix + d.source, time.perf_counter() - started, ok)
+
+    async def _reply(self, d: Delivery, answer: Any) -> None:
+        """Publish the target's answer to the reply address, if there is one.
+
+        A lost connection leaves the message unsettled (it comes again); an answer that
+        cannot be published at all (not encodable, an address the broker refuses) makes the
+        delivery fail, so that it is settled rather than block the messages behind it.
+        """
+        reply_to = d.reply_to or d.route.reply_to
+        if not reply_to or d.route.mode != "ask":
+            return
+        encoding = d.route.reply_encoding or d.route.payload
+        try:
+            data = encode_payload(to_wire(answer), encoding)
+            await self.client.publish(reply_to, data, qos=d.qos, message_id="", reply_to="",
+                                      correlation=d.correlation, headers={})
+        except BrokerUnavailable:
+            raise
+        except Exception as exc:
+            raise _GiveUp("failed", f"the answer of {d.route.target!r} could not be published to "
+                                    f"{reply_to!r}: {type(exc).__name__}: {exc}") from None
+        self.counters.replied += 1
 
     async def _hand_over(self, d: Delivery) -> Any:
         """Ask (or tell) the target, retrying what may succeed later; its answer."""
@@ -187,17 +202,29 @@ class Deliverer:
                         "counted)", self.name, d.message_id, d.topic,
                         "is a bad payload" if kind == "bad_payloads" else "could not be delivered",
                         text, f"dead-lettered to {target!r}" if target else "dropped", WARN_EVERY)
-        if target:
-            headers = {"x-dead-letter-reason": "bad_payload" if kind == "bad_payloads" else "failed",
-                       "x-error": text[:REASON_CHARS], "x-source": d.source, "x-topic": d.topic,
-                       "x-message-id": d.message_id}
-            await self.client.publish(target, d.data, qos=None, message_id=d.message_id,
-                                      reply_to="", correlation=d.correlation, headers=headers)
+        if target and await self._dead_letter(d, target, kind, text):
             c.dead_lettered += 1
             await self.client.ack(d)
         else:
             c.dropped += 1
             await self.client.reject(d)
+
+    async def _dead_letter(self, d: Delivery, target: str, kind: str, text: str) -> bool:
+        """Publish ``d`` to ``target`` with the reason in headers; False if the broker refuses
+        it for good (then it is dropped: retrying it would block the messages behind it)."""
+        headers = {"x-dead-letter-reason": "bad_payload" if kind == "bad_payloads" else "failed",
+                   "x-error": text[:REASON_CHARS], "x-source": d.source, "x-topic": d.topic,
+                   "x-message-id": d.message_id}
+        try:
+            await self.client.publish(target, d.data, qos=None, message_id=d.message_id,
+                                      reply_to="", correlation=d.correlation, headers=headers)
+        except BrokerUnavailable:
+            raise
+        except Exception as exc:
+            log.error("bridge %r: dead letter %r refused (%s: %s); message %s dropped", self.name,
+                      target, type(exc).__name__, exc, d.message_id)
+            return False
+        return True
 
 
 _UNSENT: Any = object()

@@ -26,7 +26,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from actors.connectors import BrokerUnavailable, Delivery, Sink, content_id
+from actors.connectors import BrokerUnavailable, Delivery, PublishRefused, Sink, content_id
 
 from ._acks import OrderedAcks
 from ._settings import MqttSettings, MqttSubscription
@@ -210,7 +210,10 @@ class MqttClient:
             props.ResponseTopic = reply_to
         if correlation:
             props.CorrelationData = correlation
-        info = client.publish(topic, data, level, properties=props)
+        try:
+            info = client.publish(topic, data, level, properties=props)
+        except ValueError as exc:  # a topic with wildcards, a payload over MQTT's limit
+            raise PublishRefused(f"MQTT cannot publish to {topic!r}: {exc}") from None
         _check(info.rc, f"publish to {topic!r}")
         if level == 0:
             return False

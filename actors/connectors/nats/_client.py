@@ -23,7 +23,14 @@ from nats.aio.client import Client as NatsConnection
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from actors.connectors import BrokerUnavailable, Delivery, Sink, content_id, nats_matches
+from actors.connectors import (
+    BrokerUnavailable,
+    Delivery,
+    PublishRefused,
+    Sink,
+    content_id,
+    nats_matches,
+)
 
 from ._settings import NatsSettings, NatsSubscription
 
@@ -170,8 +177,17 @@ class NatsClient:
         if nc is None or not nc.is_connected:
             raise BrokerUnavailable(f"NATS server {self.address} not connected; {topic!r} not published")
         all_headers = {**headers, ID_HEADER: message_id} if message_id else dict(headers)
-        if self.settings.publish_jetstream and not reply_to:
-            await nc.jetstream().publish(topic, data, headers=all_headers or None)
-            return True
-        await nc.publish(topic, data, reply=reply_to, headers=all_headers or None)
+        try:
+            if self.settings.publish_jetstream and not reply_to:
+                await nc.jetstream().publish(topic, data, headers=all_headers or None)
+                return True
+            await nc.publish(topic, data, reply=reply_to, headers=all_headers or None)
+        except (nats.errors.BadSubjectError, nats.errors.MaxPayloadError,
+                nats.errors.BadHeaderError) as exc:
+            raise PublishRefused(f"NATS cannot publish to {topic!r}: {type(exc).__name__}: "
+                                 f"{exc}") from None
+        except nats.errors.Error as exc:  # closed, stale, buffer full, no JetStream ack
+            raise BrokerUnavailable(f"NATS server {self.address}: publish to {topic!r} failed "
+                                    f"({type(exc).__name__}: {exc}); it may or may not have "
+                                    "been taken") from None
         return False
