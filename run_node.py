@@ -165,8 +165,9 @@ def _body(args: argparse.Namespace) -> Any:
     except RecursionError:
         raise UsageError("BODY nests too deeply to send") from None
     except TypeError as exc:  # e.g. an integer outside msgpack's 64-bit range
-        raise UsageError(f"BODY cannot be sent: {str(exc).partition(': ')[2] or exc}; "
-                         "integers must fit in 64 bits") from None
+        why = str(exc).partition(": ")[2] or str(exc)
+        hint = "; integers must fit in 64 bits" if "integer" in why.lower() else ""
+        raise UsageError(f"BODY cannot be sent: {why}{hint}") from None
     if len(data) > DEFAULT_MAX_MESSAGE_BYTES:
         raise UsageError(f"BODY is {len(data)} bytes once encoded, over the limit of "
                          f"{DEFAULT_MAX_MESSAGE_BYTES} bytes")
