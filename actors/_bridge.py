@@ -13,6 +13,7 @@ import threading
 import time
 import typing
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 import pykka
@@ -25,6 +26,7 @@ from messages import (
     Envelope,
     ProtocolError,
     decode,
+    exception_summary,
     from_wire,
 )
 
@@ -79,6 +81,7 @@ class BridgeActor(pykka.ThreadingActor):
     def __init__(self, actor: Actor, socket: zmq.Socket[bytes], counters: HostCounters, *,
                  max_message_bytes: int, on_error: str,
                  on_started: Callable[[BaseException | None], None],
+                 on_fault: Callable[[str], None],
                  observer: Callable[[str, float, bool], None] | None = None) -> None:
         super().__init__()
         self._inbox = typing.cast(SocketInbox, self.actor_inbox)
@@ -90,10 +93,11 @@ class BridgeActor(pykka.ThreadingActor):
         self._max_bytes = max_message_bytes
         self._on_error = on_error
         self._on_started = on_started
+        self._on_fault = on_fault
         self._handlers = type(actor).handled_types()
         self.counters = counters
         self._observer = observer
-        self._replies = Replies(socket, self._name, self._incarnation, counters)
+        self._replies = Replies(socket, self._name, self._incarnation, counters, max_message_bytes)
         self._thread = 0
         actor.context._readiness = self._inbox
 
@@ -116,12 +120,22 @@ class BridgeActor(pykka.ThreadingActor):
             _close_with_context(self._socket, linger_ms=500)
             self._inbox.close()
 
+    def on_failure(self, exception_type: type[BaseException] | None,
+                   exception_value: BaseException | None, traceback: TracebackType | None) -> None:
+        """Something raised on the receive/dispatch/reply path, outside any handler (pykka
+        has logged it and stopped this actor): send the replies already queued, then report
+        the cause so that the host exits and its supervisor restarts it, instead of
+        heartbeating on without a serving thread. Runs on the actor thread."""
+        _close_with_context(self._socket, linger_ms=1000)
+        self._on_fault(exception_summary(exception_value) if exception_value is not None
+                       else "unknown error")
+
     # -- dispatch --------------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, WireFrames):
             self._on_frames(message.frames)
         elif isinstance(message, Readable):
-            message.callback()  # raising here is a fault of the actor: it crashes
+            message.callback()  # raising here is a fault of the actor: the host ends (on_failure)
         elif isinstance(message, _DeferredDone):
             self._finish_deferred(message)
         return None
@@ -200,9 +214,14 @@ class BridgeActor(pykka.ThreadingActor):
                 self._replies.value(route, env, ActorPong(self._name, self._incarnation))
             return
         if env.type == "actor.statistics":
+            try:
+                statistics = self._actor.statistics()
+            except Exception as exc:  # the actor's own code: a handler error like any other
+                self._handler_failed(route, env, exc)
+                return
             self.counters.handled += 1
             if env.kind == KIND_ASK:
-                self._replies.value(route, env, self._actor.statistics())
+                self._replies.value(route, env, statistics)
             return
         known = ", ".join(sorted([*self._handlers, "actor.ping", "actor.statistics"]))
         self._replies.refuse(route, env, "unknown_type",
@@ -233,7 +252,7 @@ class BridgeActor(pykka.ThreadingActor):
     def _handler_failed(self, route: list[bytes], env: Envelope, exc: BaseException) -> None:
         self.counters.errors += 1
         text = (f"actor {self._name!r} failed handling {env.type!r}: "
-                f"{type(exc).__name__}: {exc}")
+                f"{exception_summary(exc)}")
         expected = isinstance(exc, self._actor.expected_errors)
         if expected:  # a domain error the actor reports, not a fault of the actor
             log.info("%s", text)

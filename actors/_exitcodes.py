@@ -17,3 +17,6 @@ EXIT_ESCALATE_DIRECTIVE: Final = 73
 """A handler raised and the child's ``on_error`` is ``escalate``: fail the supervisor."""
 EXIT_NODE_GONE: Final = 74
 """The node process died; the host exits rather than live on as an orphan."""
+EXIT_HOST_FAULT: Final = 75
+"""The actor's serving thread failed outside any handler (receive, dispatch or reply path)
+or stopped: the host exits so that its supervisor restarts it."""

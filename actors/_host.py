@@ -43,7 +43,7 @@ from messages import (
 
 from ._actor import Actor, ActorContext
 from ._bridge import BridgeActor, HostCounters
-from ._exitcodes import EXIT_NODE_GONE, EXIT_NORMAL, EXIT_START_FAILED
+from ._exitcodes import EXIT_HOST_FAULT, EXIT_NODE_GONE, EXIT_NORMAL, EXIT_START_FAILED
 
 log = logging.getLogger("actors.host")
 _PR_SET_PDEATHSIG = 1
@@ -202,6 +202,9 @@ class _ControlLoop:
                 if not _alive(spec.node_pid):
                     log.error("node pid %d is gone; actor %r exits", spec.node_pid, spec.name)
                     return EXIT_NODE_GONE
+                # a heartbeat vouches for the serving thread too (it ends only when stopped)
+                if not bridge.is_alive() and not self._stopping:
+                    return self._fault("its serving thread has stopped")
                 self._heartbeat(control, counters)
                 next_beat = now + spec.heartbeat_interval
             ready = dict(poller.poll(interval_ms))
@@ -241,6 +244,8 @@ class _ControlLoop:
                 control.send(encode(Envelope("tell", 0, "node", "host.publish", {
                     "name": spec.name, "incarnation": spec.incarnation, "topic": topic,
                     "body": body})))
+            elif kind == "fault":
+                return self._fault(payload)
             elif kind == "stop" and not self._stopping:
                 log.info("actor %r stopping", spec.name)
                 self._stopping = True
@@ -258,6 +263,12 @@ class _ControlLoop:
             bridge.stop(block=True)
         finally:
             self._post("stopped", None)
+
+    def _fault(self, cause: str) -> int:
+        log.error("actor %r incarnation %d: serving failed outside any handler (%s); the host "
+                  "exits with code %d so that its supervisor restarts it", self.spec.name,
+                  self.spec.incarnation, cause, EXIT_HOST_FAULT)
+        return EXIT_HOST_FAULT
 
     def _heartbeat(self, control: zmq.Socket[bytes], c: HostCounters) -> None:
         busy = time.monotonic() - c.busy_since if c.busy_since else 0.0
@@ -287,6 +298,7 @@ class _ControlLoop:
         ref = BridgeActor.start(actor, socket, counters, max_message_bytes=spec.max_message_bytes,
                                 on_error=spec.on_error,
                                 on_started=lambda exc: self._post("started", exc),
+                                on_fault=lambda cause: self._post("fault", cause),
                                 observer=self._observer(context))
         return ref, counters
 

@@ -2,6 +2,10 @@
 
 Kept apart from dispatch (:mod:`._bridge`) so the wire shape of every answer an actor
 gives is decided in one place. Used on the actor thread only (it owns the socket).
+Every reply is checked where it is made: one that cannot be encoded is a
+``handler_error``, one over ``max_message_bytes`` a ``too_large`` error naming the limit
+and the size, sent to the asker at once (the asker would drop the oversized reply and
+wait out its timeout).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 
-from messages import KIND_ASK, Envelope, encode, is_registered, to_wire, type_tag
+from messages import KIND_ASK, Envelope, encode, exception_summary, is_registered, to_wire, type_tag
 
 from ._client import Reply
 
@@ -41,11 +45,12 @@ class Replies:
     """Encodes and sends one actor's answers, counting what the heartbeat reports."""
 
     def __init__(self, socket: zmq.Socket[bytes], name: str, incarnation: int,
-                 counters: HostCounters) -> None:
+                 counters: HostCounters, max_bytes: int) -> None:
         self.socket = socket
         self.name = name
         self.incarnation = incarnation
         self.counters = counters
+        self.max_bytes = max_bytes
         self._warned_at = 0.0
 
     def value(self, route: list[bytes], env: Envelope, result: Any) -> None:
@@ -53,18 +58,29 @@ class Replies:
 
         A :class:`Reply` (another actor's answer) goes out as it came: its type tag, its body.
         """
-        if isinstance(result, Reply):
-            tag, body = result.type, to_wire(result.value)
-        elif result is not None and is_registered(getattr(result, "__message_type__", "")):
-            tag, body = type_tag(result), to_wire(result)
-        else:
-            tag, body = list_tag(result), to_wire(result)
         try:
+            if isinstance(result, Reply):
+                tag, body = result.type, to_wire(result.value)
+            elif result is not None and is_registered(getattr(result, "__message_type__", "")):
+                tag, body = type_tag(result), to_wire(result)
+            else:
+                tag, body = list_tag(result), to_wire(result)
             data = encode(env.reply(tag, body, incarnation=self.incarnation))
-        except TypeError as exc:
+        except Exception as exc:  # unencodable, too deep for msgpack, a cycle: the handler's fault
             self.counters.errors += 1
-            data = encode(env.error("handler_error", f"actor {self.name!r}, message {env.type!r}: "
-                                    f"reply cannot be encoded: {exc}", incarnation=self.incarnation))
+            self.error(route, env, "handler_error",
+                       f"actor {self.name!r}, message {env.type!r}: reply cannot be encoded: "
+                       f"{exception_summary(exc)}",
+                       actor=self.name, type=env.type, exception=type(exc).__name__)
+            return
+        if len(data) > self.max_bytes:
+            self.counters.errors += 1
+            text = (f"actor {self.name!r}, message {env.type!r}: the reply is {len(data)} bytes, "
+                    f"over the limit of {self.max_bytes} bytes (max_message_bytes); ask for "
+                    "less, or raise max_message_bytes in the node config")
+            self._warn(text)
+            self.error(route, env, "too_large", text, limit=self.max_bytes, size=len(data))
+            return
         self.socket.send_multipart([*route, data])
 
     def error(self, route: list[bytes], env: Envelope, code: str, text: str, **details: Any) -> None:
@@ -76,9 +92,12 @@ class Replies:
     def refuse(self, route: list[bytes], env: Envelope | None, code: str, text: str) -> None:
         """Refuse bad input: count it, log it now and then, answer it if it was an ask."""
         self.counters.bad_input += 1
+        self._warn(f"actor {self.name!r} refused a message: {text}")
+        self.error(route, env or Envelope(KIND_ASK, "", self.name, "error"), code, text)
+
+    def _warn(self, text: str) -> None:
+        """Log ``text`` unless a warning went out less than WARN_EVERY seconds ago."""
         now = time.monotonic()
         if now - self._warned_at > WARN_EVERY:
             self._warned_at = now
-            log.warning("actor %r refused a message: %s (further refusals for %g s are only "
-                        "counted)", self.name, text, WARN_EVERY)
-        self.error(route, env or Envelope(KIND_ASK, "", self.name, "error"), code, text)
+            log.warning("%s (further warnings for %g s are only counted)", text, WARN_EVERY)

@@ -16,6 +16,7 @@ from messages import (
     Envelope,
     MessageTooLarge,
     ProtocolError,
+    RemoteProtocolError,
     Resolved,
     decode,
     encode,
@@ -62,11 +63,15 @@ def reply_value(env: Envelope) -> Any:
         raise error_from_wire(env.body)
     if env.kind != KIND_REPLY:
         raise error_from_wire({"code": "malformed", "message": f"expected a reply, got {env.kind!r}"})
-    if is_registered(env.type):
-        return from_wire(message_class(env.type), env.body)
-    if env.type.endswith("[]") and isinstance(env.body, list) and is_registered(env.type[:-2]):
-        cls = message_class(env.type[:-2])  # a list of messages of one type (see _replies)
-        return [from_wire(cls, item) for item in env.body]
+    try:
+        if is_registered(env.type):
+            return from_wire(message_class(env.type), env.body)
+        if env.type.endswith("[]") and isinstance(env.body, list) and is_registered(env.type[:-2]):
+            cls = message_class(env.type[:-2])  # a list of messages of one type (see _replies)
+            return [from_wire(cls, item) for item in env.body]
+    except ProtocolError as exc:  # the replier broke the protocol: its error, not ours
+        raise RemoteProtocolError(f"reply {env.type!r} from {env.to!r} does not check: {exc}",
+                                  details={"code": exc.code, "message": str(exc)}) from None
     return env.body
 
 
@@ -113,10 +118,14 @@ def parse_lifecycle(frames: list[bytes]) -> Lifecycle | None:
     """The lifecycle event in PUB frames ``[topic, envelope]``; None if it is not one."""
     try:
         body = decode(frames[-1]).body
-        return Lifecycle(str(body["name"]), int(body["incarnation"]), str(body["event"]),
-                         str(body.get("cause") or body["event"]))
-    except (ProtocolError, KeyError, TypeError, ValueError):
+    except ProtocolError:
         return None
+    if not isinstance(body, dict):
+        return None
+    name, incarnation, event, cause = (body.get(k) for k in ("name", "incarnation", "event", "cause"))
+    if type(name) is not str or type(incarnation) is not int or type(event) is not str:
+        return None
+    return Lifecycle(name, incarnation, event, cause if type(cause) is str and cause else event)
 
 
 WELCOME_TOPIC = b"node.welcome"

@@ -90,7 +90,8 @@ class Relay(Actor):
 @message("chaos.fail")
 class Fail:
     """Make ``chaos`` fail: ``how`` is raise, exit, kill, kill_once (only incarnation 1),
-    segfault, hang, sleep, or stop (a normal exit)."""
+    segfault, hang, sleep, stop (a normal exit), thread (``SystemExit`` in the handler ends
+    the serving thread) or watch (a readiness callback raises outside any handler)."""
 
     how: str
     seconds: float = 0.0
@@ -162,4 +163,13 @@ class Chaos(Actor):
         if msg.how == "sleep":
             time.sleep(msg.seconds)
             return "slept"
+        if msg.how == "thread":
+            raise SystemExit(msg.code)
+        if msg.how == "watch":
+            self.context.watch_readable(os.eventfd(1, os.EFD_CLOEXEC), _broken_callback)
+            return "watching"
         raise ValueError(f"chaos.fail: unknown how={msg.how!r}")
+
+
+def _broken_callback() -> None:
+    raise RuntimeError("chaos: a readiness callback failed outside any handler")

@@ -28,6 +28,8 @@ from ._constants import (
     KIND_EVENT,
     KIND_REPLY,
     KIND_TELL,
+    MAX_NAME_LENGTH,
+    MAX_NESTING,
     NODE_TARGET,
     PROTOCOL_VERSION,
 )
@@ -51,6 +53,7 @@ from ._errors import (
     error_from_wire,
 )
 from ._registry import from_wire, is_registered, message, message_class, to_wire, type_tag
+from ._summary import exception_summary, summary
 
 __all__ = [
     "DEFAULT_ASK_TIMEOUT",
@@ -60,6 +63,8 @@ __all__ = [
     "KIND_EVENT",
     "KIND_REPLY",
     "KIND_TELL",
+    "MAX_NAME_LENGTH",
+    "MAX_NESTING",
     "NODE_TARGET",
     "PROTOCOL_VERSION",
     "ActorCrashed",
@@ -95,11 +100,13 @@ __all__ = [
     "decode",
     "encode",
     "error_from_wire",
+    "exception_summary",
     "from_wire",
     "is_registered",
     "message",
     "message_class",
     "pack_value",
+    "summary",
     "to_wire",
     "type_tag",
     "unpack_value",

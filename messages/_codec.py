@@ -1,16 +1,34 @@
-"""The codec: the only place that turns envelopes into bytes and back. msgpack only."""
+"""The codec: the only place that turns envelopes into bytes and back. msgpack only.
+
+:func:`decode` is total: whatever the bytes, it returns an :class:`Envelope` or raises a
+:class:`ProtocolError` subclass, and what it returns is safe to walk: at most
+``max_bytes`` long, nested at most :data:`MAX_NESTING` deep, without msgpack ext types.
+"""
 
 from __future__ import annotations
 
+import math
+from itertools import islice
 from typing import Any
 
 import msgpack
 
-from ._constants import DEFAULT_MAX_MESSAGE_BYTES, KINDS, PROTOCOL_VERSION
+from ._constants import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    KINDS,
+    MAX_NAME_LENGTH,
+    MAX_NESTING,
+    PROTOCOL_VERSION,
+)
 from ._envelope import Envelope
-from ._errors import MalformedMessage, MessageTooLarge
+from ._errors import MalformedMessage, MessageTooLarge, ProtocolError
+from ._summary import exception_summary, summary
 
 _packb = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+_KEYS = frozenset({"v", "kind", "id", "to", "type", "body", "deadline", "incarnation"})
+_NOT_CONTAINER_HEADER = bytes(b for b in range(256) if not (0x80 <= b <= 0x9F or 0xDC <= b <= 0xDF))
+"""Every byte that cannot start a msgpack map or array: deleting them from a payload
+leaves an upper bound on how many containers (so how deep a nesting) it can hold."""
 
 
 def encode(envelope: Envelope) -> bytes:
@@ -61,42 +79,78 @@ def unpack_value(data: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> 
 
 def decode(data: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Envelope:
     """Decode and check one payload frame; raise a :class:`ProtocolError` subclass."""
-    if len(data) > max_bytes:
-        raise MessageTooLarge(f"message of {len(data)} bytes is over the limit of {max_bytes} bytes")
+    size = len(data)
+    if size > max_bytes:
+        raise MessageTooLarge(f"message of {size} bytes is over the limit of {max_bytes} bytes")
     try:
-        raw = msgpack.unpackb(data, raw=False, strict_map_key=False)
+        raw = msgpack.unpackb(data, raw=False, strict_map_key=False, max_str_len=size,
+                              max_bin_len=size, max_array_len=size, max_map_len=size // 2,
+                              max_ext_len=0)
     except Exception as exc:  # msgpack raises several unrelated types for bad bytes
-        raise MalformedMessage(f"payload is not msgpack: {type(exc).__name__}: {exc}") from None
+        raise MalformedMessage(f"payload is not msgpack: {exception_summary(exc)}") from None
     if not isinstance(raw, dict):
         raise MalformedMessage(f"envelope must be a msgpack map, got {type(raw).__name__}")
-    return _envelope_from_map(raw)
+    if len(data.translate(None, _NOT_CONTAINER_HEADER)) > MAX_NESTING and _too_deep(raw):
+        raise MalformedMessage(f"envelope nests arrays and maps more than {MAX_NESTING} deep")
+    try:
+        return _envelope_from_map(raw)
+    except ProtocolError:
+        raise
+    except Exception as exc:  # a check above missed a case: still a refusal, never a crash
+        raise MalformedMessage(f"envelope cannot be read: {exception_summary(exc)}") from None
+
+
+def _too_deep(value: dict[Any, Any]) -> bool:
+    """Whether arrays and maps nest more than MAX_NESTING deep (level by level, no recursion).
+
+    Map keys need no look: msgpack refuses arrays and maps as keys (they are unhashable).
+    """
+    level: list[Any] = [value]
+    for _ in range(MAX_NESTING):
+        deeper = []
+        for container in level:
+            for item in container.values() if type(container) is dict else container:
+                if type(item) is list or type(item) is dict:
+                    deeper.append(item)
+        if not deeper:
+            return False
+        level = deeper
+    return True
 
 
 def _envelope_from_map(raw: dict[Any, Any]) -> Envelope:
     v = raw.get("v")
-    if v != PROTOCOL_VERSION:
-        raise MalformedMessage(f"protocol version {v!r} is not supported "
+    if type(v) is not int or v != PROTOCOL_VERSION:
+        raise MalformedMessage(f"protocol version {summary(v)} is not supported "
                                f"(this node speaks {PROTOCOL_VERSION})")
     kind = raw.get("kind")
-    if kind not in KINDS:
-        raise MalformedMessage(f"envelope.kind must be one of {sorted(KINDS)}, got {kind!r}")
+    if type(kind) is not str or kind not in KINDS:
+        raise MalformedMessage(f"envelope.kind must be one of {sorted(KINDS)}, got {summary(kind)}")
     id_ = raw.get("id")
-    if not isinstance(id_, (int, str)) or isinstance(id_, bool):
-        raise MalformedMessage(f"envelope.id must be an integer or string, got {id_!r}")
+    if not (type(id_) is int or (type(id_) is str and len(id_) <= MAX_NAME_LENGTH)):
+        raise MalformedMessage(f"envelope.id must be an integer or a string of at most "
+                               f"{MAX_NAME_LENGTH} characters, got {summary(id_)}")
     to = raw.get("to")
-    if not isinstance(to, str):
-        raise MalformedMessage(f"envelope.to must be a string, got {to!r}")
+    if type(to) is not str or len(to) > MAX_NAME_LENGTH:
+        raise MalformedMessage(f"envelope.to must be a string of at most {MAX_NAME_LENGTH} "
+                               f"characters, got {summary(to)}")
     type_ = raw.get("type")
-    if not isinstance(type_, str) or not type_:
-        raise MalformedMessage(f"envelope.type must be a non-empty string, got {type_!r}")
+    if type(type_) is not str or not type_ or len(type_) > MAX_NAME_LENGTH:
+        raise MalformedMessage(f"envelope.type must be a non-empty string of at most "
+                               f"{MAX_NAME_LENGTH} characters, got {summary(type_)}")
     deadline = raw.get("deadline")
-    if deadline is not None and (not isinstance(deadline, (int, float)) or isinstance(deadline, bool)):
-        raise MalformedMessage(f"envelope.deadline must be a number (Unix seconds), got {deadline!r}")
+    if deadline is not None and not (type(deadline) is int or
+                                     (type(deadline) is float and not math.isnan(deadline))):
+        raise MalformedMessage(f"envelope.deadline must be a number (Unix seconds), "
+                               f"got {summary(deadline)}")
     incarnation = raw.get("incarnation")
-    if incarnation is not None and not isinstance(incarnation, int):
-        raise MalformedMessage(f"envelope.incarnation must be an integer, got {incarnation!r}")
-    unknown = set(raw) - {"v", "kind", "id", "to", "type", "body", "deadline", "incarnation"}
-    if unknown:
-        raise MalformedMessage(f"envelope has unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+    if incarnation is not None and type(incarnation) is not int:
+        raise MalformedMessage(f"envelope.incarnation must be an integer, got {summary(incarnation)}")
+    if not _KEYS.issuperset(raw):
+        unknown = [k for k in raw if k not in _KEYS]
+        shown = ", ".join(sorted(summary(k, 40) for k in islice(unknown, 5)))
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise MalformedMessage(f"envelope has unknown key(s): {shown}{more}; "
+                               f"allowed: {', '.join(sorted(_KEYS))}")
     return Envelope(kind, id_, to, type_, raw.get("body"),
                     None if deadline is None else float(deadline), incarnation, v)

@@ -8,6 +8,15 @@ PROTOCOL_VERSION: Final = 1
 DEFAULT_MAX_MESSAGE_BYTES: Final = 1 << 20
 """Largest encoded envelope a node or actor accepts unless configured otherwise."""
 
+MAX_NESTING: Final = 100
+"""Deepest nesting of arrays and maps in an envelope, the envelope map itself counting as 1
+(Protocol Buffers' default recursion limit); deeper input is refused as malformed, so that
+no code that walks a decoded value can run out of stack."""
+
+MAX_NAME_LENGTH: Final = 255
+"""Longest ``to``, ``type`` and string ``id`` an envelope may carry (characters): replies
+and error messages echo them, so they stay small whatever a peer sends."""
+
 DEFAULT_ASK_TIMEOUT: Final = 5.0
 """Seconds an ask waits for its reply when the caller names no timeout (as OTP's call)."""
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ._summary import summary
+
 
 class CellphoneError(Exception):
     """Root of every error this project raises."""
@@ -136,9 +138,12 @@ _PROTOCOL_CODES = frozenset(
 def error_from_wire(body: Any) -> RemoteError:
     """Turn the body of an ``error`` envelope into the matching exception."""
     if not isinstance(body, dict):
-        return RemoteError(f"error reply with a body that is not a map: {body!r}")
-    code = str(body.get("code", "error"))
-    message = str(body.get("message", "no message"))
+        return RemoteError(f"error reply with a body that is not a map: {summary(body)}")
+    code = body.get("code")
+    code = code if type(code) is str else "error"
+    message = body.get("message")
+    if type(message) is not str:
+        message = "no message" if message is None else summary(message)
     if code in _PROTOCOL_CODES:
         return RemoteProtocolError(message, details=body)
     return _REMOTE_BY_CODE.get(code, RemoteError)(message, details=body)

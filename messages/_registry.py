@@ -7,11 +7,13 @@ import math
 import types
 import typing
 from collections.abc import Callable
+from itertools import islice
 from typing import Any, TypeVar
 
 import attrs
 
 from ._errors import InvalidBody, UnknownMessageType
+from ._summary import EXCEPTION_LIMIT, SUMMARY_LIMIT, exception_summary, summary
 
 T = TypeVar("T")
 
@@ -79,8 +81,17 @@ def to_wire(value: Any) -> Any:
 
 
 def from_wire(cls: type[T], body: Any) -> T:
-    """Build ``cls`` from a decoded body, checking every field against its annotation."""
-    return typing.cast(T, _build(cls, body, cls.__name__))
+    """Build ``cls`` from a decoded body, checking every field against its annotation.
+
+    Total: any failure, a validator's included, is an :class:`InvalidBody` that names the
+    field and quotes what came through :func:`summary` (bounded, never recursive).
+    """
+    try:
+        return typing.cast(T, _build(cls, body, cls.__name__))
+    except InvalidBody:
+        raise
+    except Exception as exc:  # e.g. RecursionError from a user validator: still bad input
+        raise InvalidBody(f"{cls.__name__}: {exception_summary(exc)}") from None
 
 
 def _build(cls: type[Any], body: Any, path: str) -> Any:
@@ -90,9 +101,11 @@ def _build(cls: type[Any], body: Any, path: str) -> Any:
         raise InvalidBody(f"{path}: expected a map of fields, got {type(body).__name__}")
     schema, names = _schema(typing.cast(typing.Hashable, cls))
     if not names.issuperset(body):
-        unexpected = sorted(str(k) for k in body if k not in names)
+        unexpected = [k for k in body if k not in names]
+        shown = ", ".join(sorted(_key(k) for k in islice(unexpected, 5)))
+        more = f" and {len(unexpected) - 5} more" if len(unexpected) > 5 else ""
         raise InvalidBody(
-            f"{path}: unexpected field(s) {', '.join(unexpected)}; "
+            f"{path}: unexpected field(s) {shown}{more}; "
             f"expected only {', '.join(sorted(names)) or 'no fields'}"
         )
     kwargs: dict[str, Any] = {}
@@ -109,8 +122,8 @@ def _build(cls: type[Any], body: Any, path: str) -> Any:
             kwargs[name] = _convert(value, hint, f"{path}.{name}")
     try:
         return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise InvalidBody(f"{path}: {exc}") from exc
+    except Exception as exc:  # attrs validators and __attrs_post_init__ may raise anything
+        raise InvalidBody(f"{path}: {summary(str(exc), EXCEPTION_LIMIT)}") from None
 
 
 _ANY = object()
@@ -167,11 +180,11 @@ def _convert(value: Any, hint: Any, path: str) -> Any:
                 return _convert(value, option, path)
             except InvalidBody as exc:
                 errors.append(str(exc))
-        raise InvalidBody(errors[0] if len(errors) == 1 else f"{path}: no type fits {value!r}")
+        raise InvalidBody(errors[0] if len(errors) == 1 else f"{path}: no type fits {summary(value)}")
     if origin is typing.Literal:
         if value in typing.get_args(hint):
             return value
-        raise InvalidBody(f"{path}: expected one of {typing.get_args(hint)}, got {value!r}")
+        raise InvalidBody(f"{path}: expected one of {typing.get_args(hint)}, got {summary(value)}")
     if origin in (list, tuple, typing.Sequence) or hint in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise _wrong(path, "a list", value)
@@ -184,7 +197,7 @@ def _convert(value: Any, hint: Any, path: str) -> Any:
             raise _wrong(path, "a map", value)
         args = typing.get_args(hint)
         vtype = args[1] if len(args) == 2 else Any
-        return {str(k): _convert(v, vtype, f"{path}.{k}") for k, v in value.items()}
+        return {str(k): _convert(v, vtype, f"{path}.{_key(k)}") for k, v in value.items()}
     if attrs.has(hint):
         return _build(hint, value, path)
     if hint is bool:
@@ -217,7 +230,11 @@ def _convert(value: Any, hint: Any, path: str) -> Any:
 
 
 def _wrong(path: str, expected: str, value: Any) -> InvalidBody:
-    shown = repr(value)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return InvalidBody(f"{path}: expected {expected}, got {type(value).__name__} {shown}")
+    return InvalidBody(f"{path}: expected {expected}, got {type(value).__name__} {summary(value)}")
+
+
+def _key(key: Any) -> str:
+    """A map key as a field path shows it: a short string as is, anything else quoted."""
+    if type(key) is str and len(key) <= SUMMARY_LIMIT and key.isprintable():
+        return key
+    return summary(key)

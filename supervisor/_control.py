@@ -1,4 +1,8 @@
-"""The control channel: actor hosts report readiness, heartbeats, snapshots and events."""
+"""The control channel: actor hosts report readiness, heartbeats, snapshots and events.
+
+Total like the front door: a report that does not decode or check is counted as bad input
+and logged; nothing a host sends stops the node's loop.
+"""
 
 from __future__ import annotations
 
@@ -42,6 +46,9 @@ class ControlChannel:
             except ProtocolError as exc:
                 self.node.bad_input += 1
                 log.warning("control channel refused %r: %s", env.type, exc)
+            except Exception:  # a fault in handling a host's report: log it, serve on
+                self.node.bad_input += 1
+                log.exception("control channel failed handling %r", env.type)
 
     def _handle(self, type_: str, body: Any) -> None:
         if type_ == "host.heartbeat":
@@ -63,8 +70,8 @@ class ControlChannel:
                 log.error("supervisor report: supervisor=%r context=start_error reason=%r "
                           "offender=%r incarnation=%d", worker.parent.name, failed.reason,
                           failed.name, failed.incarnation)
-        elif type_ == "host.snapshot" and isinstance(body, dict):
-            worker = self._current(str(body.get("name")), body.get("incarnation"))
+        elif type_ == "host.snapshot" and isinstance(body, dict) and isinstance(body.get("name"), str):
+            worker = self._current(body["name"], body.get("incarnation"))
             if worker is not None and isinstance(body.get("state"), bytes):
                 worker.snapshot = body["state"]
         elif type_ == "host.publish" and isinstance(body, dict):

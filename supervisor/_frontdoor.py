@@ -14,19 +14,24 @@ from messages import (
     KIND_TELL,
     NODE_TARGET,
     PROTOCOL_VERSION,
+    ActorPing,
     ActorPong,
     ActorStatus,
     Envelope,
     NodeAbout,
+    NodeInfo,
     Ok,
     ProtocolError,
     Resolve,
     Resolved,
     Status,
     StatusReply,
+    StopNode,
     encode,
+    exception_summary,
     from_wire,
     message,
+    summary,
     to_wire,
     type_tag,
 )
@@ -45,6 +50,11 @@ class ChildCommand:
     name: str
 
 
+@message("node.tree")
+class TreeRequest:
+    """Ask for the supervision tree with states and restart counts (the reply is a plain map)."""
+
+
 class _Later:
     """An answer that comes when a command that takes time (a child's stop or start) is
     done: ``begin(reply)`` starts it and calls ``reply(value)`` once, from the node loop."""
@@ -60,27 +70,28 @@ class _Refused(Exception):
 
 
 class FrontDoor:
-    """A ROUTER at the node's endpoint; every reply names what went wrong and what to do."""
+    """A ROUTER at the node's endpoint; every reply names what went wrong and what to do.
+
+    Serving is total: bad input is an error reply and counted, a failing command is a
+    ``handler_error`` reply and logged; nothing a client sends stops the node's loop.
+    """
 
     def __init__(self, node: Node, endpoint: str) -> None:
         self.node = node
         self.socket = node.bind_router(endpoint)
         self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
-        self._handlers: dict[str, Callable[[Any], Any]] = {
-            "actor.ping": lambda _: ActorPong(NODE_TARGET, 0),
-            "node.resolve": self._resolve,
-            "node.info": lambda _: NodeAbout(self.endpoint, node.events_endpoint, os.getpid(),
-                                             PROTOCOL_VERSION, node.data_dir),
-            "node.status": self._status,
-            "node.stop": self._stop,
-            "node.tree": lambda _: node.root.describe(),
-            "node.restart": self._restart,
-            "node.stop_child": self._stop_child,
-            "node.start_child": self._start_child,
-        }
-        self._types: dict[str, type[Any] | None] = {
-            "node.resolve": Resolve, "node.status": Status, "node.restart": ChildCommand,
-            "node.stop_child": ChildCommand, "node.start_child": ChildCommand,
+        self._commands: dict[str, tuple[type[Any], Callable[[Any], Any]]] = {
+            "actor.ping": (ActorPing, lambda _: ActorPong(NODE_TARGET, 0)),
+            "node.resolve": (Resolve, self._resolve),
+            "node.info": (NodeInfo, lambda _: NodeAbout(self.endpoint, node.events_endpoint,
+                                                        os.getpid(), PROTOCOL_VERSION,
+                                                        node.data_dir)),
+            "node.status": (Status, self._status),
+            "node.stop": (StopNode, self._stop),
+            "node.tree": (TreeRequest, lambda _: node.root.describe()),
+            "node.restart": (ChildCommand, self._restart),
+            "node.stop_child": (ChildCommand, self._stop_child),
+            "node.start_child": (ChildCommand, self._start_child),
         }
 
     def drain(self) -> None:
@@ -105,25 +116,37 @@ class FrontDoor:
             return
         try:
             result = self._answer(env)
+            if isinstance(result, _Later):
+                result.begin(lambda value: self._reply(route, env, value))
+            else:
+                self._reply(route, env, result)
+            return
         except _Refused as exc:
             self.node.bad_input += exc.code != "not_found"
-            if env.kind == KIND_ASK:
-                self._send(route, env.error(exc.code, str(exc)))
-            return
+            reply = env.error(exc.code, str(exc))
         except ProtocolError as exc:
             self.node.bad_input += 1
-            if env.kind == KIND_ASK:
-                self._send(route, env.error(exc.code, f"node front door, message {env.type!r}: {exc}"))
-            return
-        if isinstance(result, _Later):
-            result.begin(lambda value: self._reply(route, env, value))
-        else:
-            self._reply(route, env, result)
+            reply = env.error(exc.code, f"node front door, message {env.type!r}: {exc}")
+        except Exception as exc:  # a fault of the node's own command: answer it, serve on
+            reply = self._failed(env, exc)
+        if env.kind == KIND_ASK:
+            self._send(route, reply)
 
     def _reply(self, route: list[bytes], env: Envelope, result: Any) -> None:
-        if env.kind == KIND_ASK:
+        if env.kind != KIND_ASK:
+            return
+        try:
             tag = type_tag(result) if hasattr(result, "__message_type__") else "value"
-            self._send(route, env.reply(tag, to_wire(result)))
+            reply = env.reply(tag, to_wire(result))
+        except Exception as exc:  # a command's answer that cannot be put on the wire
+            reply = self._failed(env, exc)
+        self._send(route, reply)
+
+    def _failed(self, env: Envelope, exc: Exception) -> Envelope:
+        log.exception("node front door failed handling %r", env.type)
+        return env.error("handler_error", f"node front door failed handling {env.type!r}: "
+                         f"{exception_summary(exc)}", actor=NODE_TARGET, type=env.type,
+                         exception=type(exc).__name__)
 
     def _answer(self, env: Envelope) -> Any:
         if env.kind not in (KIND_ASK, KIND_TELL):
@@ -131,21 +154,31 @@ class FrontDoor:
         if env.to != NODE_TARGET:
             raise _Refused("not_found", f"this is the node's front door (to='node'); ask actor "
                                         f"{env.to!r} at the endpoint that node.resolve gives")
-        handler = self._handlers.get(env.type)
-        if handler is None:
+        command = self._commands.get(env.type)
+        if command is None:
             raise _Refused("unknown_type", f"the node has no command {env.type!r}; it takes: "
-                                           f"{', '.join(sorted(self._handlers))}")
-        cls = self._types.get(env.type)
-        return handler(from_wire(cls, env.body) if cls is not None else env.body)
+                                           f"{', '.join(sorted(self._commands))}")
+        cls, handler = command
+        return handler(from_wire(cls, env.body))
 
     def _send(self, route: list[bytes], env: Envelope) -> None:
-        self.socket.send_multipart([*route, encode(env)])
+        """Send ``env``; a reply over max_message_bytes becomes a ``too_large`` error."""
+        limit = self.node.config.max_message_bytes
+        data = encode(env)
+        if len(data) > limit:
+            log.warning("node front door: the reply to %r is %d bytes, over the limit of %d",
+                        env.type, len(data), limit)
+            data = encode(env.error("too_large", f"node front door: the reply is {len(data)} bytes, "
+                                    f"over the limit of {limit} bytes (max_message_bytes); raise "
+                                    "max_message_bytes in the node config", limit=limit,
+                                    size=len(data)))
+        self.socket.send_multipart([*route, data])
 
     def _worker(self, name: str) -> Worker:
         worker = self.node.worker(name)
         if worker is None:
             known = ", ".join(w.name for w in self.node.workers()) or "none"
-            raise _Refused("not_found", f"no actor named {name!r} on this node; actors: {known}")
+            raise _Refused("not_found", f"no actor named {summary(name)} on this node; actors: {known}")
         return worker
 
     def _resolve(self, msg: Resolve) -> Resolved:

@@ -21,6 +21,7 @@ import msgpack
 from actors import BUILTIN_ACTORS, HostSpec, host_main, host_standby
 from actors._exitcodes import (
     EXIT_ESCALATE_DIRECTIVE,
+    EXIT_HOST_FAULT,
     EXIT_NODE_GONE,
     EXIT_RESTART_DIRECTIVE,
     EXIT_START_FAILED,
@@ -139,6 +140,7 @@ def exit_cause(exitcode: int | None, *, stopping: bool, killed_for: str | None) 
         EXIT_STOP_DIRECTIVE: "stop_directive",
         EXIT_ESCALATE_DIRECTIVE: "escalate_directive",
         EXIT_NODE_GONE: "node_gone",
+        EXIT_HOST_FAULT: "host_fault",
     }
     if exitcode in named:
         return named[exitcode]
