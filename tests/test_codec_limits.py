@@ -140,7 +140,7 @@ def test_bad_lifecycle_events_are_ignored(body: Any):
     assert parse_lifecycle([b"lifecycle.exited", frame]) is None
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=300) | msgpack_values().map(msgpack.packb)
        | deep_frames(GOOD))
 def test_decode_of_any_bytes_returns_or_raises_a_protocol_error(data: bytes):
@@ -160,7 +160,7 @@ def tagged_bodies(draw: st.DrawFn) -> tuple[type[Any], Any]:
     return cls, body
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=tagged_bodies())
 def test_from_wire_of_any_body_for_every_registered_class(case: tuple[type[Any], Any]):
     """Every registered message class takes any decoded body to an instance or InvalidBody."""
