@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ._errors import InvalidBody, UnknownMessageType
-from ._summary import EXCEPTION_LIMIT, SUMMARY_LIMIT, exception_summary, summary
+from ._summary import SUMMARY_LIMIT, exception_summary, exception_text, summary
 
 T = TypeVar("T")
 
@@ -123,7 +123,7 @@ def _build(cls: type[Any], body: Any, path: str) -> Any:
     try:
         return cls(**kwargs)
     except Exception as exc:  # attrs validators and __attrs_post_init__ may raise anything
-        raise InvalidBody(f"{path}: {summary(str(exc), EXCEPTION_LIMIT)}") from None
+        raise InvalidBody(f"{path}: {exception_text(exc)}") from None
 
 
 _ANY = object()

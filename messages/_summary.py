@@ -76,14 +76,22 @@ def _push(stack: list[Any], parts: list[Any], cut: bool, close: _Punct, step: in
             stack.append(_Punct(", "))
 
 
-EXCEPTION_LIMIT: Final = 200
-"""Characters of an exception's own text quoted in an error message or reply."""
+EXCEPTION_LIMIT: Final = 1000
+"""Characters of an exception's own text kept in an error message or reply."""
 
 
 def exception_summary(exc: BaseException) -> str:
-    """``"TypeName: text"`` of an exception, its text bounded as :func:`summary` bounds values."""
+    """``"TypeName: text"`` of an exception, its text as :func:`exception_text` gives it."""
+    return f"{type(exc).__name__}: {exception_text(exc)}"
+
+
+def exception_text(exc: BaseException) -> str:
+    """An exception's text cut at EXCEPTION_LIMIT characters (an exception may quote its
+    input, which can be as large as a message)."""
     try:
         text = str(exc)
     except Exception:  # a broken __str__ must not turn one error into another
         text = "<unprintable>"
-    return f"{type(exc).__name__}: {summary(text, EXCEPTION_LIMIT)}"
+    if len(text) > EXCEPTION_LIMIT:
+        text = text[:EXCEPTION_LIMIT - 3] + "..."
+    return text
