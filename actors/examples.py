@@ -1,7 +1,7 @@
 """Example actors used by the README tour and the tests: echo, relay, and chaos.
 
-``chaos`` misbehaves on request (raise, exit, hang, segfault, sleep) so that supervision
-can be shown and tested against real failures.
+``chaos`` misbehaves on request (raise, exit, hang, segfault, sleep, leak memory) so that
+supervision can be shown and tested against real failures.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import attrs
 from messages import message
 
 from ._actor import Actor, handler
+
+MIB = 1024 * 1024
 
 
 @message("echo.ping")
@@ -108,6 +110,14 @@ class Save:
     """Save ``chaos``'s counter as a snapshot for its next incarnation."""
 
 
+@message("chaos.leak")
+class Leak:
+    """Make ``chaos`` hold ``mib`` more MiB for good (a leak on purpose); the reply is the
+    MiB it holds now."""
+
+    mib: int
+
+
 class Chaos(Actor):
     """An actor that fails on request, for fault injection.
 
@@ -142,6 +152,13 @@ class Chaos(Actor):
     def on_save(self, msg: Save) -> int:
         self.context.save_snapshot({"count": self.count})
         return self.count
+
+    @handler
+    def on_leak(self, msg: Leak) -> int:
+        if not hasattr(self, "leaked"):
+            self.leaked: list[bytearray] = []
+        self.leaked += [bytearray(b"x" * MIB) for _ in range(msg.mib)]  # touched: resident
+        return len(self.leaked)
 
     @handler
     def on_fail(self, msg: Fail) -> str:

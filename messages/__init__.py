@@ -31,6 +31,7 @@ from ._constants import (
     MAX_NAME_LENGTH,
     MAX_NESTING,
     NODE_TARGET,
+    PLANNED_EXIT_CAUSES,
     PROTOCOL_VERSION,
 )
 from ._envelope import Envelope
@@ -66,6 +67,7 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "MAX_NESTING",
     "NODE_TARGET",
+    "PLANNED_EXIT_CAUSES",
     "PROTOCOL_VERSION",
     "ActorCrashed",
     "ActorNotFound",

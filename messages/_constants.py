@@ -29,3 +29,8 @@ KINDS: Final = frozenset({KIND_ASK, KIND_TELL, KIND_REPLY, KIND_ERROR, KIND_EVEN
 
 NODE_TARGET: Final = "node"
 """Target name of the node's own front door (resolve, status, stop, ...)."""
+
+PLANNED_EXIT_CAUSES: Final = ("shutdown", "memory:", "messages:")
+"""``lifecycle.exited`` causes that are no failure, as prefixes: a stop that was asked for,
+and recycling (``memory: N MiB > M``, ``messages: N >= M``) — restart counters, health
+alerts and recovery rules leave these out."""

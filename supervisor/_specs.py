@@ -83,6 +83,13 @@ class ChildSpec:
     """Keep a forked host waiting for the next incarnation: a restart skips the fork
     (about 10 ms to serving instead of about 40) at the cost of one idle process per
     child (about 10 MiB PSS); ``false`` trades that speed for memory."""
+    max_memory: float | None = None
+    """Recycle the actor once its process's resident memory (RSS, MiB) exceeds this:
+    checked at each heartbeat; the incarnation stops gracefully (the message in hand
+    finishes, ``on_stop`` may save a snapshot) and a fresh one takes over. ``null``: never."""
+    max_messages: int | None = None
+    """Recycle the actor once an incarnation has handled this many messages (checked at
+    each heartbeat, so a few more may pass). ``null``: never."""
 
     def check(self, where: str) -> None:
         """ConfigError naming the child and the field if the spec cannot run."""
@@ -99,6 +106,11 @@ class ChildSpec:
                               f"got {self.heartbeat_liveness!r}")
         if self.max_busy is not None:
             _positive(where, "max_busy", self.max_busy)
+        if self.max_memory is not None:
+            _positive(where, "max_memory", self.max_memory)
+        if self.max_messages is not None and not (
+                isinstance(self.max_messages, int) and self.max_messages >= 1):
+            raise ConfigError(f"{where}: max_messages must be an integer >= 1, got {self.max_messages!r}")
         if not (isinstance(self.mailbox_size, int) and self.mailbox_size >= 1):
             raise ConfigError(f"{where}: mailbox_size must be an integer >= 1, got {self.mailbox_size!r}")
         self.backoff.check(where)

@@ -7,8 +7,11 @@ from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
+from messages import PLANNED_EXIT_CAUSES
+
 from ._policy import BackoffState
 from ._process import Standby, exit_cause, kill_process, terminate_process
+from ._recycle import Recycling
 from ._runtime import Runtime
 from ._specs import ChildSpec
 
@@ -45,6 +48,7 @@ class Worker:
         self._standby: Standby | None = None
         self._start_waiters: list[Callable[[bool], None]] = []
         self._stop_waiters: list[Callable[[], None]] = []
+        self.recycling = Recycling(spec)
 
     @property
     def pid(self) -> int | None:
@@ -106,10 +110,12 @@ class Worker:
             waiter(True)
 
     def heartbeat(self, busy_for: float, counters: dict[str, int]) -> None:
-        """A heartbeat from the live incarnation."""
+        """A heartbeat from the live incarnation (and the moment to check its limits)."""
         self.last_beat = self.runtime.now()
         self.busy_for = busy_for
         self.counters = counters
+        if self.state == "running" and self.process is not None:
+            self.recycling.check(self, self.process.pid, counters.get("handled", 0))
 
     def check_liveness(self, now: float) -> None:
         """Kill the process if it missed its heartbeats or one handler ran past max_busy."""
@@ -166,7 +172,7 @@ class Worker:
         starting, self._start_waiters = self._start_waiters, []
         stopping, self._stop_waiters = self._stop_waiters, []
         if was == "stopping":
-            self._publish_exit("shutdown", context="shutdown")
+            self._publish_exit(self.recycling.cause or "shutdown", context="shutdown")
         else:
             cause = exit_cause(self.process.exitcode, stopping=False, killed_for=self._kill_reason)
             if was == "starting":
@@ -182,7 +188,7 @@ class Worker:
 
     def _publish_exit(self, cause: str, context: str = "child_terminated") -> None:
         code = self.process.exitcode if self.process is not None else None
-        if cause in ("shutdown", "normal"):
+        if cause == "normal" or cause.startswith(PLANNED_EXIT_CAUSES):
             log.info("actor %r incarnation %d exited: %s (exit code %s, supervisor %r)",
                      self.name, self.incarnation, cause, code, self.parent.name)
         else:

@@ -31,7 +31,7 @@ import psutil
 import zmq
 
 from actors._wire import subscribe_confirmed
-from messages import InvalidBody, to_wire
+from messages import PLANNED_EXIT_CAUSES, InvalidBody, to_wire
 
 from ._judge import Event
 from ._monitor import HealthMonitor
@@ -98,7 +98,7 @@ class LifecycleFeed(threading.Thread):
                                            pid=pid if isinstance(pid, int) else None)
         elif kind == "exited":
             events = self.monitor.set_live(name, False, cause=cause, incarnation=inc,
-                                           on_purpose=cause == "shutdown")
+                                           on_purpose=cause.startswith(PLANNED_EXIT_CAUSES))
         elif kind == "gave_up":
             events = self.monitor.set_live(name, False, cause=f"gave up: {cause}")
         else:

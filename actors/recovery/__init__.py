@@ -18,7 +18,7 @@ from ._messages import (
     RuleStatus,
     StatusQuery,
 )
-from ._observe import PLANNED_EXITS, Exit, Observation, from_event, matches
+from ._observe import Exit, Observation, from_event, matches
 from ._rules import (
     BreakerAction,
     Do,
@@ -38,7 +38,6 @@ from ._track import Outcome, Task, Track, decide
 
 __all__ = [
     "ACTION_TOPIC",
-    "PLANNED_EXITS",
     "RESTART_TIMEOUT",
     "ActionRecord",
     "BreakerAction",

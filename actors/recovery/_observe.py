@@ -14,11 +14,11 @@ from typing import Any, Literal
 
 import attrs
 
+from messages import PLANNED_EXIT_CAUSES
+
 from ._rules import SEVERITY_RANK, Condition, OnAlert, OnBottleneck, OnBreaker, OnRestarts
 
 Source = Literal["bottleneck", "alert", "breaker"]
-PLANNED_EXITS = ("shutdown", "memory:", "messages:")
-"""Exit causes that are not failures: asked-for stops and recycling."""
 
 
 @attrs.frozen
@@ -42,7 +42,7 @@ class Exit:
     @property
     def planned(self) -> bool:
         """Asked for (``shutdown``) or recycling, so not a restart that rules count."""
-        return self.cause.startswith(PLANNED_EXITS)
+        return self.cause.startswith(PLANNED_EXIT_CAUSES)
 
 
 def bottleneck(body: Mapping[str, Any], active: bool) -> Observation:
