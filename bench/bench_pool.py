@@ -1,9 +1,13 @@
 """Benchmark of the pool actor: SELECT 1 from 1, 4 and 8 agent processes.
 
-Beside it, measured in the same run on the same PostgreSQL: (a) a fresh psycopg
+Two ways through the pool: asking the actor (``pool actor``), and the fast lane — a
+``PoolClient`` holding a lease of one connection per agent and running the statement in
+the agent's own process (``fast lane``, a second pool actor with the same budget of 8).
+Beside them, measured in the same run on the same PostgreSQL: (a) a fresh psycopg
 connection per query, (b) pgbouncer in transaction mode (started here on a loopback port
 and stopped after, if the Debian package is installed), (c) psycopg_pool inside each
-agent process. Prints each figure beside its baseline as a ratio. Two more columns bound
+agent process, (d) one persistent psycopg connection per agent (``direct``). Prints each
+figure beside its baseline as a ratio. Two more columns bound
 what any pool of this shape can reach here: the echo actor (the runtime with no work at
 all) and a bare pyzmq ROUTER process driving non-blocking libpq connections with no
 runtime, validation or bookkeeping ("raw zmq+pq", the ceiling for a ZeroMQ-fronted
@@ -42,12 +46,14 @@ def _agent(inbox: Any, outbox: Any, endpoint: str) -> None:
 
     import actors
     from actors.examples import Ping
-    from actors.pool import Execute
+    from actors.pool import Execute, PoolClient
 
     node = actors.connect(endpoint)
     local_pool: psycopg_pool.ConnectionPool[Any] | None = None
     bouncer: Any = None
     raw: Any = None
+    lane: Any = None
+    direct: Any = None
     while True:
         task = inbox.get()
         if task is None:
@@ -56,6 +62,11 @@ def _agent(inbox: Any, outbox: Any, endpoint: str) -> None:
         if method == "psycopg_pool" and local_pool is None:
             local_pool = psycopg_pool.ConnectionPool(PG, min_size=1, max_size=1, open=True)
             local_pool.wait()
+        if method == "fast_lane" and lane is None:
+            lane = PoolClient(node, "lane", connections=1)
+            assert lane.statistics().open == 1, lane.statistics()
+        if method == "direct" and direct is None:
+            direct = psycopg.connect(PG, autocommit=True)
         if method == "pgbouncer" and bouncer is None:
             bouncer = psycopg.connect(dsn, autocommit=True, prepare_threshold=None)
         if method == "raw_pool" and raw is None:
@@ -73,6 +84,10 @@ def _agent(inbox: Any, outbox: Any, endpoint: str) -> None:
                 node.ask("echo", Ping(1), timeout=10)
             elif method == "pool_actor":
                 node.ask("pool", Execute("SELECT 1", idempotent=True), timeout=10)
+            elif method == "fast_lane":
+                lane.ask(Execute("SELECT 1", idempotent=True), timeout=10)
+            elif method == "direct":
+                direct.execute("SELECT 1").fetchone()
             elif method == "fresh":
                 with psycopg.connect(PG, autocommit=True) as conn:
                     conn.execute("SELECT 1").fetchone()
@@ -86,7 +101,14 @@ def _agent(inbox: Any, outbox: Any, endpoint: str) -> None:
                 raw.send(raw_query)
                 msgpack.unpackb(raw.recv())
             count += 1
+        if method == "fast_lane":
+            stats = lane.statistics()
+            count = count if stats.through_actor == 0 else -count  # all must take the lane
         outbox.put(count)
+    if lane is not None:
+        lane.close()
+    if direct is not None:
+        direct.close()
     if local_pool is not None:
         local_pool.close()
     if bouncer is not None:
@@ -258,7 +280,12 @@ def main() -> None:
                                                   "settings": {"backend": "postgres", "dsn": PG,
                                                                "min_size": POOL_SIZE,
                                                                "max_size": POOL_SIZE,
-                                                               "worker_threads": 16}}]})
+                                                               "worker_threads": 16}},
+                                                 {"name": "lane", "actor": "actors.pool:PoolActor",
+                                                  "settings": {"backend": "postgres", "dsn": PG,
+                                                               "min_size": 0,
+                                                               "max_size": POOL_SIZE,
+                                                               "max_lease": 1}}]})
     (tmp / "pgb").mkdir()
     bouncer, bouncer_dsn, bouncer_note = start_pgbouncer(tmp / "pgb")
     raw_endpoint = f"tcp://127.0.0.1:{free_port()}"
@@ -303,23 +330,35 @@ def main() -> None:
         header = f"  {'agents':>6} {'pool actor':>11} {'fresh conn':>11} {'psycopg_pool':>13} {'pgbouncer':>10}" \
                  f" {'echo':>7} {'raw zmq+pq':>11}  {'÷fresh':>7} {'÷psycopg_pool':>14} {'÷pgbouncer':>11}" \
                  f" {'÷echo':>6} {'÷raw':>5}   {'echo÷pgb':>8} {'raw÷pgb':>8}"
+        lanes = []
         print(header)
         for n in AGENTS:
             agents = Agents(n, node.endpoint)
             try:
                 qps = {m: agents.run(m, args.seconds)
-                       for m in ("pool_actor", "fresh", "psycopg_pool", "echo_actor")}
+                       for m in ("pool_actor", "fresh", "psycopg_pool", "echo_actor", "fast_lane",
+                                 "direct")}
                 qps["raw_pool"] = agents.run("raw_pool", args.seconds, raw_endpoint)
                 qps["pgbouncer"] = agents.run("pgbouncer", args.seconds, bouncer_dsn) if bouncer else float("nan")
             finally:
                 agents.close()
             p = qps["pool_actor"]
             pgb = qps["pgbouncer"]
+            lanes.append((n, qps))
             print(f"  {n:>6} {p:>11.0f} {qps['fresh']:>11.0f} {qps['psycopg_pool']:>13.0f} "
                   f"{pgb:>10.0f} {qps['echo_actor']:>7.0f} {qps['raw_pool']:>11.0f}  "
                   f"{p / qps['fresh']:>6.1f}x {p / qps['psycopg_pool']:>13.2f}x {p / pgb:>10.2f}x "
                   f"{p / qps['echo_actor']:>5.2f}x {p / qps['raw_pool']:>4.2f}x   "
                   f"{qps['echo_actor'] / pgb:>7.2f}x {qps['raw_pool'] / pgb:>7.2f}x")
+        print("\nfast lane (PoolClient, a lease of 1 connection per agent), same runs:")
+        print(f"  {'agents':>6} {'fast lane':>10} {'direct':>8} {'pgbouncer':>10}  {'÷pgbouncer':>11} "
+              f"{'÷direct':>8}   targets at 4 agents: >= 1.5x pgbouncer, >= 0.8x direct; "
+              "pool actor >= 0.6x raw")
+        for n, qps in lanes:
+            fast = qps["fast_lane"]
+            note = "" if fast > 0 else "   (some statements went through the actor!)"
+            print(f"  {n:>6} {abs(fast):>10.0f} {qps['direct']:>8.0f} {qps['pgbouncer']:>10.0f}  "
+                  f"{abs(fast) / qps['pgbouncer']:>10.2f}x {abs(fast) / qps['direct']:>7.2f}x{note}")
         if bouncer_note:
             print(f"  (pgbouncer: {bouncer_note})")
         with connect(node.endpoint) as conn:

@@ -72,6 +72,26 @@ def test_batch_is_one_histogram_per_op_with_source() -> None:
     assert sink.samples("a").count == 2 and sink.samples("b").errors == 1
 
 
+def test_samples_recorded_elsewhere_join_the_next_batch() -> None:
+    """Recorder.add merges another process's histogram into the pending op, re-bucketed to
+    this recorder's precision, and counts its samples toward max_pending."""
+    sink = Sink()
+    r = Recorder(sink, background=False, max_pending=10)
+    r.record("op", 0.001)
+    elsewhere = Histogram(sub_bits=4)
+    for seconds in (0.002, 0.003, 0.004):
+        elsewhere.record(seconds, ok=seconds < 0.004)
+    r.add("op", elsewhere)
+    assert r.statistics().pending == 4 and not sink.batches
+    r.flush()
+    got = sink.samples("op")
+    assert got.count == 4 and got.errors == 1 and got.max == pytest.approx(0.004)
+    many = Histogram()
+    many.record(0.01, times=10)
+    r.add("other", many)  # reaches max_pending: shipped at once
+    assert sink.samples("other").count == 10
+
+
 def test_failing_sink_never_reaches_the_caller() -> None:
     """A sink that raises drops the batch, counts it, and keeps the reason."""
     def broken(batch: dict[str, Any]) -> None:

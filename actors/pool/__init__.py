@@ -2,7 +2,9 @@
 
 Backends: SQLite (default, a file in the node's data directory), PostgreSQL (psycopg 3),
 Redis (redis-py), raw TCP with a line protocol. Messages: ``pool.execute``,
-``pool.command``, ``pool.transaction``, ``pool.stats``, ``pool.configure``.
+``pool.command``, ``pool.transaction``, ``pool.stats``, ``pool.configure``, and
+``pool.lease`` for the PostgreSQL fast lane, which :class:`PoolClient` uses to run
+statements in the agent's own process on connections leased from the pool's budget.
 """
 
 from ._actor import PoolActor
@@ -15,6 +17,8 @@ from ._errors import (
     PoolError,
     UnsupportedOperation,
 )
+from ._fastlane import PoolClient, PoolClientStatistics
+from ._lease_messages import Lease, LeaseGrant, LeaseReport
 from ._messages import (
     Command,
     CommandResult,
@@ -47,9 +51,14 @@ __all__ = [
     "ErrorClass",
     "Execute",
     "ExecuteResult",
+    "Lease",
+    "LeaseGrant",
+    "LeaseReport",
     "OperationFailed",
     "Pool",
     "PoolActor",
+    "PoolClient",
+    "PoolClientStatistics",
     "PoolClosed",
     "PoolConfig",
     "PoolError",

@@ -15,6 +15,8 @@ from actors import Actor, handler
 from messages import InvalidBody, to_wire
 
 from ._errors import PoolError, UnsupportedOperation
+from ._lease_messages import Lease, LeaseGrant
+from ._leasing import Leasing
 from ._messages import (
     Command,
     CommandResult,
@@ -29,7 +31,7 @@ from ._policy import guess_idempotent_command, guess_idempotent_sql
 from ._pool import Pool
 from ._runner import Runner
 from ._settings import PoolSettings
-from ._stats import pool_statistics
+from ._stats import Rates, pool_statistics
 from ._upkeep import Upkeep
 
 if TYPE_CHECKING:
@@ -73,9 +75,16 @@ class PoolActor(Actor):
 
             assert isinstance(self.connector, PostgresConnector)
             self.direct = DirectStatements(self.pool, self.connector, self.runner, self.context)
+        self.rates = Rates(self.pool)
+        self.leasing: Leasing | None = None
+        if self.direct is not None and settings.max_lease:
+            self.leasing = Leasing(self.pool, self.direct.connector, self.runner, settings, self.name)
+        chores = [self.rates.sample] + ([self.leasing.tick] if self.leasing is not None else [])
         self.upkeep = Upkeep(self.pool, report=self._publish_stats,
-                             report_every=settings.stats_interval)
+                             report_every=settings.stats_interval, chores=chores)
         self.upkeep.start()
+        if self.leasing is not None:
+            self.leasing.tick()  # adopt what a predecessor granted before serving leases
 
     def on_stop(self) -> None:
         if self.direct is not None:
@@ -133,11 +142,21 @@ class PoolActor(Actor):
         return {k: v for k, v in to_wire(config).items() if k != "backoff"}
 
     @handler
+    def on_lease(self, msg: Lease) -> LeaseGrant:
+        if self.leasing is None:
+            why = ("the fast lane is PostgreSQL only" if self.direct is None else
+                   "max_lease is 0 (the pool's settings allow no leases)")
+            return LeaseGrant(lease=msg.lease, connections=0, ttl=self.context.settings.lease_ttl,
+                              reason=f"pool {self.name!r} grants no leases: {why}")
+        return self.leasing.request(msg)
+
+    @handler
     def on_stats(self, msg: Stats) -> PoolStatistics:
         return self.statistics()
 
     def statistics(self) -> PoolStatistics:
-        return pool_statistics(self.pool)
+        leases = self.leasing.counts() if self.leasing is not None else (0, 0)
+        return pool_statistics(self.pool, self.rates, leases)
 
     def _publish_stats(self) -> None:
         """Put the statistics on the event stream for the health monitor and profiler, and

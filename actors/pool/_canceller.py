@@ -17,12 +17,12 @@ import threading
 import time
 from typing import Protocol
 
+from ._pg_statement import CANCEL_TIMEOUT
+
 log = logging.getLogger("actors.pool")
 
 SLACK = 0.01
 """Seconds a cancel may come late: the thread wakes at most 1/SLACK times a second."""
-CANCEL_TIMEOUT = 5.0
-"""Seconds one cancel request may take (it opens a connection to the server)."""
 CANCEL_THREADS = 4
 """Cancel requests sent at once: each opens a connection, so statements falling due
 together (agents that share a deadline) are not cancelled one after another."""

@@ -180,3 +180,14 @@ class PoolStatistics:
     application_name: str = ""
     """The name the pool's connections carry on the server: PostgreSQL's application_name
     (``pg_stat_activity``), Redis's client name; empty for the other backends."""
+    leases: int = 0
+    """Agent processes holding a lease of the budget (the fast lane)."""
+    leased: int = 0
+    """Connections of ``max_size`` those leases may have open (the pool's own are ``size``)."""
+    leased_operations: int = 0
+    """Operations agents ran on leased connections (also counted in ``operations``)."""
+    throughput: float = 0.0
+    """Operations per second over the last few seconds, leased ones included."""
+    error_rate: float = 0.0
+    """Share of those operations that failed (SQL errors too); the health monitor reads
+    ``throughput`` and ``error_rate`` by these names."""

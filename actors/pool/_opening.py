@@ -1,4 +1,5 @@
-"""Opening connections: which slot to (re)open, and connecting it outside the lock.
+"""Opening connections: which slot to (re)open, connecting it outside the lock, and
+making room in the budget for leases.
 
 Split from the leasing in ``_pool`` because it is its own concern: the sizing policy and
 the reconnect backoff decide when to open; a failed connect wakes waiters so they can
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from ._leases import Holding, LeaseBook
 from ._policy import ConnState, decide_size
 from ._slot import Slot
 from ._state import PoolState
@@ -18,6 +20,39 @@ log = logging.getLogger("actors.pool")
 
 class PoolOpening(PoolState):
     """The pool's opening of connections (leasing and returning are in :class:`Pool`)."""
+
+    def grant_lease(self, book: LeaseBook, held: Holding) -> int:
+        """Decide ``held``'s share of the budget under the pool's lock; return its grant.
+
+        The actor keeps ``min_size`` connections; leases share the rest with the actor's
+        own extra demand (requests in use or queued beyond ``min_size``). To grant more,
+        idle connections of the actor's above ``min_size`` are closed now; leases then hold
+        ``book.reserved()`` of the budget, which the actor's sizing leaves alone.
+        """
+        to_close = []
+        with self._lock:
+            cfg = self.config
+            in_use = sum(1 for s in self._slots.values() if s.leased)
+            idle = sorted((s for s in self._slots.values() if s.idle), key=lambda s: s.last_used)
+            spare = max(0, min(len(idle), len(self._slots) - cfg.min_size))
+            free = cfg.max_size - len(self._slots) - book.reserved()
+            before = held.reserved
+            granted = book.decide(held, leasable=cfg.max_size - cfg.min_size,
+                                  actor_wants=in_use + len(self._waiters) - cfg.min_size,
+                                  free=free + spare)
+            for slot in idle[:max(0, granted - before - free)]:
+                to_close.append(self._drop(slot, "its place in the budget is leased"))
+            self.reserved = book.reserved()
+        for raw in to_close:
+            if raw is not None:
+                self.connector.close(raw)
+        return granted
+
+    def set_reserved(self, reserved: int) -> None:
+        """Leases now hold ``reserved`` connections of the budget (after some were given back)."""
+        with self._lock:
+            self.reserved = reserved
+            self._wake_head()  # a waiter may now open a connection
 
     def _claim_connect(self) -> Slot | None:
         """A slot to (re)open now, per sizing policy and reconnect backoff (lock held)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import select
 import threading
+import time
 from typing import Any
 
 import psycopg
@@ -23,6 +24,8 @@ from psycopg.errors import error_from_result
 
 from ._connector import DidNotRun, Params, ResultSet, to_plain
 
+CANCEL_TIMEOUT = 5.0
+"""Seconds one cancel request may take (it opens a connection to the server)."""
 _OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK, pq.ExecStatus.EMPTY_QUERY)
 _COPY = (pq.ExecStatus.COPY_IN, pq.ExecStatus.COPY_OUT, pq.ExecStatus.COPY_BOTH)
 
@@ -78,15 +81,29 @@ class PendingStatement:
             self._results.append(result)
         return None
 
-    def wait(self) -> ResultSet:
-        """Block this thread until the result is complete (worker threads only)."""
+    def wait(self, timeout: float | None = None) -> ResultSet:
+        """Block this thread until the result is complete (not the actor thread).
+
+        With ``timeout``, a statement still running that many seconds from now is
+        cancelled from this same thread (the server then answers QueryCanceled), so a
+        caller that waits anyway needs no canceller thread.
+        """
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
+        due = None if timeout is None else time.monotonic() + timeout
         while True:
             result = self.poll()
             if result is not None:
                 return result
-            poller.poll()
+            if due is None:
+                poller.poll()
+                continue
+            left = due - time.monotonic()
+            if left > 0:
+                poller.poll(left * 1000.0 + 1.0)
+            else:
+                due = None
+                self.cancel(CANCEL_TIMEOUT)
 
     def cancel(self, timeout: float) -> None:
         """Ask the server to cancel the statement if it is still running (any thread)."""

@@ -35,8 +35,9 @@ def application_name(pool: str, node: str, incarnation: int) -> str:
 class PostgresConnector(Connector):
     """Autocommit psycopg connections with a server-side statement_timeout.
 
-    A shorter timeout for one statement is kept by the :class:`Canceller`; a longer one
-    is set around that statement. Placeholders are psycopg's: ``%s`` or ``%(name)s``.
+    A shorter timeout for one statement is kept by the thread waiting for it, or by the
+    :class:`Canceller` for statements driven without waiting; a longer one is set around
+    that statement. Placeholders are psycopg's: ``%s`` or ``%(name)s``.
     Statements can also be sent without blocking (:meth:`start`).
 
     Two things end statements whose pool is gone, so none runs on for an asker who was
@@ -109,21 +110,24 @@ class PostgresConnector(Connector):
         self.canceller.close()
 
     def execute(self, conn: Any, sql: str, params: Params, timeout: float) -> ResultSet:
+        """Run one statement, waiting in this thread, which also cancels it at ``timeout``."""
         if self.outlasts_server(timeout):
             conn.execute(f"SET statement_timeout = {max(1, round(timeout * 1000))}")
             try:
-                return self.start(conn, sql, params, timeout).wait()
+                return PendingStatement(conn, sql, params).wait()
             finally:
                 if not conn.closed:
                     conn.execute(f"SET statement_timeout = {self.default_ms}")
-        return self.start(conn, sql, params, timeout).wait()
+        return PendingStatement(conn, sql, params).wait(
+            timeout if round(timeout * 1000) < self.default_ms else None)
 
     def outlasts_server(self, timeout: float) -> bool:
         """Whether ``timeout`` is longer than the server's statement_timeout (needs a SET)."""
         return round(timeout * 1000) > self.default_ms
 
     def start(self, conn: Any, sql: str, params: Params, timeout: float) -> PendingStatement:
-        """Send one statement without waiting for it; cancelled after ``timeout`` seconds.
+        """Send one statement without waiting for it; the canceller thread cancels it after
+        ``timeout`` seconds (for a caller that cannot wait: the actor thread).
 
         ``timeout`` must not outlast the server's (:meth:`outlasts_server`).
         """

@@ -117,16 +117,20 @@ def budget(left: float, margin: float) -> float:
     return left - min(margin, left / 4)
 
 
+def may_retry(error: ErrorClass, idempotent: bool, may_have_run: bool, attempts: int,
+              retries: int) -> bool:
+    """Whether an operation that failed with ``error`` after ``attempts`` tries is tried again:
+    only after a transient error, within ``retries``, and only if trying again cannot
+    apply it twice (it is idempotent, or no attempt so far may have run)."""
+    return (error.kind == "transient" and attempts <= retries
+            and (idempotent or not may_have_run))
+
+
 def retrying(pool: Pool, label: str, exc: Exception, error: ErrorClass, idempotent: bool,
              attempts: int, may_have_run: bool = True) -> bool:
-    """Whether an operation that failed with ``error`` is tried again (counted and logged).
-
-    Only after a transient error, within ``retries``, and only if trying again cannot
-    apply it twice: it is idempotent, or no attempt so far may have run.
-    """
-    if error.kind != "transient" or attempts > pool.config.retries:
-        return False
-    if not idempotent and may_have_run:
+    """Whether an operation that failed with ``error`` is tried again (see :func:`may_retry`);
+    a retry is counted and logged."""
+    if not may_retry(error, idempotent, may_have_run, attempts, pool.config.retries):
         return False
     with pool._lock:
         pool.counters["retries"] += 1

@@ -64,6 +64,11 @@ class PoolSettings:
     client_check_interval: float = attrs.field(default=0.5, validator=_seconds)
     """PostgreSQL 14+: how often the server checks, while a statement runs, that the pool
     is still connected; a statement whose pool died ends within this time."""
+    max_lease: int = attrs.field(default=0, validator=_count(0))
+    """PostgreSQL fast lane: connections one agent process may lease and open itself (0:
+    no leases). A lease hands the agent the DSN, credentials included (README)."""
+    lease_ttl: float = attrs.field(default=2.0, validator=_seconds)
+    """Seconds a lease lasts unless renewed (holders renew four times per ttl)."""
     retries: int = attrs.field(default=2, validator=_count(0))
     backoff_initial: float = attrs.field(default=0.1, validator=_seconds)
     backoff_max: float = attrs.field(default=10.0, validator=_seconds)

@@ -40,6 +40,8 @@ class PoolState:
         self._next_connect_at = 0.0
         self.last_connect_error = ""
         self.closing = False
+        self.reserved = 0
+        """Connections of the budget held by leases (the fast lane): not the actor's to open."""
         self._window_start = clock()
         self._peak = 0
         self.acquire_waits: collections.deque[float] = collections.deque(maxlen=2048)
@@ -81,10 +83,22 @@ class PoolState:
         """What the sizing policy sees (lock held)."""
         slots = self._slots.values()
         return PoolLoad(size=len(self._slots), min_size=self.config.min_size,
-                        max_size=self.config.max_size, idle=sum(1 for s in slots if s.idle),
+                        max_size=max(self.config.min_size, self.config.max_size - self.reserved),
+                        idle=sum(1 for s in slots if s.idle),
                         waiting=len(self._waiters), connecting=sum(1 for s in slots if s.connecting),
                         peak_in_use=self._peak, window=now - self._window_start,
                         shrink_after=self.config.shrink_after)
+
+    def count_leased(self, operations: int, retries: int, ended_idle: int,
+                     errors: dict[str, int]) -> None:
+        """Add what a lease holder ran on its own connections to the pool's counts."""
+        with self._lock:
+            self.counters["operations"] += operations
+            self.counters["leased_operations"] += operations
+            self.counters["retries"] += retries
+            self.counters["ended_idle"] += ended_idle
+            for kind, n in errors.items():
+                self.errors[kind] += n
 
     def note_sizing(self, text: str) -> None:
         """Log a sizing decision with its reason and keep it for statistics."""

@@ -1,14 +1,52 @@
-"""A consistent snapshot of a pool as :class:`PoolStatistics`."""
+"""A consistent snapshot of a pool as :class:`PoolStatistics`, and its recent rates."""
 
 from __future__ import annotations
+
+import collections
 
 from ._messages import ConnectionInfo, PoolStatistics
 from ._policy import percentiles
 from ._pool import Pool
 
+RATE_WINDOW = 5.0
+"""Seconds over which ``throughput`` and ``error_rate`` are measured."""
 
-def pool_statistics(pool: Pool) -> PoolStatistics:
-    """Read everything under the pool's lock, so the figures agree with each other."""
+
+class Rates:
+    """Operations and failed operations per second over the last RATE_WINDOW seconds,
+    leased traffic included (sampled by the pool's upkeep thread)."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self.samples: collections.deque[tuple[float, int, int]] = collections.deque(maxlen=64)
+        self.sample()  # from the start: work done before the first upkeep pass counts too
+
+    def sample(self) -> None:
+        """Note the counts now (every upkeep pass)."""
+        with self.pool._lock:
+            ops = self.pool.counters["operations"]
+            failed = sum(n for kind, n in self.pool.errors.items() if kind != "connect")
+        now = self.pool.clock()
+        self.samples.append((now, ops, failed))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= RATE_WINDOW:
+            self.samples.popleft()
+
+    def current(self) -> tuple[float, float]:
+        """(operations per second, share of operations that failed) over the window."""
+        if len(self.samples) < 2:
+            return 0.0, 0.0
+        (t0, ops0, failed0), (t1, ops1, failed1) = self.samples[0], self.samples[-1]
+        ops, failed = max(0, ops1 - ops0), max(0, failed1 - failed0)
+        rate = ops / (t1 - t0) if t1 > t0 else 0.0
+        return round(rate, 3), round(min(1.0, failed / (ops + failed)), 4) if ops + failed else 0.0
+
+
+def pool_statistics(pool: Pool, rates: Rates | None = None,
+                    leases: tuple[int, int] = (0, 0)) -> PoolStatistics:
+    """Read everything under the pool's lock, so the figures agree with each other.
+
+    ``leases`` is (holders, connections they may have open) from the fast lane."""
+    throughput, error_rate = rates.current() if rates is not None else (0.0, 0.0)
     with pool._lock:
         now = pool.clock()
         slots = list(pool._slots.values())
@@ -30,7 +68,10 @@ def pool_statistics(pool: Pool) -> PoolStatistics:
             last_connect_error=pool.last_connect_error,
             availability=_availability(conns, pool.last_connect_error),
             ended_idle=pool.counters["ended_idle"],
-            application_name=pool.connector.client_name)
+            application_name=pool.connector.client_name,
+            leases=leases[0], leased=leases[1],
+            leased_operations=pool.counters["leased_operations"],
+            throughput=throughput, error_rate=error_rate)
 
 
 def _availability(conns: list[ConnectionInfo], last_connect_error: str) -> float:

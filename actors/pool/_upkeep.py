@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._errors import PoolClosed
@@ -21,9 +21,11 @@ class Upkeep:
     """Keeps a :class:`Pool` healthy and sized between requests."""
 
     def __init__(self, pool: Pool, *, report: Callable[[], None] | None = None,
-                 report_every: float = 10.0) -> None:
+                 report_every: float = 10.0, chores: Sequence[Callable[[], None]] = ()) -> None:
         self.pool = pool
         self.report, self.report_every = report, report_every
+        self.chores = chores
+        """Run after every pass (the fast lane's reclaiming, rate sampling)."""
         self._reported_at = pool.clock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -38,8 +40,12 @@ class Upkeep:
 
     def _run(self) -> None:
         while not self._stop.wait(self.pool.config.tick):
+            for chore in (self.tick, *self.chores):
+                try:
+                    chore()
+                except Exception:  # upkeep must outlive any one bad pass
+                    log.exception("pool %r: maintenance pass failed", self.pool.name)
             try:
-                self.tick()
                 if self.report is not None and self.pool.clock() - self._reported_at >= self.report_every:
                     self._reported_at = self.pool.clock()
                     self.report()

@@ -136,6 +136,26 @@ class Recorder:
             batch = self._take_locked()
         self._ship(batch)
 
+    def add(self, op: str, samples: Histogram) -> None:
+        """Add samples recorded elsewhere (another process's histogram of ``op``) to the next
+        batch, as if each had been recorded here."""
+        if samples.count <= 0:
+            return
+        if samples.sub_bits != self.sub_bits:
+            samples = samples.rebucket(self.sub_bits)
+        with self._lock:
+            h = self._ops.get(op)
+            if h is None:
+                h = self._new_op(op)
+                if h is None:
+                    return
+            h.merge(samples)
+            self._pending += samples.count
+            if self._pending < self.max_pending:
+                return
+            batch = self._take_locked()
+        self._ship(batch)
+
     def _new_op(self, op: str) -> Histogram | None:
         if not isinstance(op, str) or not op:
             raise TypeError(f"op: expected a non-empty string, got {type(op).__name__} {op!r}")
