@@ -19,6 +19,7 @@ import pytest
 
 from actors.pool import (
     Configure,
+    Execute,
     ExecuteResult,
     PoolClient,
     PoolStatistics,
@@ -334,3 +335,45 @@ def test_lease_book_grows_into_free_budget_and_shrinks_at_once() -> None:
     assert book.reserved() == 3
     book.end("aaaaaaaa")
     assert book.reserved() == 2
+
+
+def test_the_backends_breaker_guards_both_paths(start_node):
+    """With ``breaker`` set, the pool's outcomes count on the node's breaker (the server's
+    SQL errors as successes, timeouts as failures); forced open, the actor refuses at once
+    and the lease is taken back, so a PoolClient's statements go to the actor and are
+    refused too; closed again, the lease comes back."""
+    from actors.breaker import ForceClosed, ForceOpen
+    from actors.breaker import Stats as BreakerStats
+
+    node = start_node({"children": [
+        {"name": "breaker", "actor": "breaker"},
+        {"name": "pgk", "actor": "actors.pool:PoolActor",
+         "settings": {**LEASING, "breaker": "pgdb"}}]})
+    with node.connect() as conn, PoolClient(conn, "pgk", connections=2) as db:
+        assert db.statistics().open == 2
+        with pytest.raises(HandlerError, match="permanent error"):
+            conn.ask("pgk", Execute("select * from no_such_table_here"), timeout=5)
+        with pytest.raises(HandlerError, match="outlived its timeout"):
+            db.execute("select pg_sleep(2)", timeout=0.5)
+        assert db.execute("select 1").rows == [[1]]
+
+        def counted() -> Any:
+            reply = conn.ask("breaker", BreakerStats("pgdb"), timeout=5)
+            return reply.resources and reply.resources[0].calls >= 3 and reply.resources[0]
+
+        seen = eventually(counted, timeout=10)
+        assert seen and seen.successes >= 2 and seen.calls - seen.successes >= 1, seen
+        conn.ask("breaker", ForceOpen("pgdb"), timeout=5)
+        assert eventually(lambda: db.statistics().open == 0, timeout=5), db.statistics()
+        assert "circuit 'pgdb'" in db.statistics().reason
+        with pytest.raises(HandlerError, match="CircuitOpenError"):
+            conn.ask("pgk", Execute("select 1"), timeout=5)
+        before = db.statistics().through_actor
+        with pytest.raises(HandlerError, match="CircuitOpenError"):
+            db.execute("select 1")
+        assert db.statistics().through_actor == before + 1
+        conn.ask("breaker", ForceClosed("pgdb"), timeout=5)
+        assert eventually(lambda: db.statistics().open == 2, timeout=5), db.statistics()
+        leased = db.statistics().leased
+        assert db.execute("select 2").rows == [[2]]
+        assert db.statistics().leased == leased + 1

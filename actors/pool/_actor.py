@@ -7,14 +7,17 @@ import contextlib
 import hashlib
 import logging
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from actors import Actor, handler
+from actors.breaker import CircuitOpenError
 from messages import InvalidBody, to_wire
 
 from ._errors import PoolError, UnsupportedOperation
+from ._guard import PoolGuard
 from ._lease_messages import Lease, LeaseGrant
 from ._leasing import Leasing
 from ._messages import (
@@ -51,7 +54,7 @@ class PoolActor(Actor):
     timeout, so a statement is cancelled when its asker has given up.
     """
 
-    expected_errors = (PoolError,)
+    expected_errors = (PoolError, CircuitOpenError)
 
     settings_class = PoolSettings
 
@@ -76,9 +79,12 @@ class PoolActor(Actor):
             assert isinstance(self.connector, PostgresConnector)
             self.direct = DirectStatements(self.pool, self.connector, self.runner, self.context)
         self.rates = Rates(self.pool)
+        self.guard = PoolGuard(self.context.connection(), settings.breaker_actor,
+                               settings.breaker) if settings.breaker else None
         self.leasing: Leasing | None = None
         if self.direct is not None and settings.max_lease:
-            self.leasing = Leasing(self.pool, self.direct.connector, self.runner, settings, self.name)
+            self.leasing = Leasing(self.pool, self.direct.connector, self.runner, settings,
+                                   self.name, self.guard)
         chores = [self.rates.sample] + ([self.leasing.tick] if self.leasing is not None else [])
         self.upkeep = Upkeep(self.pool, report=self._publish_stats,
                              report_every=settings.stats_interval, chores=chores)
@@ -91,16 +97,28 @@ class PoolActor(Actor):
             self.direct.drain(self.context.settings.close_timeout)
         self.upkeep.close(self.context.settings.close_timeout)
         self.connector.shutdown()
+        if self.guard is not None:
+            self.guard.close()
 
     @handler
     def on_execute(self, msg: Execute) -> concurrent.futures.Future[Any]:
         self._needs(sql=True, what="pool.execute")
         idempotent = guess_idempotent_sql(msg.sql) if msg.idempotent is None else msg.idempotent
+        deadline = self.context.deadline
+        return self._guarded(lambda: self._start_execute(msg, idempotent, deadline))
+
+    def _start_execute(self, msg: Execute, idempotent: bool,
+                       deadline: float | None) -> concurrent.futures.Future[Any]:
         if self.direct is not None:
-            started = self.direct.try_start(msg, idempotent, self.context.deadline)
+            started = self.direct.try_start(msg, idempotent, deadline)
             if started is not None:
                 return started
-        return self.context.run_in_thread(self._execute, msg, idempotent, self.context.deadline)
+        return self.context.run_in_thread(self._execute, msg, idempotent, deadline)
+
+    def _guarded(self, start: Callable[[], concurrent.futures.Future[Any]]
+                 ) -> concurrent.futures.Future[Any]:
+        """Start an operation, through the backend's breaker if the pool has one."""
+        return start() if self.guard is None else self.guard.around(start)
 
     def _execute(self, msg: Execute, idempotent: bool, deadline: float | None) -> ExecuteResult:
         rs = self.runner.execute(msg.sql, msg.params, idempotent=idempotent, timeout=msg.timeout,
@@ -111,7 +129,9 @@ class PoolActor(Actor):
     def on_command(self, msg: Command) -> concurrent.futures.Future[Any]:
         self._needs(sql=False, what="pool.command")
         idempotent = guess_idempotent_command(msg.args) if msg.idempotent is None else msg.idempotent
-        return self.context.run_in_thread(self._command, msg, idempotent, self.context.deadline)
+        deadline = self.context.deadline
+        return self._guarded(lambda: self.context.run_in_thread(self._command, msg, idempotent,
+                                                                deadline))
 
     def _command(self, msg: Command, idempotent: bool, deadline: float | None) -> CommandResult:
         return CommandResult(self.runner.command(msg.args, idempotent=idempotent,
@@ -120,7 +140,8 @@ class PoolActor(Actor):
     @handler
     def on_transaction(self, msg: Transaction) -> concurrent.futures.Future[Any]:
         self._needs(sql=True, what="pool.transaction")
-        return self.context.run_in_thread(self._transaction, msg, self.context.deadline)
+        deadline = self.context.deadline
+        return self._guarded(lambda: self.context.run_in_thread(self._transaction, msg, deadline))
 
     def _transaction(self, msg: Transaction, deadline: float | None) -> list[ExecuteResult]:
         results = self.runner.transaction([(s.sql, s.params) for s in msg.statements],

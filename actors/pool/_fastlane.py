@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from ._guard import PoolGuard
 from ._lease_messages import Lease, LeaseGrant
 from ._messages import Execute, Transaction
 from ._policy import guess_idempotent_sql
@@ -64,6 +65,7 @@ class PoolClient:
         self.pool = pool
         self.want = connections
         self._lane: Any = None
+        self._guard: PoolGuard | None = None
         self._lease = ""
         self._granted = 0
         self._expires = 0.0
@@ -89,10 +91,10 @@ class PoolClient:
     # -- asking ------------------------------------------------------------------------
     def ask(self, message: Any, body: Any = None, *, timeout: float | None = None) -> Any:
         """Ask the pool ``message``: on a leased connection if one is free, else the actor."""
-        lane = self._lane
+        lane, guard = self._lane, self._guard
         kind = type(message)
         if lane is not None and (kind is Execute or kind is Transaction) \
-                and time.monotonic() < self._expires:
+                and time.monotonic() < self._expires and (guard is None or guard.closed_circuit):
             seconds = self.connection.default_timeout if timeout is None else timeout
             if not (isinstance(seconds, (int, float)) and 0 < seconds < math.inf):
                 raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
@@ -148,11 +150,17 @@ class PoolClient:
         self._renewals += 1
         self._lease, self._granted, self._reason = grant.lease, grant.connections, grant.reason
         self._expires, self._every = sent + grant.ttl, grant.ttl / 4
+        if grant.breaker and self._guard is None:
+            self._guard = PoolGuard(self.connection, grant.breaker_actor, grant.breaker,
+                                    attach=False)
+            self._guard.attach()
         if grant.connections == 0:
             self._retire()
             return
         if lane is None:
             lane = Lane(grant, self.pool)
+            if self._guard is not None:
+                lane.outcome = self._guard.record
         else:
             lane.resize(grant.connections)
         lane.fill()
@@ -171,6 +179,8 @@ class PoolClient:
         lane, self._lane = self._lane, None
         if lane is not None:
             lane.close()
+        if self._guard is not None:
+            self._guard.close()
         if self._lease:
             with contextlib.suppress(Exception):  # unreachable: the lease lapses by itself
                 self.connection.ask(self.pool, Lease(

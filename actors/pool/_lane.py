@@ -54,6 +54,8 @@ class Lane:
         self._counts: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
         self.recorder = Recorder(None, background=False)
+        self.outcome: Callable[[ErrorClass | None, float], None] | None = None
+        """Told each attempt's outcome (the holder's breaker guard records it)."""
 
     # -- running -------------------------------------------------------------------------
     def execute(self, msg: Execute, idempotent: bool, deadline: float | None) -> ExecuteResult | None:
@@ -95,6 +97,8 @@ class Lane:
             except Exception as exc:
                 error = self.connector.classify(exc)
                 self._failed(conn, label, error, time.perf_counter() - started)
+                if self.outcome is not None:
+                    self.outcome(error, time.perf_counter() - started)
                 may_have_run = may_have_run or error.may_have_run
                 if may_retry(error, idempotent, may_have_run, attempts, self.retries):
                     with self._lock:
@@ -104,7 +108,10 @@ class Lane:
                 raise self._remote(label, failure(label, exc, error, idempotent, attempts,
                                                   may_have_run=may_have_run, seconds=allowed)) from exc
             self._give_back(conn)
-            self.recorder.record(label + ".leased", time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self.recorder.record(label + ".leased", seconds)
+            if self.outcome is not None:
+                self.outcome(None, seconds)
             with self._lock:
                 self._counts["operations"] += 1
             return result

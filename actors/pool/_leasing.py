@@ -24,6 +24,7 @@ from ._lease_messages import Lease, LeaseGrant, LeaseReport
 from ._leases import LeaseBook
 
 if TYPE_CHECKING:
+    from ._guard import PoolGuard
     from ._leases import Holding
     from ._pool import Pool
     from ._postgres import PostgresConnector
@@ -46,12 +47,13 @@ class Leasing:
     """Leases of one PostgreSQL pool (``max_lease`` connections per holder at most)."""
 
     def __init__(self, pool: Pool, connector: PostgresConnector, runner: Runner,
-                 settings: PoolSettings, actor: str) -> None:
+                 settings: PoolSettings, actor: str, guard: PoolGuard | None = None) -> None:
         self.pool = pool
         self.connector = connector
         self.runner = runner
         self.settings = settings
         self.actor = actor
+        self.guard = guard
         self.family = lease_application_name(connector.client_name, "")
         self.book = LeaseBook(ttl=settings.lease_ttl, clock=pool.clock,
                               name_of=lambda lease: self.family + lease)
@@ -70,6 +72,11 @@ class Leasing:
         if held.ending:
             return self._grant(held.id, 0, f"this lease is being reclaimed ({held.ending}); "
                                            "close its connections and ask again")
+        if self.guard is not None and not self.guard.closed_circuit:
+            held.want = 0  # its share goes back to the budget until the circuit closes
+            self.pool.grant_lease(self.book, held)
+            return self._grant(held.id, 0, f"circuit {self.guard.resource!r} is not closed: "
+                                           "statements go through the pool actor")
         if msg.want == 0 and msg.open == 0:
             self.book.end(held.id)
             self.pool.set_reserved(self.book.reserved())
@@ -86,7 +93,8 @@ class Leasing:
                           statement_timeout=cfg.statement_timeout,
                           client_check_interval=s.client_check_interval,
                           reply_margin=cfg.reply_margin, retries=cfg.retries,
-                          check_after_idle=cfg.check_after_idle)
+                          check_after_idle=cfg.check_after_idle, breaker=s.breaker,
+                          breaker_actor=s.breaker_actor)
 
     def _why_fewer(self, held: Holding, granted: int) -> str:
         cfg = self.pool.config

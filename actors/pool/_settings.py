@@ -69,6 +69,11 @@ class PoolSettings:
     no leases). A lease hands the agent the DSN, credentials included (README)."""
     lease_ttl: float = attrs.field(default=2.0, validator=_seconds)
     """Seconds a lease lasts unless renewed (holders renew four times per ttl)."""
+    breaker: str = ""
+    """A circuit-breaker resource name for this pool's backend ("" : none); failures of the
+    backend open it on the node's breaker actor, and an open circuit refuses operations
+    at once and takes the leases back."""
+    breaker_actor: str = "breaker"
     retries: int = attrs.field(default=2, validator=_count(0))
     backoff_initial: float = attrs.field(default=0.1, validator=_seconds)
     backoff_max: float = attrs.field(default=10.0, validator=_seconds)
