@@ -78,6 +78,7 @@ def _agent(inbox: Any, outbox: Any, endpoint: str) -> None:
             raw_query = msgpack.packb({"sql": "SELECT 1"})
         time.sleep(max(0.0, start_at - time.time()))
         end = time.monotonic() + seconds
+        cpu0 = time.process_time()
         count = 0
         while time.monotonic() < end:
             if method == "echo_actor":
@@ -104,7 +105,7 @@ def _agent(inbox: Any, outbox: Any, endpoint: str) -> None:
         if method == "fast_lane":
             stats = lane.statistics()
             count = count if stats.through_actor == 0 else -count  # all must take the lane
-        outbox.put(count)
+        outbox.put((count, time.process_time() - cpu0))
     if lane is not None:
         lane.close()
     if direct is not None:
@@ -170,18 +171,26 @@ class Agents:
     def __init__(self, n: int, endpoint: str) -> None:
         ctx = mp.get_context("spawn")
         self.outbox = ctx.Queue()
+        self.cpu: dict[str, tuple[float, float, float]] = {}
+        """Per method: CPU seconds per query in the agents, the watched processes, PostgreSQL."""
         self.inboxes = [ctx.Queue() for _ in range(n)]
         self.procs = [ctx.Process(target=_agent, args=(q, self.outbox, endpoint), daemon=True)
                       for q in self.inboxes]
         for p in self.procs:
             p.start()
 
-    def run(self, method: str, seconds: float, dsn: str = "") -> float:
-        """Queries per second of all agents together."""
+    def run(self, method: str, seconds: float, dsn: str = "", watch: tuple[int, ...] = ()) -> float:
+        """Queries per second of all agents together; CPU per query goes to ``self.cpu``."""
         start_at = time.time() + 0.5
         for q in self.inboxes:
             q.put((method, start_at, seconds, dsn))
-        total = sum(self.outbox.get(timeout=seconds + 60) for _ in self.inboxes)
+        before = _cpu_of(watch), _postgres_cpu()
+        results = [self.outbox.get(timeout=seconds + 60) for _ in self.inboxes]
+        after = _cpu_of(watch), _postgres_cpu()
+        total = sum(r[0] for r in results)
+        n = max(1, abs(total))
+        self.cpu[method] = (sum(r[1] for r in results) / n, (after[0] - before[0]) / n,
+                            (after[1] - before[1]) / n)
         return total / seconds
 
     def close(self) -> None:
@@ -191,6 +200,32 @@ class Agents:
             p.join(10)
             if p.is_alive():
                 p.kill()
+
+
+def _cpu_of(pids: tuple[int, ...]) -> float:
+    """CPU seconds the processes ``pids`` used so far (user + system)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds every PostgreSQL process on this machine used so far (other users'
+    backends too: a shared machine makes this an upper bound)."""
+    import psutil
+
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        if proc.info["name"] == "postgres" and proc.info["cpu_times"] is not None:
+            total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+    return total
 
 
 # -- pgbouncer ---------------------------------------------------------------------------------
@@ -331,15 +366,25 @@ def main() -> None:
                  f" {'echo':>7} {'raw zmq+pq':>11}  {'÷fresh':>7} {'÷psycopg_pool':>14} {'÷pgbouncer':>11}" \
                  f" {'÷echo':>6} {'÷raw':>5}   {'echo÷pgb':>8} {'raw÷pgb':>8}"
         lanes = []
+        with connect(node.endpoint) as conn:
+            hosts = {row.name: row.pid for row in conn.status().actors}
+        watch = {"pool_actor": (hosts["pool"],), "echo_actor": (hosts["echo"],),
+                 "fast_lane": (hosts["lane"],), "raw_pool": (raw_server.pid or 0,),
+                 "pgbouncer": (bouncer.pid,) if bouncer else ()}
+        cpu_at_4: dict[str, tuple[float, float, float]] = {}
         print(header)
         for n in AGENTS:
             agents = Agents(n, node.endpoint)
             try:
-                qps = {m: agents.run(m, args.seconds)
+                qps = {m: agents.run(m, args.seconds, watch=watch.get(m, ()))
                        for m in ("pool_actor", "fresh", "psycopg_pool", "echo_actor", "fast_lane",
                                  "direct")}
-                qps["raw_pool"] = agents.run("raw_pool", args.seconds, raw_endpoint)
-                qps["pgbouncer"] = agents.run("pgbouncer", args.seconds, bouncer_dsn) if bouncer else float("nan")
+                qps["raw_pool"] = agents.run("raw_pool", args.seconds, raw_endpoint,
+                                             watch=watch["raw_pool"])
+                qps["pgbouncer"] = agents.run("pgbouncer", args.seconds, bouncer_dsn,
+                                              watch=watch["pgbouncer"]) if bouncer else float("nan")
+                if n == 4:
+                    cpu_at_4 = dict(agents.cpu)
             finally:
                 agents.close()
             p = qps["pool_actor"]
@@ -352,13 +397,21 @@ def main() -> None:
                   f"{qps['echo_actor'] / pgb:>7.2f}x {qps['raw_pool'] / pgb:>7.2f}x")
         print("\nfast lane (PoolClient, a lease of 1 connection per agent), same runs:")
         print(f"  {'agents':>6} {'fast lane':>10} {'direct':>8} {'pgbouncer':>10}  {'÷pgbouncer':>11} "
-              f"{'÷direct':>8}   targets at 4 agents: >= 1.5x pgbouncer, >= 0.8x direct; "
-              "pool actor >= 0.6x raw")
+              f"{'÷direct':>8}   {'direct÷pgb':>10}   targets at 4 agents: >= 1.5x pgbouncer, "
+              ">= 0.8x direct; pool actor >= 0.6x raw")
         for n, qps in lanes:
             fast = qps["fast_lane"]
             note = "" if fast > 0 else "   (some statements went through the actor!)"
             print(f"  {n:>6} {abs(fast):>10.0f} {qps['direct']:>8.0f} {qps['pgbouncer']:>10.0f}  "
-                  f"{abs(fast) / qps['pgbouncer']:>10.2f}x {abs(fast) / qps['direct']:>7.2f}x{note}")
+                  f"{abs(fast) / qps['pgbouncer']:>10.2f}x {abs(fast) / qps['direct']:>7.2f}x   "
+                  f"{qps['direct'] / qps['pgbouncer']:>9.2f}x{note}")
+        print("\nwhere the CPU goes at 4 agents, us per query (agents; the pool/echo/raw host or "
+              "pgbouncer; every postgres process):")
+        for m in ("direct", "fast_lane", "pgbouncer", "pool_actor", "echo_actor", "raw_pool"):
+            if m in cpu_at_4:
+                a, h, pg = (x * 1e6 for x in cpu_at_4[m])
+                print(f"  {m:<11} agents {a:6.1f}   host {h:6.1f}   postgres {pg:6.1f}   "
+                      f"total {a + h + pg:6.1f}")
         if bouncer_note:
             print(f"  (pgbouncer: {bouncer_note})")
         with connect(node.endpoint) as conn:

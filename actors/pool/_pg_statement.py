@@ -91,19 +91,20 @@ class PendingStatement:
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
         due = None if timeout is None else time.monotonic() + timeout
-        while True:
+        while True:  # wait first: nothing can have come in since the statement left
+            if due is None:
+                poller.poll()
+            else:
+                left = due - time.monotonic()
+                if left <= 0:
+                    due = None
+                    self.cancel(CANCEL_TIMEOUT)
+                    continue
+                if not poller.poll(left * 1000.0 + 1.0):
+                    continue
             result = self.poll()
             if result is not None:
                 return result
-            if due is None:
-                poller.poll()
-                continue
-            left = due - time.monotonic()
-            if left > 0:
-                poller.poll(left * 1000.0 + 1.0)
-            else:
-                due = None
-                self.cancel(CANCEL_TIMEOUT)
 
     def cancel(self, timeout: float) -> None:
         """Ask the server to cancel the statement if it is still running (any thread)."""
