@@ -377,3 +377,18 @@ def test_the_backends_breaker_guards_both_paths(start_node):
         leased = db.statistics().leased
         assert db.execute("select 2").rows == [[2]]
         assert db.statistics().leased == leased + 1
+
+
+def test_the_readme_example_runs_on_a_leasing_pool(start_node):
+    """README's fast-lane example (skipped by the README test, which runs the default
+    SQLite pool) runs as written against a PostgreSQL pool named "pool" that leases."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("```python\nfrom actors import connect\nfrom actors.pool import PoolClient")
+    code = text[start + len("```python\n"):text.index("```", start + 3)]
+    node = pool_node(start_node, LEASING, name="pool")
+    code = code.replace("tcp://127.0.0.1:5570", node.endpoint)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "[[42]]"
+    assert "leased=1, through_actor=0, connections=2, open=2" in done.stdout
