@@ -25,7 +25,6 @@ from ._histogram import (
     HIGHEST,
     LOWEST,
     Histogram,
-    bucket_index,
     check_duration,
     check_sub_bits,
 )
@@ -116,25 +115,9 @@ class Recorder:
         self._ship(batch)
 
     def _record_slow(self, op: str, seconds: Any, ok: bool) -> None:
-        seconds = check_duration(seconds, f"duration of {op!r}")
-        i = bucket_index(seconds, self.sub_bits)
-        with self._lock:
-            h = self._ops.get(op)
-            if h is None:
-                h = self._new_op(op)
-                if h is None:
-                    return
-            h.counts[i] = h.counts.get(i, 0) + 1
-            h.count += 1
-            h.total += seconds
-            h.max = max(h.max, seconds)
-            h.min = min(h.min, seconds)
-            h.errors += 0 if ok else 1
-            self._pending += 1
-            if self._pending < self.max_pending:
-                return
-            batch = self._take_locked()
-        self._ship(batch)
+        sample = Histogram(self.sub_bits)
+        sample.record(check_duration(seconds, f"duration of {op!r}"), ok)
+        self.add(op, sample)
 
     def add(self, op: str, samples: Histogram) -> None:
         """Add samples recorded elsewhere (another process's histogram of ``op``) to the next
