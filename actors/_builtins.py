@@ -9,6 +9,7 @@ BUILTIN_ACTORS: Final[dict[str, str]] = {
     "coap": "actors.connectors.coap:CoapActor",
     "echo": "actors.examples:Echo",
     "health": "actors.health:HealthActor",
+    "http": "actors.connectors.http:HttpActor",
     "mqtt": "actors.connectors.mqtt:MqttBridge",
     "nats": "actors.connectors.nats:NatsBridge",
     "pool": "actors.pool:PoolActor",

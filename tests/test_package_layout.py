@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize("name", ["actors", "messages", "supervisor", "actors.connectors",
                                   "actors.recovery", "actors.testing",
                                   "actors.connectors.amqp", "actors.connectors.coap",
-                                  "actors.connectors.mqtt", "actors.connectors.nats"])
+                                  "actors.connectors.mqtt", "actors.connectors.nats",
+                                  "actors.connectors.http"])
 def test_exports_sorted_unique_and_importable(name):
     """__all__ is sorted (constants, classes, functions as ruff sorts), unique and real."""
     module = importlib.import_module(name)

@@ -1,4 +1,4 @@
-"""Errors of the broker and device connectors.
+"""Errors of the connectors (brokers, devices, HTTP and cloud services).
 
 Each subclasses the builtin a caller already catches::
 
@@ -8,7 +8,17 @@ Each subclasses the builtin a caller already catches::
     │                                        publishes already waiting, or the connection was lost
     │                                        before the broker confirmed
     ├── DeviceUnavailable (ConnectionError)  a CoAP device did not answer in time or is unreachable
+    ├── ServiceUnavailable (ConnectionError) an HTTP or cloud service could not be reached, or
+    │   │                                    answered 5xx or 429 on every attempt allowed
+    │   └── RateLimited                      the resource's rate, concurrency or a Retry-After
+    │                                        pause leaves no room before the asker's deadline
+    ├── ServiceTimeout (TimeoutError)        a service did not answer within the request's timeout
+    │                                        or before the asker's deadline
     └── BadPayload (ValueError)              a payload is not what its stated encoding says
+
+A service error's ``details`` (in the asker's ``HandlerError.details``) say whether the
+request may have reached the service (``may_have_run``), its HTTP ``status`` if one came,
+and how many ``attempts`` were made, so an asker knows whether sending it again is safe.
 
 Across the wire each reaches the asker as ``messages.HandlerError`` whose
 ``details["exception"]`` is the class name above; the bridges list them as expected
@@ -36,3 +46,50 @@ class DeviceUnavailable(ConnectorError, ConnectionError):
 
 class BadPayload(ConnectorError, ValueError):
     """A payload does not decode (or encode) in its stated encoding."""
+
+
+class ServiceUnavailable(ConnectorError, ConnectionError):
+    """A service could not be reached, or refused the request (5xx, 429) on every attempt.
+
+    ``sent`` is False only when the request certainly never reached the service (the
+    connection could not be opened), so that any method may be tried again; ``status`` is
+    the HTTP status that came back, if any; ``retry_after`` the seconds the service asked
+    for (``Retry-After``), if it did.
+    """
+
+    def __init__(self, text: str, *, sent: bool, status: int | None = None,
+                 retry_after: float | None = None, attempts: int = 1) -> None:
+        super().__init__(text)
+        self.sent = sent
+        self.status = status
+        self.retry_after = retry_after
+        self.attempts = attempts
+
+    @property
+    def details(self) -> dict[str, object]:
+        """What the asker's ``HandlerError.details`` carries besides the text."""
+        return {"may_have_run": self.sent, "status": self.status, "attempts": self.attempts,
+                "retry_after": self.retry_after}
+
+
+class RateLimited(ServiceUnavailable):
+    """The request was not sent: the resource's budget (rate, concurrency, or a pause a
+    429/503 ``Retry-After`` started) leaves no room for it before the asker's deadline."""
+
+    def __init__(self, text: str, *, retry_after: float | None = None, attempts: int = 0) -> None:
+        super().__init__(text, sent=False, retry_after=retry_after, attempts=attempts)
+
+
+class ServiceTimeout(ConnectorError, TimeoutError):
+    """No answer within the request's timeout or before the asker's deadline: the service
+    may have acted on it (``may_have_run`` is True once it was sent)."""
+
+    def __init__(self, text: str, *, sent: bool = True, attempts: int = 1) -> None:
+        super().__init__(text)
+        self.sent = sent
+        self.attempts = attempts
+
+    @property
+    def details(self) -> dict[str, object]:
+        """What the asker's ``HandlerError.details`` carries besides the text."""
+        return {"may_have_run": self.sent, "attempts": self.attempts}

@@ -3,12 +3,9 @@ for CoAP devices, on one aiocoap context driven by its own event loop."""
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import ClassVar
 
 try:
     import aiocoap
@@ -16,10 +13,8 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("the CoAP actor needs aiocoap: pip install 'agent-cellphone[coap]'") from exc
 
-from actors import Actor, AsyncConnection, connect_async, handler
-from actors.breaker import CircuitOpenError
-from actors.connectors import BrokerGuard, ConnectorError, LoopThread
-from actors.profiler import default_recorder
+from actors import AsyncConnection, connect_async, handler
+from actors.connectors import ServiceActor
 
 from ._messages import CoapRequest, CoapResponse, CoapStatistics
 from ._requests import RequestCounters, Requester
@@ -27,64 +22,39 @@ from ._server import ActorResource, ServedCounters
 from ._settings import CoapSettings
 
 log = logging.getLogger("actors.connectors")
-START_TIMEOUT = 10.0
-"""Seconds ``on_start`` waits for the server to bind (a port in use is a failed start)."""
 
 
-class CoapActor(Actor):
+class CoapActor(ServiceActor):
     """Serves ``settings.resources`` over CoAP and answers ``coap.request`` (see the settings)."""
 
     settings_class = CoapSettings
-    expected_errors: ClassVar[tuple[type[Exception], ...]] = (ConnectorError, CircuitOpenError)
 
-    def on_start(self) -> None:
+    async def open_clients(self) -> None:
         s: CoapSettings = self.context.settings
-        record = default_recorder().record
         self._served = ServedCounters()
         self._asked = RequestCounters()
-        self._guard = BrokerGuard(self.context.connection(), s.breaker, self.name)
-        self._requester = Requester(self.name, s, self._guard, self._asked, record)
-        self._connection: AsyncConnection | None = None
-        self._server: aiocoap.Context | None = None
+        self._requester = Requester(self.name, s, self.guard, self._asked, self.record)
+        self._connection: AsyncConnection | None = connect_async(self.context.node_endpoint)
         self._endpoint = ""
-        self._loop = LoopThread(f"{self.name}-loop")
-        try:
-            self._loop.run(self._open(record), START_TIMEOUT)
-        except BaseException:
-            self._loop.close()
-            raise
-
-    async def _open(self, record: Callable[[str, float, bool], None]) -> None:
-        s: CoapSettings = self.context.settings
-        self._connection = connect_async(self.context.node_endpoint)
         if s.port:
             site = aiocoap.resource.Site()
             for config in s.resources:
                 site.add_resource(config.segments, ActorResource(
-                    config, lambda: self._require(self._connection), self._served, record))
-            self._server = await aiocoap.Context.create_server_context(site, bind=(s.host, s.port))
+                    config, lambda: self._require(self._connection), self._served, self.record))
+            server = await aiocoap.Context.create_server_context(site, bind=(s.host, s.port))
             self._endpoint = f"coap://{s.host}:{s.port}"
             log.info("CoAP actor %r serving %d resource(s) at %s", self.name, len(s.resources),
                      self._endpoint)
-            self._requester.context = self._server
+            self._requester.context = server
         else:
             self._requester.context = await aiocoap.Context.create_client_context()
-        self._attach = asyncio.get_running_loop().create_task(self._guard.attach())
 
     @staticmethod
     def _require(connection: AsyncConnection | None) -> AsyncConnection:
         assert connection is not None
         return connection
 
-    def on_stop(self) -> None:
-        try:
-            self._loop.run(self._close(), START_TIMEOUT)
-        finally:
-            self._loop.close()
-            self._guard.close()
-
-    async def _close(self) -> None:
-        self._attach.cancel()
+    async def close_clients(self) -> None:
         context = self._requester.context
         if context is not None:
             with contextlib.suppress(Exception):
@@ -92,11 +62,10 @@ class CoapActor(Actor):
         if self._connection is not None:
             await self._connection.close()
 
-
     @handler
     def on_request(self, msg: CoapRequest) -> concurrent.futures.Future[CoapResponse]:
         data = self._requester.check(msg)
-        return self._loop.submit(self._requester.request(msg, data, self.context.deadline))
+        return self.loop.submit(self._requester.request(msg, data, self.context.deadline))
 
     def statistics(self) -> CoapStatistics:
         served, asked = self._served, self._asked

@@ -1,0 +1,57 @@
+"""Settings of the HTTP actor: its resources (HTTP APIs), each with its own budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from actors.connectors import ServiceSettings
+
+
+def _count(low: int) -> Any:
+    def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{attribute.name}: expected an integer >= {low}, got {value!r}")
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class HttpResource(ServiceSettings):
+    """One HTTP API (see :class:`~actors.connectors.ServiceSettings` for what every service
+    takes).
+
+    The key is sent in header ``auth_header`` as ``"<auth_scheme> <key>"`` (``auth_scheme``
+    "" sends the key alone, e.g. ``X-Api-Key``). ``headers`` go with every request.
+    ``methods`` lists the methods askers may use (empty: any). Connections are kept alive,
+    at most ``max_connections`` (``max_keepalive`` of them idle); HTTP/2 is used when
+    ``http2`` is set and the ``h2`` package is installed (over TLS, where servers offer it).
+    """
+
+    headers: dict[str, str] = attrs.field(factory=dict)
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+    methods: list[str] = attrs.field(factory=list)
+    http2: bool = True
+    max_connections: int = attrs.field(default=20, validator=_count(1))
+    max_keepalive: int = attrs.field(default=10, validator=_count(0))
+    follow_redirects: bool = False
+
+
+def _resources(_: Any, attribute: attrs.Attribute[Any], value: dict[str, HttpResource]) -> None:
+    if not value:
+        raise ValueError(f"{attribute.name}: name at least one resource, e.g. "
+                         '{"api": {"base_url": "https://api.example.com/"}}')
+    for name in value:
+        if not name.strip() or ":" in name:
+            raise ValueError(f"{attribute.name}: resource names are non-empty and have no ':', "
+                             f"got {name!r}")
+
+
+@attrs.frozen(kw_only=True)
+class HttpSettings:
+    """The HTTP actor's resources by name; ``breaker`` names the node's breaker actor (None:
+    unguarded). Each resource is breaker resource ``<actor>:<resource>``."""
+
+    resources: dict[str, HttpResource] = attrs.field(validator=_resources)
+    breaker: str | None = "breaker"
