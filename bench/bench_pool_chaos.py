@@ -14,7 +14,11 @@ must hear "did not run" before their deadline (not a bare timeout); after each S
 time until the killed incarnation's statements are gone from ``pg_stat_activity`` is
 measured. The baseline for the verdict timing is the deadline itself.
 
-    PYTHONPATH=$PWD .venv/bin/python bench/bench_pool_chaos.py [--agents 6] [--ops 400]
+    PYTHONPATH=$PWD .venv/bin/python bench/bench_pool_chaos.py [--agents 6] [--ops 400] [--lane]
+
+With ``--lane`` each agent asks through a ``PoolClient`` holding a lease of one connection
+(the fast lane), so the same promises are checked on connections the agents open
+themselves, with the pool actor SIGKILLed under them.
 """
 
 from __future__ import annotations
@@ -60,11 +64,13 @@ def verdict_of(exc: BaseException | None) -> str:
     return "other: " + text[:200]
 
 
-def _agent(index: int, endpoint: str, table: str, ops: int, start_at: float, out: Any) -> None:
+def _agent(index: int, endpoint: str, table: str, ops: int, start_at: float, out: Any,
+           lane: bool) -> None:
     import actors
-    from actors.pool import Execute, Statement, Transaction
+    from actors.pool import Execute, PoolClient, Statement, Transaction
 
     node = actors.connect(endpoint)
+    client = PoolClient(node, "pool", connections=1) if lane else None
     records = []
     time.sleep(max(0.0, start_at - time.time()))
     for i in range(ops):
@@ -82,13 +88,20 @@ def _agent(index: int, endpoint: str, table: str, ops: int, start_at: float, out
         started = time.monotonic()
         error: BaseException | None = None
         try:
-            node.ask("pool", message, timeout=timeout)
+            if client is not None:
+                client.ask(message, timeout=timeout)
+            else:
+                node.ask("pool", message, timeout=timeout)
         except Exception as exc:
             error = exc
         records.append((key, kind, verdict_of(error), time.monotonic() - started, timeout,
                         "" if error is None else f"{type(error).__name__}: {error}"[:300]))
+    leased = 0
+    if client is not None:
+        leased = client.statistics().leased
+        client.close()
     node.close()
-    out.put(records)
+    out.put((records, leased))
 
 
 class Chaos:
@@ -128,7 +141,7 @@ class Chaos:
             return
         os.kill(row.pid, signal.SIGKILL)
         killed_at, self.kills = time.monotonic(), self.kills + 1
-        name = f"{self.prefix}{row.incarnation}"
+        name = f"{self.prefix}#{row.incarnation}"
         while time.monotonic() - killed_at < 10:
             left = admin.execute("select count(*) from pg_stat_activity where application_name = %s "
                                  "and state = 'active'", [name]).fetchone()[0]
@@ -140,7 +153,7 @@ class Chaos:
 
 
 def run_phase(name: str, endpoint: str, prefix: str, agents: int, ops: int, *,
-              idle_only: bool, kill_every: float) -> None:
+              idle_only: bool, kill_every: float, lane: bool) -> None:
     import psycopg
 
     table = f"chaos_{uuid.uuid4().hex[:10]}"
@@ -149,15 +162,17 @@ def run_phase(name: str, endpoint: str, prefix: str, agents: int, ops: int, *,
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     start_at = time.time() + 2.0
-    procs = [ctx.Process(target=_agent, args=(i, endpoint, table, ops, start_at, out), daemon=True)
-             for i in range(agents)]
+    procs = [ctx.Process(target=_agent, args=(i, endpoint, table, ops, start_at, out, lane),
+                         daemon=True) for i in range(agents)]
     for p in procs:
         p.start()
     chaos = Chaos(endpoint, prefix, idle_only=idle_only, kill_every=kill_every)
     time.sleep(max(0.0, start_at - time.time()))
     began = time.monotonic()
     chaos.thread.start()
-    records = [r for _ in procs for r in out.get(timeout=900)]
+    results = [out.get(timeout=900) for _ in procs]
+    records = [r for got, _ in results for r in got]
+    leased = sum(n for _, n in results)
     took = time.monotonic() - began
     chaos.stop.set()
     chaos.thread.join(30)
@@ -167,6 +182,8 @@ def run_phase(name: str, endpoint: str, prefix: str, agents: int, ops: int, *,
         present = collections.Counter(r[0] for r in admin.execute(f"select k from {table}"))
         admin.execute(f"drop table {table}")
     report(name, records, present, chaos, took)
+    if lane:
+        print(f"  run on leased connections in the agents: {leased} of {len(records)}")
 
 
 def report(name: str, records: list[Any], present: collections.Counter[str], chaos: Chaos,
@@ -215,6 +232,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=6)
     parser.add_argument("--ops", type=int, default=400, help="operations per agent and phase")
+    parser.add_argument("--lane", action="store_true", help="agents use PoolClient leases")
     args = parser.parse_args()
 
     from actors import connect
@@ -224,18 +242,22 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_chaos_"))
     node = start_node_process(tmp, {"max_restarts": 100, "max_seconds": 10, "children": [
         {"name": "pool", "actor": "actors.pool:PoolActor", "settings": {
-            "backend": "postgres", "dsn": PG, "min_size": 4, "max_size": 8}}]})
+            "backend": "postgres", "dsn": PG, "min_size": 2 if args.lane else 4,
+            "max_size": 8, "max_lease": 1 if args.lane else 0}}]})
     try:
         with connect(node.endpoint) as conn:
             full = conn.ask("pool", Stats(), timeout=5).application_name
-        prefix = full[:full.rindex("#") + 1]
+        prefix = full[:full.rindex("#")]  # the pool's connections and its leases
         print(f"bench_pool_chaos: {args.agents} agents x {args.ops} operations per phase, "
-              f"{os.cpu_count()} CPUs, pool min 4 max 8, slow writes every {SLOW_EVERY}th with "
-              f"a {SLOW_DEADLINE:g} s deadline")
+              f"{os.cpu_count()} CPUs, pool min {2 if args.lane else 4} max 8"
+              f"{', a lease of 1 connection per agent' if args.lane else ''}, slow writes every "
+              f"{SLOW_EVERY}th with a {SLOW_DEADLINE:g} s deadline")
         run_phase("phase 'idle kills' (idle backends terminated every 0.3 s)", node.endpoint,
-                  prefix, args.agents, args.ops, idle_only=True, kill_every=float("inf"))
+                  prefix, args.agents, args.ops, idle_only=True, kill_every=float("inf"),
+                  lane=args.lane)
         run_phase("phase 'chaos' (all backends terminated every 0.3 s, pool SIGKILLed every 2.5 s)",
-                  node.endpoint, prefix, args.agents, args.ops, idle_only=False, kill_every=2.5)
+                  node.endpoint, prefix, args.agents, args.ops, idle_only=False, kill_every=2.5,
+                  lane=args.lane)
     finally:
         node.stop()
         shutil.rmtree(tmp, ignore_errors=True)

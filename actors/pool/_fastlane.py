@@ -73,6 +73,7 @@ class PoolClient:
         self._leased = self._through = self._renewals = self._failed = 0
         self._reason = ""
         self._stop = threading.Event()
+        self._refill = threading.Event()
         self._thread: threading.Thread | None = None
         if connections and self._driver():
             self._renew()
@@ -125,7 +126,20 @@ class PoolClient:
 
     # -- the lease ---------------------------------------------------------------------
     def _keep(self) -> None:
-        while not self._stop.wait(self._every):
+        """Renew four times per ttl; in between, replace leased connections that were lost."""
+        renewed = time.monotonic()
+        while not self._stop.is_set():
+            lost = self._refill.wait(max(0.0, renewed + self._every - time.monotonic()))
+            if self._stop.is_set():
+                return
+            if lost:
+                self._refill.clear()
+                lane = self._lane
+                if lane is not None:
+                    lane.fill()
+                if time.monotonic() < renewed + self._every:
+                    continue
+            renewed = time.monotonic()
             self._renew()
 
     def _renew(self) -> None:
@@ -159,6 +173,7 @@ class PoolClient:
             return
         if lane is None:
             lane = Lane(grant, self.pool)
+            lane.lost = self._refill.set
             if self._guard is not None:
                 lane.outcome = self._guard.record
         else:
@@ -174,6 +189,7 @@ class PoolClient:
     def close(self) -> None:
         """Give the lease back: close the leased connections and tell the pool."""
         self._stop.set()
+        self._refill.set()
         if self._thread is not None:
             self._thread.join(5.0)
         lane, self._lane = self._lane, None

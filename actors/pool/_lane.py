@@ -56,6 +56,8 @@ class Lane:
         self.recorder = Recorder(None, background=False)
         self.outcome: Callable[[ErrorClass | None, float], None] | None = None
         """Told each attempt's outcome (the holder's breaker guard records it)."""
+        self.lost: Callable[[], None] | None = None
+        """Told when a connection was closed below the grant (to open a replacement soon)."""
 
     # -- running -------------------------------------------------------------------------
     def execute(self, msg: Execute, idempotent: bool, deadline: float | None) -> ExecuteResult | None:
@@ -165,6 +167,9 @@ class Lane:
         self.connector.close(conn)
         with self._lock:
             self._open -= 1
+            below = self._open < self.limit
+        if below and self.lost is not None:
+            self.lost()
 
     def fill(self) -> None:
         """Open connections up to the grant (from the renewing thread, not a caller's)."""
