@@ -31,11 +31,12 @@ class PoolSettings:
 
     ``backend`` picks the connector. SQLite uses ``path`` (relative paths live in the
     node's data directory; ``:memory:`` is one in-memory database). PostgreSQL uses
-    ``dsn`` (a libpq conninfo or URL) or host/port/dbname/user/password. Redis uses
+    ``dsn`` (a libpq conninfo or URL) or host/port/dbname/user/password; MariaDB/MySQL
+    (``mysql``) uses host/port/dbname/user/password (port 3306, user root). Redis uses
     ``dsn`` (a redis:// URL) or host/port/db/password. TCP uses host/port.
     """
 
-    backend: Literal["sqlite", "postgres", "redis", "tcp"] = "sqlite"
+    backend: Literal["sqlite", "postgres", "redis", "tcp", "mysql"] = "sqlite"
     path: str = "pool.sqlite3"
     dsn: str = ""
     host: str = "127.0.0.1"
@@ -118,6 +119,13 @@ class PoolSettings:
                                      client_name=application_name(pool_name, node, incarnation),
                                      statement_timeout=self.statement_timeout,
                                      client_check_interval=self.client_check_interval)
+        if self.backend == "mysql":
+            from ._mysql import MysqlConnector
+
+            return MysqlConnector(host=self.host, port=self.port or 3306, user=self.user or "root",
+                                  password=self.password, database=self.dbname,
+                                  statement_timeout=self.statement_timeout,
+                                  client_name=f"cellphone-{pool_name}")
         if self.backend == "redis":
             from ._redis import RedisConnector
 
