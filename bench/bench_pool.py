@@ -2,7 +2,8 @@
 
 Two ways through the pool: asking the actor (``pool actor``), and the fast lane — a
 ``PoolClient`` holding a lease of one connection per agent and running the statement in
-the agent's own process (``fast lane``, a second pool actor with the same budget of 8).
+the agent's own process (``fast lane``, a second pool actor whose leases share a budget of
+8: its ``max_size`` is 9, the actor keeping one for itself).
 Beside them, measured in the same run on the same PostgreSQL: (a) a fresh psycopg
 connection per query, (b) pgbouncer in transaction mode (started here on a loopback port
 and stopped after, if the Debian package is installed), (c) psycopg_pool inside each
@@ -319,7 +320,8 @@ def main() -> None:
                                                  {"name": "lane", "actor": "actors.pool:PoolActor",
                                                   "settings": {"backend": "postgres", "dsn": PG,
                                                                "min_size": 0,
-                                                               "max_size": POOL_SIZE,
+                                                               # the actor keeps one: 8 to lease
+                                                               "max_size": POOL_SIZE + 1,
                                                                "max_lease": 1}}]})
     (tmp / "pgb").mkdir()
     bouncer, bouncer_dsn, bouncer_note = start_pgbouncer(tmp / "pgb")

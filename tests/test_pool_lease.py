@@ -392,3 +392,22 @@ def test_the_readme_example_runs_on_a_leasing_pool(start_node):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "[[42]]"
     assert "leased=1, through_actor=0, connections=2, open=2" in done.stdout
+
+
+def test_a_dead_holder_of_the_whole_budget_is_still_reclaimed(start_node, agents):
+    """min_size 0, max_size 3: leases may take 2 (the pool keeps one connection of its own,
+    even at min_size 0); an agent holding both is SIGKILLed; the pool uses its own
+    connection to end the dead agent's and hands the budget to the next agent."""
+    node = pool_node(start_node, {**LEASING, "min_size": 0, "max_size": 3}, name="pgz")
+    with node.connect() as conn:
+        prefix = family(conn, "pgz")
+        first = Agent(node, "pgz", 2)
+        agents.append(first)
+        assert first.first["stats"]["open"] == 2
+        first.kill()
+        second = Agent(node, "pgz", 2)
+        agents.append(second)
+        assert eventually(lambda: stats(conn, "pgz").leases == 1, timeout=15)
+        assert eventually(lambda: sorted(server_connections(prefix).values())[-1:] == [2]
+                          and sum(server_connections(prefix).values()) <= 3, timeout=10)
+        assert second.finish()["errors"] == 0

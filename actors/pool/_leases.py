@@ -1,8 +1,9 @@
 """Who holds how much of a pool's connection budget: pure bookkeeping on an injected clock.
 
 A pool's ``max_size`` is one budget shared by the pool actor (its own connections) and
-the agents that lease connections for the fast lane. The actor keeps ``min_size`` for
-the agents that ask through it; leases share the rest by max-min fairness, with the
+the agents that lease connections for the fast lane. The actor keeps ``min_size`` (at
+least one) for the agents that ask through it and for its own look at the server;
+leases share the rest by max-min fairness, with the
 actor's own extra demand as one more claimant. A holder counts against the budget with
 ``max(granted, open)`` — a revoked connection still counts until the holder says it
 closed it — and a holder that lapses or dies keeps counting until its server connections

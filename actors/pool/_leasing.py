@@ -99,7 +99,7 @@ class Leasing:
     def _why_fewer(self, held: Holding, granted: int) -> str:
         cfg = self.pool.config
         return (f"{granted} of {held.want}: leases share max_size {cfg.max_size} less the "
-                f"min_size {cfg.min_size} the pool keeps, with {len(self.book.holdings)} "
+                f"{max(1, cfg.min_size)} connection(s) the pool keeps, with {len(self.book.holdings)} "
                 "holder(s) and the pool's own demand; ask again at the next renewal")
 
     def _fold(self, held: Holding, report: LeaseReport) -> None:

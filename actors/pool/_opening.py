@@ -24,8 +24,9 @@ class PoolOpening(PoolState):
     def grant_lease(self, book: LeaseBook, held: Holding) -> int:
         """Decide ``held``'s share of the budget under the pool's lock; return its grant.
 
-        The actor keeps ``min_size`` connections; leases share the rest with the actor's
-        own extra demand (requests in use or queued beyond ``min_size``). To grant more,
+        The actor keeps ``min_size`` connections, at least one (for agents without a
+        lease, and to end the server connections of a holder that died); leases share the
+        rest with the actor's own extra demand (requests in use or queued beyond that). To grant more,
         idle connections of the actor's above ``min_size`` are closed now; leases then hold
         ``book.reserved()`` of the budget, which the actor's sizing leaves alone.
         """
@@ -34,11 +35,12 @@ class PoolOpening(PoolState):
             cfg = self.config
             in_use = sum(1 for s in self._slots.values() if s.leased)
             idle = sorted((s for s in self._slots.values() if s.idle), key=lambda s: s.last_used)
-            spare = max(0, min(len(idle), len(self._slots) - cfg.min_size))
+            keep = max(1, cfg.min_size)
+            spare = max(0, min(len(idle), len(self._slots) - keep))
             free = cfg.max_size - len(self._slots) - book.reserved()
             before = held.reserved
-            granted = book.decide(held, leasable=cfg.max_size - cfg.min_size,
-                                  actor_wants=in_use + len(self._waiters) - cfg.min_size,
+            granted = book.decide(held, leasable=cfg.max_size - keep,
+                                  actor_wants=in_use + len(self._waiters) - keep,
                                   free=free + spare)
             for slot in idle[:max(0, granted - before - free)]:
                 to_close.append(self._drop(slot, "its place in the budget is leased"))

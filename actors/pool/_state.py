@@ -83,7 +83,7 @@ class PoolState:
         """What the sizing policy sees (lock held)."""
         slots = self._slots.values()
         return PoolLoad(size=len(self._slots), min_size=self.config.min_size,
-                        max_size=max(self.config.min_size, self.config.max_size - self.reserved),
+                        max_size=max(self.config.min_size, 1, self.config.max_size - self.reserved),
                         idle=sum(1 for s in slots if s.idle),
                         waiting=len(self._waiters), connecting=sum(1 for s in slots if s.connecting),
                         peak_in_use=self._peak, window=now - self._window_start,
