@@ -12,6 +12,7 @@ BUILTIN_ACTORS: Final[dict[str, str]] = {
     "http": "actors.connectors.http:HttpActor",
     "mqtt": "actors.connectors.mqtt:MqttBridge",
     "nats": "actors.connectors.nats:NatsBridge",
+    "openai": "actors.connectors.openai:OpenAIActor",
     "pool": "actors.pool:PoolActor",
     "profiler": "actors.profiler:ProfilerActor",
     "recovery": "actors.recovery:RecoveryActor",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import http.server
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +48,8 @@ class Answer:
     delay: float = 0.0
     chunks: list[bytes] | None = None
     chunk_delay: float = 0.0
+    abort: bool = False
+    """After the chunks, drop the connection instead of ending the body (a broken stream)."""
 
 
 Route = Callable[[Got], Answer]
@@ -149,6 +152,10 @@ class ScriptedServer:
             h.wfile.flush()
             if answer.chunk_delay:
                 self._closing.wait(answer.chunk_delay)
+        if answer.abort:
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+            return
         h.wfile.write(b"0\r\n\r\n")
 
     def close(self) -> None:

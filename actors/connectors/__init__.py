@@ -27,6 +27,7 @@ from ._errors import (
     DeviceUnavailable,
     PublishRefused,
     RateLimited,
+    RequestRejected,
     ServiceTimeout,
     ServiceUnavailable,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "RateLimit",
     "RateLimited",
     "Redactor",
+    "RequestRejected",
     "Route",
     "Secret",
     "ServiceActor",

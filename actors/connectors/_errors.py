@@ -14,6 +14,8 @@ Each subclasses the builtin a caller already catches::
     │                                        pause leaves no room before the asker's deadline
     ├── ServiceTimeout (TimeoutError)        a service did not answer within the request's timeout
     │                                        or before the asker's deadline
+    ├── RequestRejected (ValueError)         the service refused the request itself (a 4xx other
+    │                                        than 429): sending it again will not help
     └── BadPayload (ValueError)              a payload is not what its stated encoding says
 
 A service error's ``details`` (in the asker's ``HandlerError.details``) say whether the
@@ -93,3 +95,18 @@ class ServiceTimeout(ConnectorError, TimeoutError):
     def details(self) -> dict[str, object]:
         """What the asker's ``HandlerError.details`` carries besides the text."""
         return {"may_have_run": self.sent, "attempts": self.attempts}
+
+
+class RequestRejected(ConnectorError, ValueError):
+    """The service refused the request itself (bad parameters, an unknown model, a key it
+    does not take: a 4xx other than 429), or it could not be made at all; ``status`` is the
+    HTTP status, if one came."""
+
+    def __init__(self, text: str, *, status: int | None = None) -> None:
+        super().__init__(text)
+        self.status = status
+
+    @property
+    def details(self) -> dict[str, object]:
+        """What the asker's ``HandlerError.details`` carries besides the text."""
+        return {"status": self.status, "may_have_run": False}

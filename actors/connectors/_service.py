@@ -38,11 +38,6 @@ def _seconds(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
         raise ValueError(f"{attribute.name}: expected a finite number of seconds > 0, got {value!r}")
 
 
-def _url(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-        raise ValueError(f"{attribute.name}: expected an http:// or https:// URL, got {value!r}")
-
-
 def _service_retry() -> RetryPolicy:
     return RetryPolicy(max_attempts=3, base_delay=0.2, max_delay=5.0)
 
@@ -59,7 +54,7 @@ class ServiceSettings:
     again; a ``Retry-After`` longer than ``max_retry_after`` is cut to it.
     """
 
-    base_url: str = attrs.field(validator=_url)
+    base_url: str
     api_key_env: str | None = None
     api_key_file: str | None = None
     rate: float = 0.0
@@ -71,6 +66,8 @@ class ServiceSettings:
     max_retry_after: float = attrs.field(default=60.0, validator=_seconds)
 
     def __attrs_post_init__(self) -> None:
+        if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url: expected an http:// or https:// URL, got {self.base_url!r}")
         if self.api_key_env and self.api_key_file:
             raise ValueError("api_key_env and api_key_file: name one place for the key, not both")
         self.rate_limit()  # validates rate, burst and concurrency, naming the field
