@@ -269,6 +269,10 @@ class BridgeActor(pykka.ThreadingActor):
             os._exit(code)
 
 
+_ERROR_BODY_KEYS = frozenset({"code", "message"})
+"""Keys of an error reply's body that an error's ``details`` may not replace."""
+
+
 def _answer_details(exc: BaseException) -> dict[str, Any]:
     """The plain fields an expected error offers its asker (its ``details`` map, if any),
     e.g. the pool's ``may_have_run``: they travel in the error reply beside its text."""
@@ -276,7 +280,8 @@ def _answer_details(exc: BaseException) -> dict[str, Any]:
     if not isinstance(details, dict):
         return {}
     return {k: v for k, v in details.items()
-            if isinstance(k, str) and (v is None or type(v) in (str, int, float, bool))}
+            if isinstance(k, str) and k not in _ERROR_BODY_KEYS
+            and (v is None or type(v) in (str, int, float, bool))}
 
 
 def _close_with_context(socket: zmq.Socket[bytes], linger_ms: int) -> None:

@@ -4,6 +4,7 @@ from typing import Final
 
 BUILTIN_ACTORS: Final[dict[str, str]] = {
     "amqp": "actors.connectors.amqp:AmqpBridge",
+    "aws": "actors.connectors.aws:AwsActor",
     "breaker": "actors.breaker:BreakerActor",
     "chaos": "actors.examples:Chaos",
     "coap": "actors.connectors.coap:CoapActor",

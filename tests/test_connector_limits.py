@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from actors.connectors import (
+    ApiSettings,
     Limiter,
     RateLimit,
     RateLimited,
     Redactor,
     Secret,
-    ServiceSettings,
     TokenBucket,
     load_secret,
     retry_after_seconds,
@@ -119,11 +119,11 @@ def test_limiter_spreads_a_burst_at_the_rate() -> None:
 def test_settings_refuse_two_places_for_a_key_and_bad_budgets() -> None:
     """One place for the key; rate, burst and concurrency are checked, naming the field."""
     with pytest.raises(ValueError, match="api_key_env and api_key_file"):
-        ServiceSettings(base_url="http://x/", api_key_env="K", api_key_file="/k")
+        ApiSettings(base_url="http://x/", api_key_env="K", api_key_file="/k")
     with pytest.raises(ValueError, match="rate"):
-        ServiceSettings(base_url="http://x/", rate=-1.0)
+        ApiSettings(base_url="http://x/", rate=-1.0)
     with pytest.raises(ValueError, match="base_url"):
-        ServiceSettings(base_url="ftp://x/")
+        ApiSettings(base_url="ftp://x/")
 
 
 def test_secrets_load_and_hide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

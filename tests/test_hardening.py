@@ -225,3 +225,14 @@ def test_malicious_replies_do_not_crash_a_client():
     finally:
         fake.close()
         ctx.term()
+
+
+def test_error_details_cannot_replace_the_error_bodys_own_keys() -> None:
+    """An expected error whose ``details`` name ``code`` or ``message`` keeps the reply's own
+    code and text (such a key once made the host fail while replying)."""
+    from actors._bridge import _answer_details
+
+    class Odd(Exception):
+        details = {"code": "mine", "message": "mine", "status": 404}
+
+    assert _answer_details(Odd()) == {"status": 404}

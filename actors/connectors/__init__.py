@@ -38,13 +38,14 @@ from ._match import amqp_matches, nats_matches
 from ._messages import STATE_TOPIC, BridgeStatistics, BrokerMessage, Publish, Published
 from ._payload import ENCODINGS, Encoding, content_id, decode_payload, encode_payload
 from ._secrets import Redactor, Secret, load_secret
-from ._service import ServiceCaller, ServiceSettings
+from ._service import ApiSettings, ServiceCaller, ServiceSettings
 from ._service_actor import ServiceActor
 from ._settings import BridgeSettings, Route
 
 __all__ = [
     "ENCODINGS",
     "STATE_TOPIC",
+    "ApiSettings",
     "BadPayload",
     "BridgeCore",
     "BridgeSettings",

@@ -99,14 +99,16 @@ class ServiceTimeout(ConnectorError, TimeoutError):
 
 class RequestRejected(ConnectorError, ValueError):
     """The service refused the request itself (bad parameters, an unknown model, a key it
-    does not take: a 4xx other than 429), or it could not be made at all; ``status`` is the
-    HTTP status, if one came."""
+    does not take, an object that is not there: a 4xx other than 429), or it could not be
+    made at all; ``status`` is the HTTP status, if one came, and ``code`` the service's own
+    name for the error (``NoSuchKey``), if it has one (``error_code`` in the details)."""
 
-    def __init__(self, text: str, *, status: int | None = None) -> None:
+    def __init__(self, text: str, *, status: int | None = None, code: str = "") -> None:
         super().__init__(text)
         self.status = status
+        self.code = code
 
     @property
     def details(self) -> dict[str, object]:
         """What the asker's ``HandlerError.details`` carries besides the text."""
-        return {"status": self.status, "may_have_run": False}
+        return {"status": self.status, "error_code": self.code, "may_have_run": False}

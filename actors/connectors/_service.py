@@ -45,18 +45,14 @@ def _service_retry() -> RetryPolicy:
 @attrs.frozen(kw_only=True)
 class ServiceSettings:
     """What every request/response service takes (see README "Connecting cloud and AI
-    services"): where it is, where its key is, its budget, its timeouts, its retries.
+    services"): its budget, its timeouts, its retries.
 
-    The key comes from the environment variable ``api_key_env`` or the file
-    ``api_key_file`` (never from the config itself). ``rate`` (requests/s), ``burst`` and
-    ``concurrency`` bound what the whole node sends (0: unbounded). ``timeout`` caps one
-    attempt (the asker's deadline caps it further); ``retry`` says which failures are tried
-    again; a ``Retry-After`` longer than ``max_retry_after`` is cut to it.
+    ``rate`` (requests/s), ``burst`` and ``concurrency`` bound what the whole node sends
+    (0: unbounded). ``timeout`` caps one attempt (the asker's deadline caps it further);
+    ``retry`` says which failures are tried again; a ``Retry-After`` longer than
+    ``max_retry_after`` is cut to it.
     """
 
-    base_url: str
-    api_key_env: str | None = None
-    api_key_file: str | None = None
     rate: float = 0.0
     burst: int = 0
     concurrency: int = 0
@@ -66,15 +62,28 @@ class ServiceSettings:
     max_retry_after: float = attrs.field(default=60.0, validator=_seconds)
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url: expected an http:// or https:// URL, got {self.base_url!r}")
-        if self.api_key_env and self.api_key_file:
-            raise ValueError("api_key_env and api_key_file: name one place for the key, not both")
         self.rate_limit()  # validates rate, burst and concurrency, naming the field
 
     def rate_limit(self) -> RateLimit:
         """The limiter's view of ``rate``, ``burst`` and ``concurrency``."""
         return RateLimit(rate=self.rate, burst=self.burst, concurrency=self.concurrency)
+
+
+@attrs.frozen(kw_only=True)
+class ApiSettings(ServiceSettings):
+    """A service at a URL with a key: ``base_url``, and the key from the environment
+    variable ``api_key_env`` or the file ``api_key_file`` (never from the config itself)."""
+
+    base_url: str
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url: expected an http:// or https:// URL, got {self.base_url!r}")
+        if self.api_key_env and self.api_key_file:
+            raise ValueError("api_key_env and api_key_file: name one place for the key, not both")
+        super().__attrs_post_init__()
 
 
 def _failure(exc: BaseException) -> tuple[str, bool] | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from actors.connectors import ServiceSettings
+from actors.connectors import ApiSettings
 
 
 def _count(low: int) -> Any:
@@ -17,8 +17,8 @@ def _count(low: int) -> Any:
 
 
 @attrs.frozen(kw_only=True)
-class HttpResource(ServiceSettings):
-    """One HTTP API (see :class:`~actors.connectors.ServiceSettings` for what every service
+class HttpResource(ApiSettings):
+    """One HTTP API (see :class:`~actors.connectors.ApiSettings` for what every service
     takes).
 
     The key is sent in header ``auth_header`` as ``"<auth_scheme> <key>"`` (``auth_scheme``

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from actors.connectors import ServiceSettings
+from actors.connectors import ApiSettings
 
 
 def _price(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -33,7 +33,7 @@ class Price:
 
 
 @attrs.frozen(kw_only=True)
-class OpenAISettings(ServiceSettings):
+class OpenAISettings(ApiSettings):
     """An OpenAI-compatible API (OpenAI itself, or any server that speaks its wire format —
     vLLM, llama.cpp, Ollama, LiteLLM — through ``base_url``).
 
