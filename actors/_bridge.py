@@ -22,12 +22,15 @@ import zmq
 from messages import (
     KIND_ASK,
     KIND_TELL,
+    ActorPing,
     ActorPong,
     Envelope,
     ProtocolError,
+    StatisticsRequest,
     decode,
     exception_summary,
     from_wire,
+    payload_frame,
 )
 
 from ._actor import Actor
@@ -37,6 +40,9 @@ from ._replies import Replies
 
 log = logging.getLogger("actors.host")
 
+_BUILTIN_TYPES: dict[str, type[Any]] = {"actor.ping": ActorPing,
+                                         "actor.statistics": StatisticsRequest}
+"""What every actor answers besides its handlers, with the (empty) body each takes."""
 _DIRECTIVE_EXIT = {
     "restart": EXIT_RESTART_DIRECTIVE,
     "stop": EXIT_STOP_DIRECTIVE,
@@ -141,17 +147,16 @@ class BridgeActor(pykka.ThreadingActor):
         return None
 
     def _on_frames(self, frames: list[bytes]) -> None:
-        route = frames[:-1]
-        if len(frames) == 2 or (len(frames) == 3 and frames[1] == b""):
-            payload = frames[-1]
-        else:
-            self._replies.refuse(frames[:1], None, "malformed",
-                            f"expected [identity, payload] frames, got {len(frames)} frames")
+        try:
+            payload = payload_frame(frames)
+        except ProtocolError as exc:
+            self._replies.refuse(frames[:1], None, exc.code, str(exc))
             return
+        route = frames[:-1]
         try:
             env = decode(payload, max_bytes=self._max_bytes)
         except ProtocolError as exc:
-            self._replies.refuse(route, None, exc.code, str(exc))
+            self._replies.refuse(route, Envelope.refused(exc, self._name), exc.code, str(exc))
             return
         if env.kind not in (KIND_ASK, KIND_TELL):
             self._replies.refuse(route, env, "malformed", f"an actor takes ask or tell, not {env.kind!r}")
@@ -208,6 +213,14 @@ class BridgeActor(pykka.ThreadingActor):
             self._observer(type_, time.monotonic() - started, ok)
 
     def _builtin(self, route: list[bytes], env: Envelope) -> None:
+        cls = _BUILTIN_TYPES.get(env.type)
+        if cls is not None:
+            try:
+                from_wire(cls, env.body)
+            except ProtocolError as exc:
+                self._replies.refuse(route, env, exc.code, f"actor {self._name!r}, message "
+                                                           f"{env.type!r}: {exc}")
+                return
         if env.type == "actor.ping":
             self.counters.handled += 1
             if env.kind == KIND_ASK:
@@ -223,7 +236,7 @@ class BridgeActor(pykka.ThreadingActor):
             if env.kind == KIND_ASK:
                 self._replies.value(route, env, statistics)
             return
-        known = ", ".join(sorted([*self._handlers, "actor.ping", "actor.statistics"]))
+        known = ", ".join(sorted([*self._handlers, *_BUILTIN_TYPES]))
         self._replies.refuse(route, env, "unknown_type",
                         f"actor {self._name!r} has no handler for {env.type!r}; it handles: {known}")
 

@@ -15,11 +15,12 @@ from ._builtin import (
     Ok,
     Resolve,
     Resolved,
+    StatisticsRequest,
     Status,
     StatusReply,
     StopNode,
 )
-from ._codec import decode, encode, pack_value, unpack_value
+from ._codec import decode, encode, pack_value, payload_frame, unpack_value
 from ._constants import (
     DEFAULT_ASK_TIMEOUT,
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -53,7 +54,15 @@ from ._errors import (
     UnknownMessageType,
     error_from_wire,
 )
-from ._registry import from_wire, is_registered, message, message_class, to_wire, type_tag
+from ._registry import (
+    from_wire,
+    is_registered,
+    message,
+    message_class,
+    registered_tags,
+    to_wire,
+    type_tag,
+)
 from ._summary import exception_summary, summary
 
 __all__ = [
@@ -95,6 +104,7 @@ __all__ = [
     "RemoteProtocolError",
     "Resolve",
     "Resolved",
+    "StatisticsRequest",
     "Status",
     "StatusReply",
     "StopNode",
@@ -108,6 +118,8 @@ __all__ = [
     "message",
     "message_class",
     "pack_value",
+    "payload_frame",
+    "registered_tags",
     "summary",
     "to_wire",
     "type_tag",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._constants import PROTOCOL_VERSION
 from ._registry import message
 
 
@@ -16,6 +17,11 @@ class ActorPong:
 
     name: str
     incarnation: int
+
+
+@message("actor.statistics")
+class StatisticsRequest:
+    """Ask an actor for its statistics: built-ins answer with a frozen attrs object, others nil."""
 
 
 @message("node.resolve")
@@ -42,7 +48,8 @@ class NodeInfo:
 
 @message("node.about")
 class NodeAbout:
-    """The node's endpoints and identity."""
+    """The node's endpoints and identity. ``version`` is the protocol version, kept for
+    agents that read it; ``protocol`` says the same under a clearer name."""
 
     endpoint: str
     events: str
@@ -50,6 +57,10 @@ class NodeAbout:
     version: int
     data_dir: str = ""
     """Absolute path of the node's data directory (SQLite files, actor state)."""
+    protocol: int = PROTOCOL_VERSION
+    """The wire protocol's version: the ``v`` of every envelope (``version`` says the same)."""
+    software: str = ""
+    """The release of the node's software (``""`` from a node that does not say)."""
 
 
 @message("node.status")

@@ -15,6 +15,7 @@ import msgpack
 
 from ._constants import (
     DEFAULT_MAX_MESSAGE_BYTES,
+    KIND_ASK,
     KINDS,
     MAX_NAME_LENGTH,
     MAX_NESTING,
@@ -77,27 +78,80 @@ def unpack_value(data: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> 
         raise MalformedMessage(f"payload is not msgpack: {type(exc).__name__}: {exc}") from None
 
 
+def payload_frame(frames: list[bytes]) -> bytes:
+    """The payload of a message as a ROUTER receives it: ``[identity, payload]``, or
+    ``[identity, b"", payload]`` from a REQ (or a DEALER that sends the REQ shape)."""
+    if len(frames) == 2 or (len(frames) == 3 and frames[1] == b""):
+        return frames[-1]
+    raise MalformedMessage(f"expected one payload frame, or an empty delimiter frame then the "
+                           f"payload (as REQ sends); got {len(frames) - 1} frames")
+
+
 def decode(data: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Envelope:
-    """Decode and check one payload frame; raise a :class:`ProtocolError` subclass."""
+    """Decode and check one payload frame; raise a :class:`ProtocolError` subclass.
+
+    The error carries the envelope's kind and id when they could be read (see
+    :class:`ProtocolError`), from the first ``max_bytes`` of a frame that is too large.
+    """
     size = len(data)
     if size > max_bytes:
-        raise MessageTooLarge(f"message of {size} bytes is over the limit of {max_bytes} bytes")
+        raise _refusal(MessageTooLarge(f"message of {size} bytes is over the limit of "
+                                       f"{max_bytes} bytes"), *_peek(data[:max_bytes]))
     try:
         raw = msgpack.unpackb(data, raw=False, strict_map_key=False, max_str_len=size,
                               max_bin_len=size, max_array_len=size, max_map_len=size // 2,
                               max_ext_len=0)
     except Exception as exc:  # msgpack raises several unrelated types for bad bytes
-        raise MalformedMessage(f"payload is not msgpack: {exception_summary(exc)}") from None
+        raise _refusal(MalformedMessage(f"payload is not msgpack: {exception_summary(exc)}"),
+                       *_peek(data)) from None
     if not isinstance(raw, dict):
         raise MalformedMessage(f"envelope must be a msgpack map, got {type(raw).__name__}")
-    if len(data.translate(None, _NOT_CONTAINER_HEADER)) > MAX_NESTING and _too_deep(raw):
-        raise MalformedMessage(f"envelope nests arrays and maps more than {MAX_NESTING} deep")
     try:
+        if len(data.translate(None, _NOT_CONTAINER_HEADER)) > MAX_NESTING and _too_deep(raw):
+            raise MalformedMessage(f"envelope nests arrays and maps more than {MAX_NESTING} deep")
         return _envelope_from_map(raw)
-    except ProtocolError:
-        raise
+    except ProtocolError as exc:
+        raise _refusal(exc, raw.get("kind"), raw.get("id")) from None
     except Exception as exc:  # a check above missed a case: still a refusal, never a crash
-        raise MalformedMessage(f"envelope cannot be read: {exception_summary(exc)}") from None
+        raise _refusal(MalformedMessage(f"envelope cannot be read: {exception_summary(exc)}"),
+                       raw.get("kind"), raw.get("id")) from None
+
+
+def _refusal(exc: ProtocolError, kind: Any, id_: Any) -> ProtocolError:
+    """``exc`` with the refused envelope's kind and id, where they are valid ones."""
+    if type(kind) is str and kind in KINDS:
+        exc.envelope_kind = kind
+    if _valid_id(id_):
+        exc.envelope_id = id_
+    return exc
+
+
+def _valid_id(id_: Any) -> bool:
+    return type(id_) is int or (type(id_) is str and len(id_) <= MAX_NAME_LENGTH)
+
+
+def _peek(data: bytes) -> tuple[Any, Any]:
+    """(kind, id) read from the head of a frame that did not decode, or (None, None).
+
+    Reads the envelope map entry by entry, skipping other values without building them,
+    and stops at the first byte it cannot read: an id after a broken body is not found.
+    """
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, max_buffer_size=len(data),
+                                max_ext_len=0)
+    unpacker.feed(data)
+    found: dict[str, Any] = {}
+    try:
+        for _ in range(min(unpacker.read_map_header(), len(_KEYS) + 1)):
+            key = unpacker.unpack()
+            if key in ("kind", "id"):
+                found[key] = unpacker.unpack()
+                if len(found) == 2:
+                    break
+            else:
+                unpacker.skip()
+    except Exception:  # the first unreadable byte ends the look, whatever it is
+        pass
+    return found.get("kind"), found.get("id")
 
 
 def _too_deep(value: dict[Any, Any]) -> bool:
@@ -126,10 +180,13 @@ def _envelope_from_map(raw: dict[Any, Any]) -> Envelope:
     kind = raw.get("kind")
     if type(kind) is not str or kind not in KINDS:
         raise MalformedMessage(f"envelope.kind must be one of {sorted(KINDS)}, got {summary(kind)}")
-    id_ = raw.get("id")
-    if not (type(id_) is int or (type(id_) is str and len(id_) <= MAX_NAME_LENGTH)):
+    id_: Any = raw.get("id")
+    if id_ is None and kind != KIND_ASK:
+        id_ = 0  # only an ask needs an id: nothing answers the others
+    elif not _valid_id(id_):
         raise MalformedMessage(f"envelope.id must be an integer or a string of at most "
-                               f"{MAX_NAME_LENGTH} characters, got {summary(id_)}")
+                               f"{MAX_NAME_LENGTH} characters (an ask needs one), "
+                               f"got {summary(id_)}")
     to = raw.get("to")
     if type(to) is not str or len(to) > MAX_NAME_LENGTH:
         raise MalformedMessage(f"envelope.to must be a string of at most {MAX_NAME_LENGTH} "

@@ -6,7 +6,8 @@ from typing import Any
 
 import attrs
 
-from ._constants import PROTOCOL_VERSION
+from ._constants import KIND_ASK, PROTOCOL_VERSION
+from ._errors import ProtocolError
 
 
 @attrs.frozen(slots=True)
@@ -26,6 +27,12 @@ class Envelope:
     deadline: float | None = None
     incarnation: int | None = None
     v: int = PROTOCOL_VERSION
+
+    @classmethod
+    def refused(cls, error: ProtocolError, to: str) -> Envelope:
+        """Stands for a frame that did not decode when answering it: the kind and id that
+        could be read (an ask with id ``""`` when none), addressed from ``to``."""
+        return cls(error.envelope_kind or KIND_ASK, error.envelope_id, to, "error")
 
     def reply(self, type_: str, body: Any, *, incarnation: int | None = None) -> Envelope:
         """The reply envelope to this ask, carrying its correlation id."""

@@ -33,9 +33,18 @@ class CellphoneError(Exception):
 
 
 class ProtocolError(CellphoneError, ValueError):
-    """Bytes or fields that break the wire protocol (see PROTOCOL.md)."""
+    """Bytes or fields that break the wire protocol (see PROTOCOL.md).
+
+    When :func:`messages.decode` refuses a frame it sets ``envelope_kind`` and
+    ``envelope_id`` to what it could still read, so that the refusal answers the right ask
+    (and a refused tell, reply, error or event gets no answer at all).
+    """
 
     code: ClassVar[str] = "protocol_error"
+    envelope_kind: str | None = None
+    """The refused envelope's kind, if it could be read as one of the protocol's kinds."""
+    envelope_id: int | str = ""
+    """The refused envelope's id, if it could be read; ``""`` otherwise."""
 
 
 class MalformedMessage(ProtocolError):

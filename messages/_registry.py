@@ -58,6 +58,11 @@ def message_class(tag: str) -> type[Any]:
         raise UnknownMessageType(f"unknown message type {tag!r}") from None
 
 
+def registered_tags() -> list[str]:
+    """Every type tag registered in this process, sorted (what the process can decode)."""
+    return sorted(_BY_TAG)
+
+
 def is_registered(tag: str) -> bool:
     """Whether a message class is registered under ``tag`` in this process."""
     return tag in _BY_TAG

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,7 @@ from messages import (
     exception_summary,
     from_wire,
     message,
+    payload_frame,
     summary,
     to_wire,
     type_tag,
@@ -41,6 +44,11 @@ if TYPE_CHECKING:
     from ._worker import Worker
 
 log = logging.getLogger("node")
+try:
+    SOFTWARE_VERSION = importlib.metadata.version("agent-cellphone")
+    """The installed release of this software, as ``node.info`` reports it."""
+except importlib.metadata.PackageNotFoundError:  # run from a checkout that was not installed
+    SOFTWARE_VERSION = "unknown"
 
 
 @message("node.child")
@@ -83,9 +91,9 @@ class FrontDoor:
         self._commands: dict[str, tuple[type[Any], Callable[[Any], Any]]] = {
             "actor.ping": (ActorPing, lambda _: ActorPong(NODE_TARGET, 0)),
             "node.resolve": (Resolve, self._resolve),
-            "node.info": (NodeInfo, lambda _: NodeAbout(self.endpoint, node.events_endpoint,
-                                                        os.getpid(), PROTOCOL_VERSION,
-                                                        node.data_dir)),
+            "node.info": (NodeInfo, lambda _: NodeAbout(
+                self.endpoint, node.events_endpoint, os.getpid(), PROTOCOL_VERSION,
+                node.data_dir, PROTOCOL_VERSION, SOFTWARE_VERSION)),
             "node.status": (Status, self._status),
             "node.stop": (StopNode, self._stop),
             "node.tree": (TreeRequest, lambda _: node.root.describe()),
@@ -104,15 +112,18 @@ class FrontDoor:
             self._serve(frames)
 
     def _serve(self, frames: list[bytes]) -> None:
-        route = frames[:-1]
-        if not (len(frames) == 2 or (len(frames) == 3 and frames[1] == b"")):
+        try:
+            payload = payload_frame(frames)
+        except ProtocolError as exc:
             self.node.bad_input += 1
-            self._send(frames[:1], Envelope(KIND_ASK, "", NODE_TARGET, "error").error(
-                "malformed", f"expected [identity, payload] frames, got {len(frames)}"))
+            self._send(frames[:1], Envelope.refused(exc, NODE_TARGET).error(exc.code, str(exc)))
             return
-        env = self.node.decode_or_count(frames[-1])
+        route = frames[:-1]
+        env = self.node.decode_or_count(payload)
         if isinstance(env, ProtocolError):
-            self._send(route, Envelope(KIND_ASK, "", NODE_TARGET, "error").error(env.code, str(env)))
+            refused = Envelope.refused(env, NODE_TARGET)
+            if refused.kind == KIND_ASK:  # a refused tell, reply or event is only counted
+                self._send(route, refused.error(env.code, str(env)))
             return
         try:
             result = self._answer(env)
@@ -154,6 +165,10 @@ class FrontDoor:
         if env.to != NODE_TARGET:
             raise _Refused("not_found", f"this is the node's front door (to='node'); ask actor "
                                         f"{env.to!r} at the endpoint that node.resolve gives")
+        if env.deadline is not None and time.time() > env.deadline:
+            raise _Refused("deadline_expired", f"the node skipped {env.type!r}: its deadline had "
+                                               f"passed {time.time() - env.deadline:.3f} s before "
+                                               "the front door reached it")
         command = self._commands.get(env.type)
         if command is None:
             raise _Refused("unknown_type", f"the node has no command {env.type!r}; it takes: "

@@ -169,6 +169,37 @@ def eventually(check: Any, timeout: float = 5.0, interval: float = 0.02) -> Any:
         time.sleep(interval)
 
 
+class RawPeer:
+    """DEALER sockets of a foreign peer (pyzmq and msgpack only, as PROTOCOL.md says): to
+    the front door and to one actor."""
+
+    def __init__(self, node: RunningNode, actor: str) -> None:
+        self.ctx = zmq.Context()
+        self.front = self._dealer(node.endpoint)
+        reply = self.ask(self.front, {"v": 1, "kind": "ask", "id": "where", "to": "node",
+                                      "type": "node.resolve", "body": {"name": actor}})
+        self.actor = self._dealer(reply["body"]["endpoint"])
+        self.name = actor
+
+    def _dealer(self, endpoint: str) -> zmq.Socket[bytes]:
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.connect(endpoint)
+        return sock
+
+    def ask(self, sock: zmq.Socket[bytes], envelope: dict[str, Any] | bytes,
+            timeout_ms: int = 5000) -> dict[str, Any]:
+        """Send one frame and return the decoded answer (fails the test without one)."""
+        sock.send(envelope if isinstance(envelope, bytes) else msgpack.packb(envelope))
+        assert sock.poll(timeout_ms), "no answer"
+        return msgpack.unpackb(sock.recv(), raw=False, strict_map_key=False)
+
+    def close(self) -> None:
+        for sock in (self.front, self.actor):
+            sock.close()
+        self.ctx.term()
+
+
 class EventLog:
     """Collects a node's events from its PUB socket on a thread of its own; every event
     published after the constructor returns is seen (the subscription is confirmed)."""

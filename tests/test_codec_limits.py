@@ -31,9 +31,10 @@ from messages import (
     error_from_wire,
     from_wire,
     message,
+    message_class,
+    registered_tags,
     summary,
 )
-from messages._registry import _BY_TAG
 from tests.wire_strategies import deep_frames, msgpack_values, nested
 
 GOOD = {"v": 1, "kind": "ask", "id": 1, "to": "echo", "type": "echo.ping", "body": {"n": 1}}
@@ -154,7 +155,7 @@ def test_decode_of_any_bytes_returns_or_raises_a_protocol_error(data: bytes):
 @st.composite
 def tagged_bodies(draw: st.DrawFn) -> tuple[type[Any], Any]:
     """A registered message class and a body: its own fields with any values, or anything."""
-    cls = _BY_TAG[draw(st.sampled_from(sorted(_BY_TAG)))]
+    cls = message_class(draw(st.sampled_from(registered_tags())))
     fields = {f.name: msgpack_values(8) for f in attrs.fields(cls)}
     body = draw(st.fixed_dictionaries({}, optional=fields) | msgpack_values(8))
     return cls, body

@@ -27,51 +27,21 @@ from messages import (
     decode,
     encode,
 )
-from tests.nodes import RunningNode, eventually
+from tests.nodes import RawPeer, RunningNode, eventually
 from tests.wire_strategies import nested
 
 POOL = "actors.pool:PoolActor"
 
 
-class Raw:
-    """DEALER sockets of a foreign peer: to the front door and to one actor."""
-
-    def __init__(self, node: RunningNode, actor: str) -> None:
-        self.ctx = zmq.Context()
-        self.front = self._dealer(node.endpoint)
-        reply = self.ask(self.front, {"v": 1, "kind": "ask", "id": "where", "to": "node",
-                                      "type": "node.resolve", "body": {"name": actor}})
-        self.actor = self._dealer(reply["body"]["endpoint"])
-        self.name = actor
-
-    def _dealer(self, endpoint: str) -> zmq.Socket[bytes]:
-        sock = self.ctx.socket(zmq.DEALER)
-        sock.linger = 0
-        sock.connect(endpoint)
-        return sock
-
-    def ask(self, sock: zmq.Socket[bytes], envelope: dict[str, Any] | bytes,
-            timeout_ms: int = 5000) -> dict[str, Any]:
-        """Send one frame and return the decoded answer (fails the test without one)."""
-        sock.send(envelope if isinstance(envelope, bytes) else msgpack.packb(envelope))
-        assert sock.poll(timeout_ms), "no answer"
-        return msgpack.unpackb(sock.recv(), raw=False, strict_map_key=False)
-
-    def close(self) -> None:
-        for sock in (self.front, self.actor):
-            sock.close()
-        self.ctx.term()
-
-
 @pytest.fixture
-def raw(echo_node: RunningNode) -> Iterator[Raw]:
+def raw(echo_node: RunningNode) -> Iterator[RawPeer]:
     """Raw sockets to echo_node's front door and its echo actor."""
-    peer = Raw(echo_node, "echo")
+    peer = RawPeer(echo_node, "echo")
     yield peer
     peer.close()
 
 
-def serves_on(raw: Raw, node: RunningNode) -> None:
+def serves_on(raw: RawPeer, node: RunningNode) -> None:
     """The node and echo's first incarnation still answer, and nothing restarted."""
     pong = raw.ask(raw.front, {"v": 1, "kind": "ask", "id": 7, "to": "node", "type": "actor.ping",
                                "body": {}})
@@ -85,7 +55,7 @@ def serves_on(raw: Raw, node: RunningNode) -> None:
         assert (row.state, row.incarnation, row.restarts) == ("running", 1, 0)
 
 
-def test_unhashable_kind_is_malformed_at_front_door_and_actor(raw: Raw, echo_node: RunningNode):
+def test_unhashable_kind_is_malformed_at_front_door_and_actor(raw: RawPeer, echo_node: RunningNode):
     """Case 1: a 49-byte frame whose kind is a list no longer kills the node or the actor."""
     for sock, to in ((raw.front, "node"), (raw.actor, "echo")):
         frame = msgpack.packb({"v": 1, "kind": ["ask"], "id": 1, "to": to, "type": "node.status",
@@ -97,7 +67,7 @@ def test_unhashable_kind_is_malformed_at_front_door_and_actor(raw: Raw, echo_nod
 
 
 @pytest.mark.parametrize("where", ["body field", "id", "v"])
-def test_map_nested_1000_deep_is_refused(raw: Raw, echo_node: RunningNode, where: str):
+def test_map_nested_1000_deep_is_refused(raw: RawPeer, echo_node: RunningNode, where: str):
     """Case 2: a map ~1,000 deep in a body field, the id or v is refused, never a RecursionError."""
     envelope: dict[str, Any] = {"v": 1, "kind": "ask", "id": 1, "type": "echo.ping",
                                 "body": {"n": 1}}
@@ -112,7 +82,7 @@ def test_map_nested_1000_deep_is_refused(raw: Raw, echo_node: RunningNode, where
     serves_on(raw, echo_node)
 
 
-def test_nesting_just_under_the_limit_is_checked_with_a_short_message(raw: Raw, echo_node: RunningNode):
+def test_nesting_just_under_the_limit_is_checked_with_a_short_message(raw: RawPeer, echo_node: RunningNode):
     """Nesting the limit allows reaches the validator, whose message quotes a bounded summary."""
     reply = raw.ask(raw.actor, {"v": 1, "kind": "ask", "id": 1, "to": "echo", "type": "echo.ping",
                                 "body": {"n": nested(97, kind="list")}})
@@ -163,7 +133,7 @@ def test_echo_just_under_the_limit_gets_too_large_not_a_timeout(echo_node: Runni
         assert conn.ask_reply("echo", Ping(n=2)).incarnation == 1
 
 
-def test_node_stop_with_an_unexpected_body_is_invalid(raw: Raw, echo_node: RunningNode):
+def test_node_stop_with_an_unexpected_body_is_invalid(raw: RawPeer, echo_node: RunningNode):
     """Case 4: node.stop takes `{}`; a body with fields is refused and the node keeps running."""
     reply = raw.ask(raw.front, {"v": 1, "kind": "ask", "id": 4, "to": "node", "type": "node.stop",
                                 "body": {"bogus": [1, 2, 3]}})
