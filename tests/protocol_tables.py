@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import re
 import sys
 import types
@@ -16,33 +18,54 @@ from typing import Any
 
 import attrs
 
-# every module that registers built-in message classes (supervisor: node.child, node.tree)
-import actors.breaker
-import actors.connectors
-import actors.connectors.coap
-import actors.examples
-import actors.health
-import actors.pool
-import actors.profiler
-import actors.recovery  # noqa: F401  (registers its messages)
-import supervisor  # noqa: F401  (registers node.child, node.tree)
+import actors
+import messages
+import supervisor
 from messages import is_registered, message_class, registered_tags, to_wire, type_tag
 
 PROTOCOL = Path(__file__).resolve().parent.parent / "PROTOCOL.md"
 BEGIN = "<!-- BEGIN GENERATED message tables: python -m tests.protocol_tables -->"
 END = "<!-- END GENERATED message tables -->"
-GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Every actor and the front door", ("actor.",)),
-    ("Front door (`to: \"node\"`)", ("node.",)),
-    ("Example actors (`actors.examples`: echo, relay, chaos)", ("echo.", "relay.", "chaos.")),
-    ("Connection pool (`pool.`)", ("pool.",)),
-    ("Health monitor (`health.`)", ("health.",)),
-    ("Circuit breaker (`breaker.`)", ("breaker.",)),
-    ("Profiler (`profiler.`)", ("profiler.",)),
-    ("Recovery rules (`recovery.`)", ("recovery.",)),
-    ("Broker bridges (`bridge.`: mqtt, amqp, nats)", ("bridge.",)),
-    ("CoAP (`coap.`)", ("coap.",)),
-)
+BUILT_IN = (actors, messages, supervisor)
+"""Packages whose message classes are built in: every module below them is imported, so
+that a new family of messages gets its table without a change here."""
+NOT_FOR_AGENTS = ("host.",)
+"""The node's own control channel."""
+GROUPS: dict[str, str] = {
+    "actor.": "Every actor and the front door",
+    "node.": "Front door (`to: \"node\"`)",
+    "echo.": "Example actors (`actors.examples`: echo, relay, chaos)",
+    "relay.": "Example actors (`actors.examples`: echo, relay, chaos)",
+    "chaos.": "Example actors (`actors.examples`: echo, relay, chaos)",
+    "pool.": "Connection pool (`pool.`)",
+    "health.": "Health monitor (`health.`)",
+    "breaker.": "Circuit breaker (`breaker.`)",
+    "profiler.": "Profiler (`profiler.`)",
+    "recovery.": "Recovery rules (`recovery.`)",
+    "bridge.": "Broker bridges (`bridge.`: mqtt, amqp, nats)",
+    "coap.": "CoAP (`coap.`)",
+    "http.": "HTTP services (`http.`)",
+}
+"""Table titles, in this order; a family not listed gets a table titled by its prefix."""
+
+
+def built_in_tags() -> list[str]:
+    """Every tag registered by the built-in packages (imported here), host.* left out."""
+    for package in BUILT_IN:
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            importlib.import_module(module.name)
+    return [tag for tag in registered_tags()
+            if message_class(tag).__module__.split(".")[0] in {p.__name__ for p in BUILT_IN}
+            and not tag.startswith(NOT_FOR_AGENTS)]
+
+
+def groups() -> dict[str, list[str]]:
+    """Tags by table title: the first ones in GROUPS order, then by prefix."""
+    out: dict[str, list[str]] = {title: [] for title in GROUPS.values()}
+    for tag in built_in_tags():
+        prefix = tag.split(".")[0] + "."
+        out.setdefault(GROUPS.get(prefix, f"`{prefix}`"), []).append(tag)
+    return {title: tags for title, tags in out.items() if tags}
 
 
 def wire_type(hint: Any, nested: list[type[Any]] | None = None) -> str:
@@ -97,10 +120,10 @@ def render() -> str:
     """Every group's table, in tag order within a group; maps that are not messages
     (e.g. a pool transaction's statements) follow their group's messages."""
     out = [BEGIN, ""]
-    for title, prefixes in GROUPS:
+    for title, tags in groups().items():
         out += [f"#### {title}", "", "| type | field | type | default |", "|---|---|---|---|"]
         nested: list[type[Any]] = []
-        for tag in (t for t in registered_tags() if t.startswith(prefixes)):
+        for tag in tags:
             out += class_rows(f"`{tag}`", message_class(tag), nested)
         for cls in nested:  # grows while it is read: maps inside maps
             out += class_rows(f"map `{cls.__name__}`", cls, nested)
