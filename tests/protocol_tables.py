@@ -45,6 +45,7 @@ GROUPS: dict[str, str] = {
     "bridge.": "Broker bridges (`bridge.`: mqtt, amqp, nats)",
     "coap.": "CoAP (`coap.`)",
     "http.": "HTTP services (`http.`)",
+    "openai.": "OpenAI-compatible models (`openai.`)",
 }
 """Table titles, in this order; a family not listed gets a table titled by its prefix."""
 
