@@ -46,6 +46,9 @@ GROUPS: dict[str, str] = {
     "coap.": "CoAP (`coap.`)",
     "http.": "HTTP services (`http.`)",
     "openai.": "OpenAI-compatible models (`openai.`)",
+    "aws.": "AWS (`aws.`, `s3.`, `sqs.`)",
+    "s3.": "AWS (`aws.`, `s3.`, `sqs.`)",
+    "sqs.": "AWS (`aws.`, `s3.`, `sqs.`)",
 }
 """Table titles, in this order; a family not listed gets a table titled by its prefix."""
 
