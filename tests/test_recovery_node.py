@@ -199,3 +199,30 @@ def test_too_many_restarts_trigger_an_action_once_even_across_a_restart(crash_no
             assert log.names("lifecycle.exited").count("echo") == 1
     finally:
         log.close()
+
+
+def test_a_failing_action_is_retried_and_the_actor_lives_on(start_node: Callable[..., RunningNode]) -> None:
+    """A rule whose action cannot succeed (restart an actor that does not exist): each
+    attempt is published with ok false and a growing attempt number, and the recovery
+    actor keeps serving in its first incarnation."""
+    node = start_node({"children": [
+        {"name": "health", "actor": "health", "settings": {"sample_interval": 0.2}},
+        {"name": "recovery", "actor": "recovery", "settings": {
+            "retry_initial": 0.2, "retry_max": 0.4, "rules": {
+                "kick-ghost": {"when": {"alert": {"component": "payments"}},
+                               "do": {"restart": {"actor": "ghost"}}}}}},
+    ]})
+    log = node.event_log()
+    try:
+        with node.connect() as conn:
+            conn.ask("health", Report("payments", "error_rate", 0.9), timeout=2.0)
+            for attempt in (1, 2, 3):
+                failed = log.wait_for("recovery.action", "recovery", attempt=attempt)
+                assert not failed["ok"] and "ghost" in failed["detail"], failed
+            stats = recovery(conn)
+            assert stats.failed >= 3 and stats.engaged == 0
+            assert conn.status("recovery").actors[0].incarnation == 1
+        assert "recovery rule 'kick-ghost' on payments/error_rate: act restart actor=ghost failed" \
+            in node.log_text()
+    finally:
+        log.close()
