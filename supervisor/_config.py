@@ -34,6 +34,9 @@ ENV_PREFIX: Final = "AGENTCELL_"
 _NODE_KEYS: Final = ("endpoint", "data_dir", "log_level", "max_message_bytes")
 _SUPERVISOR_KEYS: Final = ("name", "strategy", "max_restarts", "max_seconds", "restart", "children")
 _ENDPOINT: Final = re.compile(r"^(tcp://[^\s]+:\d+|ipc://.+)$")
+SHORTHAND_ACTORS: Final = ("dashboard", "metrics")
+"""Built-ins a top-level key (``"metrics": {"port": 9464}``) or an environment variable
+(``AGENTCELL_METRICS__PORT``) adds as a child of the root, of that name, with those settings."""
 EXTENDS_KEY: Final = "extends"
 """Top-level key: ``"extends": "defaults"`` adds the config's children to the default ones."""
 
@@ -129,11 +132,13 @@ def parse_config(raw: Any, env: Mapping[str, str], endpoint: str | None = None) 
     """Validate a decoded config; ConfigError names the key, child or class at fault."""
     if not isinstance(raw, dict):
         raise ConfigError(f"config must be a JSON object, got {type(raw).__name__}")
-    unknown = sorted(set(raw) - set(_NODE_KEYS) - set(_SUPERVISOR_KEYS) - {EXTENDS_KEY})
+    known = (*_NODE_KEYS, *_SUPERVISOR_KEYS, *SHORTHAND_ACTORS, EXTENDS_KEY)
+    unknown = sorted(set(raw) - set(known))
     if unknown:
         raise ConfigError(f"config: unknown key(s) {', '.join(unknown)}; known: "
-                          f"{', '.join(sorted((*_NODE_KEYS, *_SUPERVISOR_KEYS, EXTENDS_KEY)))}")
+                          f"{', '.join(sorted(known))}")
     raw = _extend(raw)
+    _add_shorthands(raw, env)
     _apply_env(raw, env)
     if endpoint is not None:
         raw["endpoint"] = endpoint
@@ -191,6 +196,28 @@ def _extend(raw: dict[str, Any]) -> dict[str, Any]:
         else:
             defaults.append(child)
     return merged
+
+
+def _add_shorthands(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    """Turn each top-level ``SHORTHAND_ACTORS`` key, or an environment variable for one,
+    into a root child of that name; a child of that name already in the config wins."""
+    for name in SHORTHAND_ACTORS:
+        settings = raw.pop(name, None)
+        by_env = any(var.startswith(f"{ENV_PREFIX}{_env_key(name)}__") for var in env)
+        if settings is None and not by_env:
+            continue
+        if settings is not None and not isinstance(settings, dict):
+            raise ConfigError(f"config: {name} must be an object of settings, e.g. "
+                              f'"{name}": {{"port": 9464}}, got {type(settings).__name__}')
+        if any(child.get("name") == name for child in _all_children(raw)):
+            if settings is not None:
+                raise ConfigError(f"config: the top-level key {name!r} adds a child named "
+                                  f"{name!r}, and the config has one already; keep one of them")
+            continue
+        children = raw.setdefault("children", [])
+        if not isinstance(children, list):
+            raise ConfigError(f"config: children must be a list, got {type(children).__name__}")
+        children.append({"name": name, "actor": name, "settings": settings or {}})
 
 
 def _supervisor(raw: dict[str, Any], where: str) -> SupervisorSpec:

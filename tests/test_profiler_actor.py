@@ -14,6 +14,7 @@ from actors import ActorContext
 from actors.profiler import (
     ALERT_TOPIC,
     Bottlenecks,
+    Buckets,
     Configure,
     Histogram,
     ProfilerActor,
@@ -241,8 +242,8 @@ def test_without_an_event_channel_alerts_are_only_counted() -> None:
 def test_handled_message_types() -> None:
     """The actor answers exactly the public profiler.* tags."""
     assert sorted(ProfilerActor.handled_types()) == [
-        "profiler.bottlenecks", "profiler.configure", "profiler.record", "profiler.record_batch",
-        "profiler.report", "profiler.reset", "profiler.snapshot"]
+        "profiler.bottlenecks", "profiler.buckets", "profiler.configure", "profiler.record",
+        "profiler.record_batch", "profiler.report", "profiler.reset", "profiler.snapshot"]
 
 
 @attrs.define
@@ -284,3 +285,19 @@ def test_a_corrupt_snapshot_entry_is_ignored() -> None:
                           clock=Clock())
     actor.on_start()
     assert actor.restored == 1 and sorted(actor.store.ops) == ["ok"]
+
+
+def test_buckets_count_since_start_below_each_bound() -> None:
+    """``profiler.buckets``: per op, samples below each bound (Prometheus' cumulative
+    buckets) plus count, sum and errors, over everything since start (written out by hand:
+    2 samples of 1 ms and 1 failed one of 10 ms against 2^-10 s, 2^-9 s and 2^-6 s)."""
+    actor, clock, _ = make()
+    actor.on_record(Record("db.query", 0.001))
+    actor.on_record(Record("db.query", 0.001))
+    actor.on_record(Record("db.query", 0.010, ok=False))
+    clock.now += 400  # past every window: the since-start total still has them
+    got = actor.on_buckets(Buckets([2.0**-10, 2.0**-9, 2.0**-6]))["ops"]["db.query"]
+    assert got["below"] == [0, 2, 3] and got["count"] == 3 and got["errors"] == 1
+    assert got["sum"] == pytest.approx(0.012)
+    with pytest.raises(InvalidBody, match=r"Buckets\.bounds: 0\.001 is not a bucket edge"):
+        actor.on_buckets(Buckets([0.001]))

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from actors.profiler import OpHistogram
 from messages import message
 
 from ._connector import ResultSet
@@ -191,3 +192,5 @@ class PoolStatistics:
     error_rate: float = 0.0
     """Share of those operations that failed (SQL errors too); the health monitor reads
     ``throughput`` and ``error_rate`` by these names."""
+    acquire_wait: OpHistogram | None = None
+    """Every acquire's wait since the pool started, as a log-linear histogram (seconds)."""

@@ -38,7 +38,7 @@ class Pool(PoolOpening):
             if got is not None:
                 waiter = None  # out of the queue: a failed check starts a fresh turn
                 if got.generation > opens_before or self._checked_out(got, validate):
-                    self.acquire_waits.append(self.timer() - start)  # deque.append is atomic
+                    self._note_wait(self.timer() - start)
                     return got
                 continue
             if grow is not None:
@@ -67,7 +67,7 @@ class Pool(PoolOpening):
                 self._lease(slot)
             if self._still_there(slot):
                 break
-        self.acquire_waits.append(self.timer() - start)
+        self._note_wait(self.timer() - start)
         return slot
 
     def _still_there(self, slot: Slot) -> bool:

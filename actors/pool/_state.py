@@ -14,11 +14,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from actors.profiler import Histogram
+
 from ._connector import Connector
 from ._policy import PoolLoad
 from ._slot import PoolConfig, Slot, Waiter
 
 log = logging.getLogger("actors.pool")
+
+
+WAIT_SUB_BITS = 3
+"""Precision of the since-start acquire-wait histogram: 8 buckets per power of two."""
 
 
 class PoolState:
@@ -45,6 +51,9 @@ class PoolState:
         self._window_start = clock()
         self._peak = 0
         self.acquire_waits: collections.deque[float] = collections.deque(maxlen=2048)
+        self.wait_histogram = Histogram(WAIT_SUB_BITS)
+        """Every acquire's wait since start (exact below powers of two: Prometheus buckets)."""
+        self._waits_lock = threading.Lock()
         self.errors: collections.Counter[str] = collections.Counter()
         self.counters: collections.Counter[str] = collections.Counter()
         self.sizing_log: collections.deque[str] = collections.deque(maxlen=10)
@@ -55,6 +64,17 @@ class PoolState:
         self.counters["acquires"] += 1
         in_use = sum(1 for s in self._slots.values() if s.leased)
         self._peak = max(self._peak, in_use)
+
+    def _note_wait(self, seconds: float) -> None:
+        """Record one acquire's wait (any thread; takes its own small lock, not ``_lock``)."""
+        self.acquire_waits.append(seconds)
+        with self._waits_lock:
+            self.wait_histogram.record(max(0.0, seconds))
+
+    def acquire_wait(self) -> Histogram:
+        """A copy of the since-start acquire-wait histogram (any thread)."""
+        with self._waits_lock:
+            return self.wait_histogram.copy()
 
     def _hand_over(self, slot: Slot) -> None:
         """Give an idle connection to the first waiter, or leave it idle (lock held)."""

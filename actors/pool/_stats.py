@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import collections
 
+from actors.profiler import OpHistogram
+
 from ._messages import ConnectionInfo, PoolStatistics
 from ._policy import percentiles
 from ._pool import Pool
@@ -47,6 +49,7 @@ def pool_statistics(pool: Pool, rates: Rates | None = None,
 
     ``leases`` is (holders, connections they may have open) from the fast lane."""
     throughput, error_rate = rates.current() if rates is not None else (0.0, 0.0)
+    waited = pool.acquire_wait().to_dict()
     with pool._lock:
         now = pool.clock()
         slots = list(pool._slots.values())
@@ -71,7 +74,8 @@ def pool_statistics(pool: Pool, rates: Rates | None = None,
             application_name=pool.connector.client_name,
             leases=leases[0], leased=leases[1],
             leased_operations=pool.counters["leased_operations"],
-            throughput=throughput, error_rate=error_rate)
+            throughput=throughput, error_rate=error_rate,
+            acquire_wait=OpHistogram(**waited))
 
 
 def _availability(conns: list[ConnectionInfo], last_connect_error: str) -> float:

@@ -7,9 +7,10 @@ actor keeps log-linear :class:`Histogram` windows and answers ``profiler.*`` mes
 
 from ._actor import ALERT_TOPIC, ProfilerActor
 from ._bottlenecks import Bottleneck, Policy, detect, jumped, largest_share, over_threshold
-from ._histogram import HIGHEST, LOWEST, Histogram, relative_error
+from ._histogram import HIGHEST, LOWEST, Histogram, is_edge, relative_error
 from ._messages import (
     Bottlenecks,
+    Buckets,
     Configure,
     OpHistogram,
     ProfilerSettings,
@@ -35,6 +36,7 @@ __all__ = [
     "PERCENTILES",
     "Bottleneck",
     "Bottlenecks",
+    "Buckets",
     "Configure",
     "Histogram",
     "OpHistogram",
@@ -58,6 +60,7 @@ __all__ = [
     "connection_sink",
     "default_recorder",
     "detect",
+    "is_edge",
     "jumped",
     "largest_share",
     "over_threshold",

@@ -17,6 +17,7 @@ from ._bottlenecks import Bottleneck, Policy
 from ._histogram import Histogram
 from ._messages import (
     Bottlenecks,
+    Buckets,
     Configure,
     ProfilerSettings,
     ProfilerStatistics,
@@ -177,6 +178,17 @@ class ProfilerActor(Actor):
                 "report": self.store.report(None, None, now),
                 "bottlenecks": [{**b.to_dict(), "active_seconds": now - since}
                                 for b, since in self.active.values()]}
+
+    @handler
+    def on_buckets(self, msg: Buckets) -> dict[str, Any]:
+        """``{"ops": {op: {"count", "sum", "errors", "below": [per bound]}}}`` since start."""
+        try:  # checks the bounds once, so a bad scrape config shows with no ops too
+            Histogram(self.store.sub_bits).below(msg.bounds)
+        except ValueError as exc:
+            raise InvalidBody(f"Buckets.{exc}") from exc
+        ops = {op: {"count": e.total.count, "sum": e.total.total, "errors": e.total.errors,
+                    "below": e.total.below(msg.bounds)} for op, e in self.store.ops.items()}
+        return {"ops": ops}
 
     @handler
     def on_reset(self, msg: Reset) -> int:

@@ -88,6 +88,14 @@ def bucket_value(index: int, sub_bits: int) -> float:
     return (low + high) / 2
 
 
+def is_edge(seconds: float, sub_bits: int) -> bool:
+    """Whether ``seconds`` is the lower bound of a bucket at ``sub_bits`` (within the range
+    with guarantees): a cumulative count at an edge loses nothing (:meth:`Histogram.below`)."""
+    if not LOWEST <= seconds < HIGHEST:
+        return False
+    return bucket_bounds(bucket_index(seconds, sub_bits), sub_bits)[0] == seconds
+
+
 def _index_range(sub_bits: int) -> tuple[int, int]:
     return (_MIN_EXP << sub_bits) + (1 << sub_bits), (_MAX_EXP << sub_bits) + (2 << sub_bits) - 1
 
@@ -147,6 +155,26 @@ class Histogram:
             out.counts[j] = out.counts.get(j, 0) + c
         out.count, out.total, out.errors = self.count, self.total, self.errors
         out.min, out.max = self.min, self.max
+        return out
+
+    def below(self, bounds: Iterable[float]) -> list[int]:
+        """How many samples lie below each of ``bounds`` (increasing bucket edges, see
+        :func:`is_edge`): every bucket lies wholly below or wholly above an edge, so the
+        counts are exact. ValueError naming the first bound that is not an edge."""
+        edges = list(bounds)
+        for b in edges:
+            if not is_edge(b, self.sub_bits):
+                raise ValueError(f"bounds: {b!r} is not a bucket edge at sub_bits={self.sub_bits} "
+                                 "(powers of two always are)")
+        if edges != sorted(set(edges)):
+            raise ValueError(f"bounds: expected distinct increasing values, got {edges!r}")
+        uppers = sorted((bucket_bounds(i, self.sub_bits)[1], c) for i, c in self.counts.items())
+        out, seen, k = [], 0, 0
+        for b in edges:
+            while k < len(uppers) and uppers[k][0] <= b:
+                seen += uppers[k][1]
+                k += 1
+            out.append(seen)
         return out
 
     @classmethod

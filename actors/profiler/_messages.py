@@ -154,6 +154,16 @@ class Snapshot:
     trends, bottlenecks."""
 
 
+@message("profiler.buckets")
+@attrs.frozen
+class Buckets:
+    """Since-start counts of every operation below each of ``bounds`` (seconds, increasing,
+    each a bucket edge, e.g. powers of two), with count, sum and errors: what a Prometheus
+    histogram needs, cut from the log-linear buckets without loss."""
+
+    bounds: list[float]
+
+
 @message("profiler.reset")
 @attrs.frozen
 class Reset:
