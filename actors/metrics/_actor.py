@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from wsgiref.simple_server import WSGIServer
 
@@ -42,6 +43,8 @@ class MetricsActor(Actor):
         self._connection: Connection = connect(self.context.node_endpoint)
         reader = NodeReader(self._connection, s.sources(), me=self.context.name)
         self.collector = NodeCollector(reader, s.buckets, timeout=s.scrape_timeout)
+        if s.nice:  # Linux: this thread's; the server and reading threads made below inherit it
+            os.nice(s.nice)
         registry = CollectorRegistry(auto_describe=False)
         registry.register(self.collector)
         try:

@@ -8,7 +8,8 @@ way Prometheus' state sets are: one series per possible state, 1 for the current
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import functools
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 import attrs
@@ -197,7 +198,11 @@ def profiler_families(buckets: dict[str, Any] | None, bounds: Sequence[float]) -
     yield from (latency, errors)
 
 
-def _buckets(bounds: Iterable[float], below: Sequence[int], count: int) -> list[tuple[str, float]]:
+def _buckets(bounds: Sequence[float], below: Sequence[int], count: int) -> list[tuple[str, float]]:
     """Cumulative ``(le, count)`` pairs ending with ``+Inf`` (the text format's floats)."""
-    return [*((repr(float(b)), float(n)) for b, n in zip(bounds, below, strict=True)),
-            ("+Inf", float(count))]
+    return [*zip(_les(tuple(bounds)), map(float, below), strict=True), ("+Inf", float(count))]
+
+
+@functools.lru_cache(maxsize=8)
+def _les(bounds: tuple[float, ...]) -> tuple[str, ...]:
+    return tuple(repr(float(b)) for b in bounds)

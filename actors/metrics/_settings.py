@@ -39,3 +39,7 @@ class MetricsSettings(ServeSettings):
     """Upper bounds of the latency histograms, in seconds."""
     scrape_timeout: float = attrs.field(default=5.0, validator=positive_seconds)
     """Longest a scrape waits for a read of the node before it answers ``agentcell_node_up 0``."""
+    nice: int = attrs.field(default=10, validator=attrs.validators.and_(
+        attrs.validators.ge(0), attrs.validators.le(19)))
+    """How much lower the CPU priority of the exporter's threads is (0 to 19, as ``nice``):
+    a scrape gives way to the actors' work when the cores are busy."""

@@ -15,6 +15,7 @@ reported percentiles are clamped to them.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -96,6 +97,18 @@ def is_edge(seconds: float, sub_bits: int) -> bool:
     return bucket_bounds(bucket_index(seconds, sub_bits), sub_bits)[0] == seconds
 
 
+@functools.lru_cache(maxsize=64)
+def _edge_indexes(bounds: tuple[float, ...], sub_bits: int) -> tuple[int, ...]:
+    """The bucket index each edge starts (checked once per set of bounds, then cached)."""
+    for b in bounds:
+        if not is_edge(b, sub_bits):
+            raise ValueError(f"bounds: {b!r} is not a bucket edge at sub_bits={sub_bits} "
+                             "(powers of two always are)")
+    if list(bounds) != sorted(set(bounds)):
+        raise ValueError(f"bounds: expected distinct increasing values, got {list(bounds)!r}")
+    return tuple(bucket_index(b, sub_bits) for b in bounds)
+
+
 def _index_range(sub_bits: int) -> tuple[int, int]:
     return (_MIN_EXP << sub_bits) + (1 << sub_bits), (_MAX_EXP << sub_bits) + (2 << sub_bits) - 1
 
@@ -161,18 +174,12 @@ class Histogram:
         """How many samples lie below each of ``bounds`` (increasing bucket edges, see
         :func:`is_edge`): every bucket lies wholly below or wholly above an edge, so the
         counts are exact. ValueError naming the first bound that is not an edge."""
-        edges = list(bounds)
-        for b in edges:
-            if not is_edge(b, self.sub_bits):
-                raise ValueError(f"bounds: {b!r} is not a bucket edge at sub_bits={self.sub_bits} "
-                                 "(powers of two always are)")
-        if edges != sorted(set(edges)):
-            raise ValueError(f"bounds: expected distinct increasing values, got {edges!r}")
-        uppers = sorted((bucket_bounds(i, self.sub_bits)[1], c) for i, c in self.counts.items())
+        limits = _edge_indexes(tuple(bounds), self.sub_bits)
         out, seen, k = [], 0, 0
-        for b in edges:
-            while k < len(uppers) and uppers[k][0] <= b:
-                seen += uppers[k][1]
+        indexes = sorted(self.counts)  # bucket order is value order
+        for limit in limits:
+            while k < len(indexes) and indexes[k] < limit:
+                seen += self.counts[indexes[k]]
                 k += 1
             out.append(seen)
         return out
