@@ -7,6 +7,7 @@
     python run_node.py restart|stop-child|start-child NAME
     python run_node.py tree [--json] | events [--topic T] [--count N] | stop
     python run_node.py health [--watch] [--min-status S] | profile [--watch] | breakers
+    python run_node.py top [--interval S] [--window W]
 
 Every command takes --endpoint (default tcp://127.0.0.1:5570, or AGENTCELL_ENDPOINT) and
 --timeout (seconds, default 5).
@@ -319,6 +320,18 @@ def cmd_health(args: argparse.Namespace) -> int:
         raise ActorSilent(_silence(args, args.actor, "health.status", exc)) from None
 
 
+def cmd_top(args: argparse.Namespace) -> int:
+    try:
+        from actors.top import run_top
+    except ImportError as exc:
+        raise UsageError(f"top needs the 'top' extra (textual): pip install -e '.[top]' ({exc})") from None
+    from actors.observe import Sources
+
+    _open(args).close(linger=0)  # say at once when no node answers
+    return run_top(args.endpoint, sources=Sources(), interval=args.interval,
+                   window=args.window)
+
+
 def cmd_events(args: argparse.Namespace) -> int:
     with _open(args) as node:
         events_endpoint = node.about().events
@@ -442,6 +455,12 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--watch", action="store_true", help="then print alerts and changes live")
     health.add_argument("--count", type=_count, default=None, help="with --watch: exit after N events")
     health.add_argument("--actor", default="health", help="name of the health actor")
+    top = sub.add_parser("top", help="live full-screen view: actors, alerts, breakers, slowest "
+                         "operations (keys: s sort, / filter, r restart, a ack, q quit)")
+    top.add_argument("--interval", type=_seconds, default=1.0,
+                     help="seconds between full reads (events show at once)")
+    top.add_argument("--window", default="10s", choices=("10s", "1m", "5m", "all"),
+                     help="profiler window of handled/s and p99 (default 10s)")
     events = sub.add_parser("events", help="print lifecycle and actor events live, as JSON lines")
     events.add_argument("--count", type=_count, default=None, help="exit after N events")
     events.add_argument("--topic", default="", help="topic prefix, e.g. lifecycle.")
@@ -453,7 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS: Final = {None: cmd_run, "run": cmd_run, "status": cmd_status, "send": cmd_send,
                    "restart": cmd_child, "stop-child": cmd_child, "start-child": cmd_child,
                    "stop": cmd_stop, "tree": cmd_tree, "events": cmd_events,
-                   "profile": cmd_profile, "breakers": cmd_breakers, "health": cmd_health}
+                   "profile": cmd_profile, "breakers": cmd_breakers, "health": cmd_health,
+                   "top": cmd_top}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,7 @@ class EventFeed(threading.Thread):
                  topics: Sequence[str] = TOPICS) -> None:
         super().__init__(name="observe-events", daemon=True)
         self.endpoint, self.on_event, self.topics = endpoint, on_event, tuple(topics)
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._subscribed = threading.Event()
         self.confirmed = False
         """Whether the node confirmed the subscription (False: events may be missed)."""
@@ -46,7 +46,7 @@ class EventFeed(threading.Thread):
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the thread and close its socket."""
-        self._stop.set()
+        self._halt.set()
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout)
 
@@ -61,7 +61,7 @@ class EventFeed(threading.Thread):
                 log.warning("the node at %s did not confirm the event subscription; events "
                             "may be missed", self.endpoint)
             self._subscribed.set()
-            while not self._stop.is_set():
+            while not self._halt.is_set():
                 if sub.poll(int(POLL * 1000)):
                     self._deliver(sub.recv_multipart())
         finally:
