@@ -153,6 +153,22 @@ def test_postgres_execute_and_errors(pg):
 
 
 @pytest.mark.postgres
+def test_postgres_dsn_options_are_kept_beside_the_statement_timeout():
+    """``options`` in the user's DSN (a search_path) survive the pool's own statement timeout."""
+    require_service("PostgreSQL", reachable(5432), "nothing answers on 127.0.0.1:5432")
+    from actors.pool._postgres import PostgresConnector
+
+    dsn = f"{PG_DSN} options='-c search_path=cellphone_opt,public'"
+    c = PostgresConnector(dsn, statement_timeout=3.0, client_name="cellphone-conntest")
+    conn = c.connect(2.0)
+    try:
+        assert c.execute(conn, "show search_path", None, 1.0).rows == [["cellphone_opt,public"]]
+        assert c.execute(conn, "show statement_timeout", None, 1.0).rows == [["3s"]]
+    finally:
+        c.close(conn)
+
+
+@pytest.mark.postgres
 def test_postgres_statement_timeout_cancels_and_connection_survives(pg):
     """A statement past its timeout is cancelled by the server; the connection keeps working
     with the default timeout restored."""
@@ -160,7 +176,7 @@ def test_postgres_statement_timeout_cancels_and_connection_survives(pg):
     with pytest.raises(Exception) as info:
         c.execute(conn, "select pg_sleep(3)", None, 0.2)
     assert c.classify(info.value).kind == "timeout"
-    assert c.execute(conn, "show statement_timeout", None, 5.0).rows == [["5s"]]
+    assert c.execute(conn, "show statement_timeout", None, 1.0).rows == [["5s"]]
 
 
 @pytest.mark.postgres

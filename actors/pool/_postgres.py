@@ -68,8 +68,7 @@ class PostgresConnector(Connector):
     def connect(self, timeout: float) -> Any:
         conn = psycopg.connect(self.conninfo, autocommit=True,
                                connect_timeout=max(1, math.ceil(timeout)),
-                               application_name=self.client_name,
-                               options=f"-c statement_timeout={self.default_ms}")
+                               application_name=self.client_name, options=self._options())
         try:
             if conn.info.server_version >= CHECK_CLIENT_SINCE:
                 conn.execute(f"SET client_connection_check_interval = {self.check_ms}")
@@ -78,6 +77,12 @@ class PostgresConnector(Connector):
             conn.close()
             raise
         return conn
+
+    def _options(self) -> str:
+        """The DSN's own ``options`` (e.g. ``-c search_path=app``), then the pool's
+        statement timeout: a keyword argument would replace the DSN's, not add to it."""
+        own = psycopg.conninfo.conninfo_to_dict(self.conninfo).get("options") or ""
+        return f"{own} -c statement_timeout={self.default_ms}".strip()
 
     def _sweep_once(self, conn: Any) -> None:
         """End the backends an earlier incarnation of this pool left running (first connect)."""
