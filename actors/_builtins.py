@@ -12,6 +12,7 @@ BUILTIN_ACTORS: Final[dict[str, str]] = {
     "health": "actors.health:HealthActor",
     "http": "actors.connectors.http:HttpActor",
     "metrics": "actors.metrics:MetricsActor",
+    "model": "actors.model:ModelActor",
     "mqtt": "actors.connectors.mqtt:MqttBridge",
     "nats": "actors.connectors.nats:NatsBridge",
     "openai": "actors.connectors.openai:OpenAIActor",

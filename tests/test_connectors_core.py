@@ -338,14 +338,14 @@ def test_at_most_once_messages_are_dropped_when_full() -> None:
     ("actors.connectors", None), ("actors.connectors.mqtt", "paho"), ("actors.connectors.amqp", "aio_pika"),
     ("actors.connectors.nats", "nats"), ("actors.connectors.coap", "aiocoap"),
     ("actors.connectors.http", "httpx"), ("actors.connectors.openai", "openai"),
-    ("actors.connectors.aws", "boto3")])
+    ("actors.connectors.aws", "boto3"), ("actors.model", "torch")])
 def test_each_connector_imports_only_its_own_client(package: str, client: str | None) -> None:
     """Extras install one by one: a connector (and the shared core) imports no other
     protocol's client library, so it runs with only its own extra installed."""
     import subprocess
     import sys
 
-    clients = ("paho", "aio_pika", "nats", "aiocoap", "httpx", "openai", "boto3")
+    clients = ("paho", "aio_pika", "nats", "aiocoap", "httpx", "openai", "boto3", "torch")
     code = (f"import sys, {package}; "
             f"print(' '.join(m for m in {clients!r} if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
                                   "actors.connectors.amqp", "actors.connectors.coap",
                                   "actors.connectors.mqtt", "actors.connectors.nats",
                                   "actors.connectors.http", "actors.connectors.openai",
-                                  "actors.connectors.aws"])
+                                  "actors.connectors.aws", "actors.model"])
 def test_exports_sorted_unique_and_importable(name):
     """__all__ is sorted (constants, classes, functions as ruff sorts), unique and real."""
     module = importlib.import_module(name)
