@@ -22,6 +22,7 @@ from actors.connectors.openai import (
     OpenAIStatistics,
     StreamedChat,
 )
+from actors.health import StatusQuery
 from actors.profiler import Report
 from messages import HandlerError
 from tests.http_servers import ScriptedServer
@@ -40,10 +41,11 @@ def api() -> Iterator[ScriptedServer]:
     server.close()
 
 
-def openai_node(start_node: Callable[..., RunningNode], api: ScriptedServer,
-                **settings: Any) -> RunningNode:
+def openai_node(start_node: Callable[..., RunningNode], api: ScriptedServer, *,
+                health: bool = False, **settings: Any) -> RunningNode:
+    watch = [{"name": "health", "actor": "health"}] if health else []
     return start_node({"children": [
-        {"name": "profiler", "actor": "profiler"},
+        {"name": "profiler", "actor": "profiler"}, *watch,
         {"name": "breaker", "actor": "breaker"},
         {"name": "openai", "actor": "openai", "settings": {
             "base_url": f"{api.url}/v1", "api_key_env": "TEST_OPENAI_KEY", "model": "tiny-chat",
@@ -55,8 +57,8 @@ def test_chat_counts_tokens_and_cost_per_model(start_node: Callable[..., Running
                                                api: ScriptedServer) -> None:
     """A chat answers the model's text with its token counts; the cost is the price per
     million tokens times the tokens (4 read at $2, 3 written at $8: $0.000032); the key went
-    as a Bearer token; statistics and the profiler have the model."""
-    node = openai_node(start_node, api)
+    as a Bearer token; statistics, health and the profiler have the model."""
+    node = openai_node(start_node, api, health=True)
     with node.connect() as conn:
         got = conn.ask("openai", Chat(HI), timeout=10)
         assert isinstance(got, ChatCompletion)
@@ -73,8 +75,12 @@ def test_chat_counts_tokens_and_cost_per_model(start_node: Callable[..., Running
         assert stats.models["tiny-embed"]["prompt_tokens"] == 3
         assert stats.cost == pytest.approx(got.cost + vectors.cost)
         report = _eventually(lambda: _report(conn, "openai:chat:tiny-chat"))
+        details = _eventually(lambda: conn.ask("health", StatusQuery("openai"), timeout=5)
+                              .details.get("models"))
     assert api.got("/v1/chat/completions")[0].headers["authorization"] == f"Bearer {KEY}"
     assert report
+    assert details["tiny-chat"]["completion_tokens"] == 3
+    assert details["tiny-chat"]["cost"] == pytest.approx(got.cost)
 
 
 def test_streamed_pieces_reach_the_asker_as_they_arrive(start_node: Callable[..., RunningNode],
