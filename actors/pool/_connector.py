@@ -72,6 +72,29 @@ class CommitFailed(Exception):
         self.cause = cause
 
 
+class OpenedTransaction(Exception):
+    """A statement sent as ``pool.execute`` (autocommit) opened a transaction (BEGIN,
+    SAVEPOINT) and left it open: the pool closes that connection, which rolls it back,
+    so that no later operation on it runs uncommitted. Nothing of it was committed."""
+
+    def __init__(self) -> None:
+        super().__init__("the statement left a transaction open on its connection (BEGIN or "
+                         "SAVEPOINT sent as pool.execute); it was rolled back and the connection "
+                         "closed: send the statements together as pool.transaction instead")
+
+
+class EndedTransaction(Exception):
+    """Statement ``index`` of a ``pool.transaction`` ended the transaction itself (COMMIT,
+    ROLLBACK, END): the pool can no longer apply the statements as one unit, and what ran
+    before it may have been committed."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"statement {index} ended the transaction itself (COMMIT, ROLLBACK or "
+                         "END inside pool.transaction), so the statements before it may have "
+                         "been committed; leave transaction control to pool.transaction")
+        self.index = index
+
+
 class Connector:
     """Base class: a backend's connect, check, execute/command, close, and classify.
 
@@ -111,6 +134,19 @@ class Connector:
     def shutdown(self) -> None:
         """Release what the connector holds besides connections (after the pool closed)."""
 
+    def in_transaction(self, conn: Any) -> bool | None:
+        """Whether ``conn`` is inside a transaction block; None when the driver cannot tell
+        (then neither :meth:`execute_alone` nor :meth:`transaction` can check it)."""
+        return None
+
+    def execute_alone(self, conn: Any, sql: str, params: Params, timeout: float) -> ResultSet:
+        """Run one statement in autocommit mode, as ``pool.execute``: one that leaves a
+        transaction open raises :class:`OpenedTransaction` (the connection must then go)."""
+        result = self.execute(conn, sql, params, timeout)
+        if self.in_transaction(conn):
+            raise OpenedTransaction()
+        return result
+
     def execute(self, conn: Any, sql: str, params: Params, timeout: float) -> ResultSet:
         """Run one statement in autocommit mode."""
         raise UnsupportedOperation(f"pool.execute needs a SQL backend; this pool is {self.backend} "
@@ -138,6 +174,8 @@ class Connector:
                     results.append(self.execute(conn, sql, params, timeout))
                 except Exception as exc:
                     raise StatementFailed(index, exc) from exc
+                if self.in_transaction(conn) is False:
+                    raise EndedTransaction(index)
         except BaseException:
             self._rollback(conn)
             raise
@@ -168,6 +206,10 @@ class Connector:
             return ErrorClass(inner.kind, inner.broken, may_have_run=inner.broken and sent)
         if isinstance(exc, UnsupportedOperation):
             return ErrorClass("permanent", broken=False, may_have_run=False)
+        if isinstance(exc, OpenedTransaction):  # closing the connection rolls it back
+            return ErrorClass("permanent", broken=True, may_have_run=False)
+        if isinstance(exc, EndedTransaction):
+            return ErrorClass("permanent", broken=False, may_have_run=True)
         return self.classify_driver_error(exc)
 
     def classify_driver_error(self, exc: BaseException) -> ErrorClass:

@@ -18,6 +18,7 @@ from typing import Any
 
 from actors import ActorContext
 
+from ._connector import OpenedTransaction
 from ._messages import Execute, ExecuteResult
 from ._pg_statement import PendingStatement
 from ._pool import Pool
@@ -110,6 +111,9 @@ class DirectStatements:
 
     def _succeeded(self, fd: int, op: _Operation, result: Any) -> None:
         self._end(fd)
+        if self.connector.in_transaction(op.slot.raw):  # BEGIN sent as pool.execute
+            self._failed(op, OpenedTransaction(), retry=False)
+            return
         self.pool.release(op.slot)
         op.future.set_result(ExecuteResult.of(result))
 

@@ -64,7 +64,7 @@ class Lane:
         """Run ``msg`` here; None when the pool actor should run it instead."""
         return self._run("pool.execute", idempotent, msg.timeout, deadline,
                          lambda conn, seconds: ExecuteResult.of(
-                             self.connector.execute(conn, msg.sql, msg.params, seconds)))
+                             self.connector.execute_alone(conn, msg.sql, msg.params, seconds)))
 
     def transaction(self, msg: Transaction, deadline: float | None) -> list[ExecuteResult] | None:
         """Run ``msg``'s statements here as one transaction; None as for :meth:`execute`."""

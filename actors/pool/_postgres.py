@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 import psycopg
+from psycopg import pq
 
 from ._canceller import Canceller
 from ._connector import Connector, ErrorClass, Params, ResultSet, spoke_while_idle
@@ -113,6 +114,9 @@ class PostgresConnector(Connector):
 
     def shutdown(self) -> None:
         self.canceller.close()
+
+    def in_transaction(self, conn: Any) -> bool | None:
+        return bool(conn.pgconn.transaction_status != pq.TransactionStatus.IDLE)
 
     def execute(self, conn: Any, sql: str, params: Params, timeout: float) -> ResultSet:
         """Run one statement, waiting in this thread, which also cancels it at ``timeout``."""

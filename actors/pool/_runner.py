@@ -37,7 +37,7 @@ class Runner:
                 attempts: int = 0, may_have_run: bool = False) -> ResultSet:
         """One SQL statement in autocommit mode (``attempts`` already made elsewhere)."""
         return self.run("pool.execute", idempotent, timeout,
-                        lambda c, raw, seconds: c.execute(raw, sql, params, seconds),
+                        lambda c, raw, seconds: c.execute_alone(raw, sql, params, seconds),
                         deadline=deadline, attempts=attempts, may_have_run=may_have_run)
 
     def command(self, args: Sequence[Any], *, idempotent: bool, timeout: float | None = None,

@@ -57,6 +57,9 @@ class SqliteConnector(Connector):
         with contextlib.suppress(Exception):  # already broken: nothing left to release
             conn.close()
 
+    def in_transaction(self, conn: Any) -> bool | None:
+        return bool(conn.in_transaction)
+
     def execute(self, conn: Any, sql: str, params: Params, timeout: float) -> ResultSet:
         deadline = time.monotonic() + timeout
         conn.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
