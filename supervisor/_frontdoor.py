@@ -41,6 +41,7 @@ from messages import (
 
 if TYPE_CHECKING:
     from ._node import Node
+    from ._tree import Supervisor
     from ._worker import Worker
 
 log = logging.getLogger("node")
@@ -218,19 +219,36 @@ class FrontDoor:
         return Ok("stopping")
 
     def _settled(self, name: str, command: str, *states: str) -> Worker:
-        """The worker named ``name`` if it is in one of ``states``; refused otherwise."""
+        """The worker named ``name`` if it is in one of ``states`` and every supervisor above
+        it runs; refused otherwise (OTP's restart_child is a call to a running supervisor)."""
         worker = self._worker(name)
         if worker.state not in states:
             raise _Refused("handler_error", f"actor {name!r} is {worker.state}; {command} "
                                             f"needs it {' or '.join(states)}")
+        if self.node.stop_requested:
+            raise _Refused("handler_error", f"the node is stopping; {command} of actor {name!r} "
+                                            "is refused")
+        idle = _idle_supervisor(worker)
+        if idle is not None:
+            raise _Refused("handler_error", f"actor {name!r} is under supervisor {idle.name!r}, "
+                                            f"which is {idle.state}; {command} needs it running")
         return worker
 
     def _restart(self, msg: ChildCommand) -> _Later:
         worker = self._settled(msg.name, "restart", "running", "stopped")
         log.info("restart of actor %r asked by a client", msg.name)
-        return _Later(lambda reply: worker.stop(lambda: worker.start(lambda ok: reply(Ok(
-            f"actor {msg.name!r} restarted as incarnation {worker.incarnation}" if ok
-            else f"actor {msg.name!r} failed to start: {worker.start_failure}")))))
+
+        def stopped(reply: Callable[[Any], None]) -> None:
+            idle = _idle_supervisor(worker)
+            if self.node.stop_requested or idle is not None:  # stopping began meanwhile
+                reply(Ok(f"actor {msg.name!r} stopped; not started again: "
+                         + ("the node is stopping" if self.node.stop_requested or idle is None
+                            else f"supervisor {idle.name!r} is {idle.state}")))
+                return
+            worker.start(lambda ok: reply(Ok(
+                f"actor {msg.name!r} restarted as incarnation {worker.incarnation}" if ok
+                else f"actor {msg.name!r} failed to start: {worker.start_failure}")))
+        return _Later(lambda reply: worker.stop(lambda: stopped(reply)))
 
     def _stop_child(self, msg: ChildCommand) -> _Later:
         worker = self._settled(msg.name, "stop-child", "running", "stopped")
@@ -243,3 +261,14 @@ class FrontDoor:
         return _Later(lambda reply: worker.start(lambda ok: reply(Ok(
             f"actor {msg.name!r} started as incarnation {worker.incarnation}" if ok
             else f"actor {msg.name!r} failed to start: {worker.start_failure}"))))
+
+
+def _idle_supervisor(worker: Worker) -> Supervisor | None:
+    """The closest supervisor above ``worker`` that is not running (stopped after giving up,
+    or stopping with the node), or None when all of them run."""
+    supervisor: Supervisor | None = worker.parent
+    while supervisor is not None:
+        if supervisor.state != "running":
+            return supervisor
+        supervisor = supervisor.parent
+    return None
