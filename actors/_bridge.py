@@ -112,7 +112,7 @@ class BridgeActor(pykka.ThreadingActor):
         self._thread = threading.get_ident()
         try:
             self._actor.on_start()
-        except Exception as exc:  # reported as a failed start, never raised into pykka
+        except BaseException as exc:  # SystemExit too: a failed start, never raised into pykka
             log.exception("actor %r incarnation %d failed in on_start", self._name, self._incarnation)
             self._on_started(exc)
             return
@@ -121,6 +121,8 @@ class BridgeActor(pykka.ThreadingActor):
     def on_stop(self) -> None:
         try:
             self._actor.on_stop()
+        except BaseException:  # logged; the stop goes on (a BaseException would strand it)
+            log.exception("actor %r incarnation %d failed in on_stop", self._name, self._incarnation)
         finally:
             self._actor.context.close()
             _close_with_context(self._socket, linger_ms=500)
