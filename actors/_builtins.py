@@ -8,6 +8,7 @@ BUILTIN_ACTORS: Final[dict[str, str]] = {
     "breaker": "actors.breaker:BreakerActor",
     "chaos": "actors.examples:Chaos",
     "coap": "actors.connectors.coap:CoapActor",
+    "dashboard": "actors.dashboard:DashboardActor",
     "echo": "actors.examples:Echo",
     "health": "actors.health:HealthActor",
     "http": "actors.connectors.http:HttpActor",

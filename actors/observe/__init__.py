@@ -8,7 +8,7 @@ these two.
 """
 
 from ._events import TOPICS, EventFeed
-from ._reader import POOL_TAG, NodeReader, NodeState
+from ._reader import POOL_TAG, NodeReader, NodeState, report_window
 from ._settings import ServeSettings, Sources, is_loopback, positive_seconds
 
 __all__ = [
@@ -21,4 +21,5 @@ __all__ = [
     "Sources",
     "is_loopback",
     "positive_seconds",
+    "report_window",
 ]

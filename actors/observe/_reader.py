@@ -130,5 +130,16 @@ class NodeReader:
             return None
 
 
+def report_window(report: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
+    """``(op, stats)`` for each op with samples in a ``profiler.report`` asked for one window."""
+    out = []
+    for op, entry in ((report or {}).get("ops") or {}).items():
+        for stats in (entry.get("windows") or {}).values():
+            if stats.get("count"):
+                out.append((op, stats))
+            break
+    return out
+
+
 def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"

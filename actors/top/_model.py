@@ -8,12 +8,12 @@ and the other ``*_rows`` methods return.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
 
-from actors.observe import NodeState
+from actors.observe import NodeState, report_window
 
 SORT_KEYS: Final = ("name", "state", "restarts", "score", "rate", "p99")
 """What ``s`` cycles through."""
@@ -137,7 +137,7 @@ class TopModel:
 
     def slowest_rows(self) -> list[tuple[str, ...]]:
         """The slowest operations by p99 in the short window: op, p50, p99, rate, count."""
-        windows = _windows(self.state.report if self.state else None)
+        windows = report_window(self.state.report if self.state else None)
         ranked = sorted(windows, key=lambda item: -item[1].get("p99", 0.0))[:SLOWEST]
         return [(op, _ms(w.get("p50", 0.0)), _ms(w.get("p99", 0.0)), f"{w.get('rate', 0.0):.1f}/s",
                  str(w.get("count", 0))) for op, w in ranked]
@@ -153,20 +153,10 @@ def _rate(before: NodeState | None, name: str, incarnation: int, handled: int, a
     return max(0, handled - base) / (at - before.at)
 
 
-def _windows(report: dict[str, Any] | None) -> Iterable[tuple[str, dict[str, Any]]]:
-    """(op, stats) of the one window the report was asked for."""
-    for op, entry in ((report or {}).get("ops") or {}).items():
-        windows = entry.get("windows") or {}
-        for stats in windows.values():
-            if stats.get("count"):
-                yield op, stats
-            break
-
-
 def _worst_p99(report: dict[str, Any] | None) -> dict[str, float]:
     """Per actor, the worst p99 of the operations the host timed (``actor:tag``)."""
     worst: dict[str, float] = {}
-    for op, stats in _windows(report):
+    for op, stats in report_window(report):
         actor, sep, _ = op.partition(":")
         if sep:
             worst[actor] = max(worst.get(actor, 0.0), float(stats.get("p99", 0.0)))
