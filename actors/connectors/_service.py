@@ -181,9 +181,9 @@ class ServiceCaller:
                                      "acted on the request", attempts=number)
         except (ServiceUnavailable, ServiceTimeout) as exc:
             failure = exc
-        except BaseException as exc:
+        except Exception as exc:  # a refusal of the request itself: the service answered
             seconds = time.perf_counter() - begun
-            self.guard.record(True, seconds, None, permit, self.resource)  # the service answered
+            self.guard.record(True, seconds, None, permit, self.resource)
             self._record(op, seconds, False)
             raise exc
         finally:
