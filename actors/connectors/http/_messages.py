@@ -70,7 +70,8 @@ class HttpStatistics:
     the breaker has given up on shows as a health alert. Per resource: ``base_url``, the
     circuit ``state``, ``calls``, ``failures``, ``retries``, ``in_flight``, ``waiting``,
     ``paused_for`` (seconds of a Retry-After pause left), ``pauses``, ``throttled``,
-    ``refused`` and ``by_status`` (responses per status code).
+    ``refused``, ``by_status`` (responses per status code) and ``connections_replaced``
+    (HTTP/2 connections given up because cut-off requests held all their streams).
     """
 
     availability: float

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,11 +25,26 @@ from actors.connectors import (
     retry_after_seconds,
 )
 
+from ._clients import Clients, out_of_streams
 from ._messages import HttpRequest, HttpResponse
 from ._settings import HttpResource
 
 HTTP2 = importlib.util.find_spec("h2") is not None
 """Whether the ``h2`` package is installed (httpx speaks HTTP/2 only with it)."""
+
+
+def _trust(where: str, ca_file: str | None) -> ssl.SSLContext | bool:
+    """What httpx verifies servers with: the CAs in ``ca_file``, or the system's (True).
+
+    A file that cannot be read or holds no certificate is a ``ValueError`` naming the
+    setting and the path (a failed start, not a failure of every request later)."""
+    if not ca_file:
+        return True
+    try:
+        return ssl.create_default_context(cafile=os.path.expanduser(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"{where}.ca_file: cannot load CA certificates from {ca_file!r}: "
+                         f"{getattr(exc, 'strerror', None) or exc}") from None
 
 
 class Requester:
@@ -47,12 +64,14 @@ class Requester:
             scheme = settings.auth_scheme
             headers[settings.auth_header] = f"{scheme} {secret.value}" if scheme else secret.value
         self.http2 = settings.http2 and HTTP2
-        self.client = httpx.AsyncClient(
-            base_url=self.base, headers=headers, http2=self.http2,
+        verify = _trust(f"resources.{name}", settings.ca_file)
+        self.clients = Clients(lambda: httpx.AsyncClient(
+            base_url=self.base, headers=headers, http2=self.http2, verify=verify,
             follow_redirects=settings.follow_redirects,
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
             limits=httpx.Limits(max_connections=settings.max_connections,
-                                max_keepalive_connections=settings.max_keepalive))
+                                max_keepalive_connections=settings.max_keepalive)),
+            linger=settings.timeout)
         self.caller = ServiceCaller(f"{actor}:{name}", settings, guard, record)
         self.by_status: dict[str, int] = {}
 
@@ -87,8 +106,9 @@ class Requester:
 
         async def attempt(timeout: float) -> httpx.Response:
             limit = min(timeout, request_timeout)
+            client = self.clients.current
             try:
-                return await self.client.request(
+                return await client.request(
                     method, url, params=msg.params or None, headers=headers, content=content,
                     timeout=httpx.Timeout(limit, connect=min(limit, self.settings.connect_timeout)))
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
@@ -98,6 +118,11 @@ class Requester:
                 raise ServiceTimeout(self._text(f"no answer within {limit:.3g} s to {where}; it "
                                                 "may have acted on it", exc)) from None
             except httpx.TransportError as exc:
+                if out_of_streams(exc):  # refused before sending: see _clients
+                    self.clients.replace(client, f"HTTP actor {self.actor!r} resource {self.name!r}")
+                    raise ServiceUnavailable(self._text(f"no HTTP/2 stream left for {where} (not "
+                                                        "sent; a new connection is opened)", exc),
+                                             sent=False) from None
                 raise ServiceUnavailable(self._text(f"connection lost during {where}; it may have "
                                                     "acted on it", exc), sent=True) from None
 
@@ -142,8 +167,9 @@ class Requester:
 
     def statistics(self) -> dict[str, Any]:
         """This resource's counters and state, plain values."""
-        return {"base_url": self.base, **self.caller.statistics(), "by_status": dict(self.by_status)}
+        return {"base_url": self.base, **self.caller.statistics(), "by_status": dict(self.by_status),
+                "connections_replaced": self.clients.replaced}
 
     async def close(self) -> None:
-        """Close the connection pool."""
-        await self.client.aclose()
+        """Close the connection pools."""
+        await self.clients.close()

@@ -25,7 +25,10 @@ class HttpResource(ApiSettings):
     "" sends the key alone, e.g. ``X-Api-Key``). ``headers`` go with every request.
     ``methods`` lists the methods askers may use (empty: any). Connections are kept alive,
     at most ``max_connections`` (``max_keepalive`` of them idle); HTTP/2 is used when
-    ``http2`` is set and the ``h2`` package is installed (over TLS, where servers offer it).
+    ``http2`` is set and the ``h2`` package is installed (over TLS, where the server offers
+    it by ALPN: then concurrent requests share one connection as streams). ``ca_file`` names
+    a PEM file of the certificate authorities to trust for an ``https://`` base URL instead
+    of the system's (a private CA, a self-signed service); None: the system's.
     """
 
     headers: dict[str, str] = attrs.field(factory=dict)
@@ -36,6 +39,7 @@ class HttpResource(ApiSettings):
     max_connections: int = attrs.field(default=20, validator=_count(1))
     max_keepalive: int = attrs.field(default=10, validator=_count(0))
     follow_redirects: bool = False
+    ca_file: str | None = None
 
 
 def _resources(_: Any, attribute: attrs.Attribute[Any], value: dict[str, HttpResource]) -> None:
