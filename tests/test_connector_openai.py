@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -206,6 +208,84 @@ def test_a_stream_that_breaks_reports_the_error_after_its_pieces(
             pieces.append(piece)
     assert pieces == ["half"]
     assert caught.value.details["exception"] == "ServiceUnavailable"
+
+
+CHAT_COST = (4 * 2.0 + 3 * 8.0) / 1_000_000
+"""One chat of HI: 4 tokens read at $2 and 3 written at $8 per million (PRICES)."""
+
+
+def _usage(conn: Any) -> tuple[dict[str, Any], OpenAIStatistics]:
+    stats = conn.ask("openai", "actor.statistics", {}, timeout=5)
+    assert isinstance(stats, OpenAIStatistics)
+    return stats.models, stats
+
+
+def _incarnation(conn: Any) -> int:
+    return int(conn.status("openai").actors[0].incarnation)
+
+
+def test_tokens_and_cost_survive_a_restart(start_node: Callable[..., RunningNode],
+                                           api: ScriptedServer) -> None:
+    """Two chats and an embedding, then ``run_node.py restart openai``: the next incarnation
+    starts from the counts saved at the stop (no periodic saves: snapshot_interval 0), and
+    a third chat adds to them (3 chats: 12 tokens read, 9 written, 3 x $0.000032)."""
+    node = openai_node(start_node, api, snapshot_interval=0)
+    with node.connect() as conn:
+        conn.ask_many("openai", [Chat(HI), Chat(HI)], timeout=10)
+        conn.ask("openai", Embed(["a b", "c"], model="tiny-embed"), timeout=10)
+        before, stats = _usage(conn)
+        assert stats.unsaved == 3
+        assert node.cli("restart", "openai").returncode == 0
+        assert _incarnation(conn) == 2
+        restored, stats = _usage(conn)
+        assert restored == before and stats.unsaved == 0
+        assert stats.cost == pytest.approx(2 * CHAT_COST + 3 * 0.5 / 1_000_000)
+        conn.ask("openai", Chat(HI), timeout=10)
+        after, _ = _usage(conn)
+    assert {k: after["tiny-chat"][k] for k in ("requests", "prompt_tokens", "completion_tokens")} \
+        == {"requests": 3, "prompt_tokens": 12, "completion_tokens": 9}
+    assert after["tiny-chat"]["cost"] == pytest.approx(3 * CHAT_COST)
+    assert after["tiny-embed"] == before["tiny-embed"]
+
+
+def test_tokens_and_cost_survive_a_sigkill(start_node: Callable[..., RunningNode],
+                                           api: ScriptedServer) -> None:
+    """With snapshot_interval 0.2 the counts are saved while the actor runs: once the
+    statistics say nothing is unsaved, a SIGKILL of the actor's process loses none of
+    them, and the next chat adds to them."""
+    node = openai_node(start_node, api, snapshot_interval=0.2)
+    with node.connect() as conn:
+        conn.ask_many("openai", [Chat(HI)] * 3, timeout=10)
+        _eventually(lambda: _usage(conn)[1].unsaved == 0)
+        before, _ = _usage(conn)
+        os.kill(int(conn.status("openai").actors[0].pid), signal.SIGKILL)
+        _eventually(lambda: _incarnation(conn) == 2)
+        restored, _ = _usage(conn)
+        conn.ask("openai", Chat(HI), timeout=10)
+        after, _ = _usage(conn)
+    assert before["tiny-chat"]["requests"] == 3 and restored == before
+    assert (after["tiny-chat"]["requests"], after["tiny-chat"]["prompt_tokens"]) == (4, 16)
+    assert after["tiny-chat"]["cost"] == pytest.approx(4 * CHAT_COST)
+
+
+def test_a_saved_entry_of_another_shape_is_not_restored() -> None:
+    """Restoring keeps the entries that have the saved shape and skips the others (a negative
+    count, a bool, a cost that is not a number); another snapshot version restores nothing;
+    whether a model is priced follows today's prices, not the saved ones."""
+    from actors.connectors.openai import Price
+    from actors.connectors.openai._usage import Usage
+
+    good = {"requests": 2, "prompt_tokens": 8, "completion_tokens": 6, "cost": 0.000064}
+    saved = {"v": 1, "models": {"tiny-chat": good, "bad-count": {**good, "requests": -1},
+                                "bad-bool": {**good, "prompt_tokens": True},
+                                "bad-cost": {**good, "cost": "free"}, "not-a-row": 3}}
+    usage = Usage({"tiny": Price(prompt=1.0)})
+    assert usage.restore(saved) == 1
+    assert usage.snapshot() == {"tiny-chat": {**good, "priced": True}}
+    assert Usage({}).restore({**saved, "v": 2}) == 0
+    again = Usage({})
+    assert again.restore(usage.to_snapshot()[0]) == 1
+    assert again.snapshot() == {"tiny-chat": {**good, "priced": False}}
 
 
 def _report(conn: Any, op: str) -> Any:

@@ -28,7 +28,7 @@ from ._messages import (
 )
 from ._settings import OpenAISettings
 from ._streams import Streams
-from ._usage import Usage
+from ._usage import Usage, UsageSaver
 
 
 class OpenAIActor(ServiceActor):
@@ -38,9 +38,22 @@ class OpenAIActor(ServiceActor):
     settings_class = OpenAISettings
     quiet_loggers = ("openai", "httpx", "httpx2", "httpcore", "httpcore2")
 
+    def on_start(self) -> None:
+        super().on_start()
+        self.saver = UsageSaver(self.usage, self.context.save_snapshot,
+                                self.context.settings.snapshot_interval, self.name)
+        self.saver.start()
+
+    def on_stop(self) -> None:
+        try:
+            super().on_stop()
+        finally:
+            self.saver.stop()
+
     async def open_clients(self) -> None:
         s: OpenAISettings = self.context.settings
         self.usage = Usage(s.prices)
+        self.usage.restore(self.context.snapshot)
         self.api = Api(self.name, s, self.guard, self.redactor, self.record)
         self.streams = Streams(self.api, self.usage, self.record)
 
@@ -94,4 +107,5 @@ class OpenAIActor(ServiceActor):
             base_url=self.context.settings.base_url,
             availability=0.0 if api["state"] == "open" else 1.0, requests=api["calls"],
             errors=api["failures"], streams=self.streams.open_count(),
-            cost=self.usage.total_cost(), models=self.usage.snapshot(), api=api)
+            cost=self.usage.total_cost(), models=self.usage.snapshot(), api=api,
+            unsaved=self.saver.unsaved)

@@ -109,7 +109,10 @@ class Embeddings:
 class OpenAIStatistics:
     """The actor's counters (its ``actor.statistics`` answer): ``availability`` is 0.0 while
     the API's circuit is open; ``models`` holds per model ``requests``, ``prompt_tokens``,
-    ``completion_tokens`` and ``cost`` (USD); ``api`` the resource's call counters."""
+    ``completion_tokens`` and ``cost`` (USD), counted since the first incarnation (carried
+    across restarts by the actor's snapshot); ``unsaved`` is how many requests were counted
+    since the last snapshot the node confirmed (what a SIGKILL now would lose); ``api`` the
+    resource's call counters (this incarnation's)."""
 
     base_url: str
     availability: float
@@ -119,3 +122,4 @@ class OpenAIStatistics:
     cost: float
     models: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     api: dict[str, Any] = attrs.field(factory=dict)
+    unsaved: int = 0

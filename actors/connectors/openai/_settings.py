@@ -23,6 +23,12 @@ def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
         raise ValueError(f"{attribute.name}: expected a finite number > 0, got {value!r}")
 
 
+def _at_least_zero(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            math.isfinite(value) and value >= 0):
+        raise ValueError(f"{attribute.name}: expected a finite number of seconds >= 0, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class Price:
     """What a model costs, in USD per million tokens read (``prompt``) and written
@@ -42,6 +48,8 @@ class OpenAISettings(ApiSettings):
     pulled for ``stream_idle_timeout`` seconds is cancelled (its HTTP stream closed, so it
     costs no more tokens); at most ``max_streams`` run at once. ``breaker`` names the
     node's breaker actor (None: unguarded); the API is breaker resource ``<actor>:api``.
+    Tokens and cost are saved for the next incarnation every ``snapshot_interval`` seconds
+    when they changed, and at a normal stop (0: only at the stop).
     """
 
     base_url: str = "https://api.openai.com/v1"
@@ -50,4 +58,5 @@ class OpenAISettings(ApiSettings):
     prices: dict[str, Price] = attrs.field(factory=dict)
     stream_idle_timeout: float = attrs.field(default=30.0, validator=_positive)
     max_streams: int = 100
+    snapshot_interval: float = attrs.field(default=5.0, validator=_at_least_zero)
     breaker: str | None = "breaker"
