@@ -113,6 +113,9 @@ def build_settings(cls: type[Actor], settings: dict[str, Any], where: str) -> An
 
 
 def _die_with_parent() -> None:
+    # the forkserver runs with SIGTERM blocked (supervisor._process) and its children
+    # inherit that mask: a host takes SIGTERM as its order to stop
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

@@ -222,6 +222,7 @@ class Node:
                 kill_process(worker.process)
                 worker.process.join(5.0)
             worker.discard_standby()
+        self.launcher.close()
         self.ctx.destroy(linger=0)  # every socket of the loop: front door, control, events
         shutil.rmtree(self.run_dir, ignore_errors=True)
         signal.set_wakeup_fd(-1)

@@ -10,8 +10,12 @@ import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.forkserver
+import multiprocessing.resource_tracker
 import os
+import select
 import signal
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Final
@@ -46,19 +50,58 @@ class Launcher:
 
     def start(self, spec: HostSpec, snapshot: bytes | None) -> BaseProcess:
         """Start a host process for ``spec``; returns once the child exists."""
-        process = self._ctx.Process(target=host_main, args=(spec.to_json(), snapshot),
-                                    name=f"actor-{spec.name}-{spec.incarnation}", daemon=False)
-        process.start()
-        return process
+        return self._started(lambda: self._ctx.Process(
+            target=host_main, args=(spec.to_json(), snapshot),
+            name=f"actor-{spec.name}-{spec.incarnation}", daemon=False))
 
     def start_standby(self, name: str) -> Standby:
         """Fork a host that waits for its orders: a restart then skips the fork."""
         orders, child_end = self._ctx.Pipe(duplex=False)
-        process = self._ctx.Process(target=host_standby, args=(orders,),
-                                    name=f"actor-{name}-standby", daemon=False)
-        process.start()
+        process = self._started(lambda: self._ctx.Process(
+            target=host_standby, args=(orders,), name=f"actor-{name}-standby", daemon=False))
         orders.close()
         return Standby(process, child_end)
+
+    def _started(self, make: Callable[[], BaseProcess]) -> BaseProcess:
+        """``make()`` started from the forkserver, which is started first if need be.
+
+        The forkserver starts with SIGTERM blocked (hosts unblock it): a SIGTERM sent to
+        the node's whole process group, as systemd's default ``KillMode`` does, must not
+        end it, since every host dies with it (``PR_SET_PDEATHSIG``) before the node can
+        stop them in order. A forkserver that died (killed, OOM) is reaped first so that
+        multiprocessing starts a new one: left alone, it would try the dead one's address.
+        """
+        _reap_dead_forkserver()
+        process = make()
+        # started apart first: starting it unblocks SIGTERM in the caller, whatever was blocked
+        multiprocessing.resource_tracker.ensure_running()
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            try:
+                process.start()
+            except (OSError, EOFError):
+                if not _reap_dead_forkserver():
+                    raise
+                process = make()
+                process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        return process
+
+    def close(self) -> None:
+        """End the forkserver and multiprocessing's resource tracker once every host is
+        gone (node shutdown): left alone they notice the node's exit up to a second after
+        it, and no process of a node may outlive it."""
+        for helper, pid_attr in ((multiprocessing.forkserver._forkserver, "_forkserver_pid"),
+                                 (multiprocessing.resource_tracker._resource_tracker, "_pid")):
+            pid = getattr(helper, pid_attr, None)  # stdlib privates: absent, nothing to end
+            if isinstance(pid, int):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)  # neither holds anything of ours
+            stop = getattr(helper, "_stop", None)
+            if callable(stop):
+                with contextlib.suppress(OSError):
+                    stop()  # closes our end and reaps it
 
 
 class Standby:
@@ -150,3 +193,22 @@ def exit_cause(exitcode: int | None, *, stopping: bool, killed_for: str | None) 
         except ValueError:
             return f"killed by signal {-exitcode}"
     return f"exit code {exitcode}"
+
+
+def _reap_dead_forkserver() -> bool:
+    """If the forkserver has died, reap it and forget it (the next start starts another);
+    whether it had. Dead means the read end of its "alive" pipe, which only it holds, is
+    closed: a poll of our write end reports POLLERR (nothing is written, so nothing reaches
+    a live one). Reads multiprocessing's private state; where it differs, nothing is done."""
+    server = multiprocessing.forkserver._forkserver
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    stop = getattr(server, "_stop", None)
+    if not isinstance(fd, int) or not callable(stop):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    if not any(events & select.POLLERR for _, events in poller.poll(0)):
+        return False
+    log.warning("the forkserver has died (hosts forked from it died with it); starting another")
+    stop()  # closes our end of its pipe, reaps it
+    return True

@@ -82,10 +82,28 @@ class Worker:
         self._start_waiters = [done]
         standby, self._standby = self._standby, None
         process = standby.activate(spec, self.snapshot) if standby is not None else None
-        self.process = process or self.runtime.launch(spec, self.snapshot)
+        try:
+            self.process = process or self.runtime.launch(spec, self.snapshot)
+        except (OSError, EOFError) as exc:  # no process could be made: a failed start
+            self._launch_failed(f"start_error: no host process could be started: "
+                                f"{type(exc).__name__}: {exc}")
+            return
         self.runtime.watch(self)
         incarnation = self.incarnation
         self.runtime.call_later(START_TIMEOUT, lambda: self._start_overdue(incarnation))
+
+    def _launch_failed(self, cause: str) -> None:
+        """Fail the start under way without a process (fork refused, forkserver gone):
+        its waiters hear False from the loop, as after a host that died starting."""
+        log.error("supervisor report: supervisor=%r context=start_error reason=%r offender=%r "
+                  "incarnation=%d", self.parent.name, cause, self.name, self.incarnation)
+        self.state, self.process, self.start_failure = "stopped", None, cause
+        waiters, self._start_waiters = self._start_waiters, []
+
+        def failed() -> None:
+            for waiter in waiters:
+                waiter(False)
+        self.runtime.call_later(0.0, failed)
 
     def _start_overdue(self, incarnation: int) -> None:
         if self.state == "starting" and self.incarnation == incarnation and not self._kill_reason:
@@ -101,7 +119,11 @@ class Worker:
         log.info("started actor %r incarnation %d pid %d at %s (supervisor %r)",
                  self.name, self.incarnation, pid, endpoint, self.parent.name)
         if self.spec.warm_standby and self._standby is None:
-            self._standby = self.runtime.launch_standby(self.name)
+            try:
+                self._standby = self.runtime.launch_standby(self.name)
+            except (OSError, EOFError) as exc:  # the next restart forks instead
+                log.warning("no warm standby for actor %r: %s: %s", self.name,
+                            type(exc).__name__, exc)
         self.runtime.publish("lifecycle.started", {
             "name": self.name, "incarnation": self.incarnation, "event": "started",
             "pid": pid, "cause": ""})
