@@ -285,6 +285,10 @@ def cmd_profile(args: argparse.Namespace) -> int:
     with _open(args, args.actor) as node:
         while True:
             report = _ask(node, args, args.actor, "profiler.report", {})
+            windows = list(report.get("windows", []))
+            if args.window is not None and windows and args.window not in windows:
+                raise UsageError(f"--window {args.window!r} is not a window of profiler "
+                                 f"{args.actor!r}; it keeps: {', '.join(windows)}")
             print(render_top(report, window=args.window), flush=True)
             if not args.watch:
                 return EXIT_OK

@@ -289,3 +289,14 @@ def test_health_says_which_children_it_left_out(start_node: Callable[..., Runnin
     result = eventually(left_out, timeout=10.0, interval=0.2)
     assert result is not None and result.returncode == 0, result
     assert "ready: yes" in result.stdout
+
+
+def test_profile_window_it_does_not_keep_is_a_usage_error(start_node: Callable[..., RunningNode]) -> None:
+    """``profile --window bogus`` says which windows the profiler keeps (exit 2), instead of
+    printing empty tables as if nothing had been measured."""
+    node = start_node({"children": [{"name": "profiler", "actor": "profiler"},
+                                    {"name": "echo", "actor": "echo"}]})
+    result = node.cli("profile", "--window", "bogus")
+    assert result.returncode == 2, result
+    assert "--window 'bogus'" in result.stderr and "1m" in result.stderr
+    assert node.cli("profile", "--window", "1m").returncode == 0
