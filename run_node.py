@@ -186,6 +186,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: bad config: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        os.makedirs(config.data_dir, exist_ok=True)
+    except OSError as exc:
+        print(f"error: data_dir {os.path.abspath(config.data_dir)!r} cannot be created: "
+              f"{exc.strerror}; set data_dir in the config or AGENTCELL_DATA_DIR",
+              file=sys.stderr)
+        return EXIT_USAGE
     if args.log_file is not None:
         _log_to(args.log_file)
     try:

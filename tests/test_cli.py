@@ -300,3 +300,15 @@ def test_profile_window_it_does_not_keep_is_a_usage_error(start_node: Callable[.
     assert result.returncode == 2, result
     assert "--window 'bogus'" in result.stderr and "1m" in result.stderr
     assert node.cli("profile", "--window", "1m").returncode == 0
+
+
+def test_data_dir_that_cannot_be_made_is_a_usage_error(tmp_path: Path) -> None:
+    """A ``data_dir`` that cannot be created (under a file, in /proc) is one line and exit 2,
+    before anything starts, not a traceback."""
+    (tmp_path / "a-file").write_text("")
+    config = tmp_path / "node.json"
+    config.write_text(json.dumps({"data_dir": str(tmp_path / "a-file" / "data"),
+                                  "children": [{"name": "echo", "actor": "echo"}]}))
+    result = cli("--config", str(config), "--endpoint", f"tcp://127.0.0.1:{free_port()}")
+    assert result.returncode == 2, result
+    assert "data_dir" in one_line_error(result.stderr)
