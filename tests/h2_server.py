@@ -9,6 +9,7 @@ it), counts the requests in hand at once, and notices streams the client reset.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -38,9 +39,15 @@ class Seen:
     at: float
 
 
+GATHER_TIMEOUT = 10.0
+"""Seconds a ``/gather`` request waits for the others before it answers anyway."""
+
+
 class H2Server:
     """Serves ``/slow?s=N`` (answers after N seconds, or notes that the client reset the
-    stream first) and anything else (answers at once), all as JSON with the HTTP version.
+    stream first), ``/gather?n=N`` (answers once N ``/gather`` requests are in hand at the
+    same time, or after GATHER_TIMEOUT) and anything else (answers at once), all as JSON
+    with the HTTP version.
 
     ``ca_file`` is the PEM of the CA that signed the server's certificate for 127.0.0.1.
     """
@@ -67,6 +74,7 @@ class H2Server:
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
+        self._barriers: dict[int, asyncio.Barrier] = {}
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(config,), name="h2-server",
                                         daemon=True)
@@ -105,8 +113,11 @@ class H2Server:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            query = parse_qs(scope["query_string"].decode())
+            if path.startswith("/gather"):
+                await self._gather(int(query["n"][0]))
             if path.startswith("/slow"):
-                seconds = float(parse_qs(scope["query_string"].decode()).get("s", ["0.3"])[0])
+                seconds = float(query.get("s", ["0.3"])[0])
                 if not await self._wait_unless_reset(receive, seconds):
                     with self._lock:
                         self.reset.append(path)
@@ -118,6 +129,12 @@ class H2Server:
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    async def _gather(self, n: int) -> None:
+        """Wait until ``n`` gathering requests are in hand at once (this one included)."""
+        barrier = self._barriers.setdefault(n, asyncio.Barrier(n))
+        with contextlib.suppress(TimeoutError, asyncio.BrokenBarrierError):
+            await asyncio.wait_for(barrier.wait(), GATHER_TIMEOUT)
 
     @staticmethod
     async def _wait_unless_reset(receive: Receive, seconds: float) -> bool:

@@ -56,18 +56,19 @@ def h2_node(start_node: Callable[..., RunningNode], h2: Callable[..., H2Server],
 
 def test_concurrent_asks_are_streams_of_one_http2_connection(
         h2_node: Callable[..., RunningNode], h2: Callable[..., H2Server]) -> None:
-    """Eight slow asks sent at once from a cold start: the server sees each as HTTP/2, all
-    eight in hand at the same time, and all on one TCP connection (one client address) —
-    with HTTP/1.1 eight requests in hand at once would need eight connections."""
+    """Eight asks sent at once from a cold start, each answered only once the server holds
+    all eight: the server sees each as HTTP/2, all eight in hand at the same time, and all
+    on one TCP connection (one client address) — with HTTP/1.1 eight requests in hand at
+    once would need eight connections."""
     server = h2()
     node = h2_node(server)
     with node.connect() as conn:
-        replies = conn.ask_many("http", [HttpRequest("slow", params={"s": 0.6})] * 8, timeout=15)
+        replies = conn.ask_many("http", [HttpRequest("gather", params={"n": 8})] * 8, timeout=15)
         stats = conn.ask("http", "actor.statistics", {}, timeout=5)
     assert all(isinstance(r, HttpResponse) and r.status == 200 for r in replies)
     assert {r.http_version for r in replies} == {"HTTP/2"}
     assert {r.json["http_version"] for r in replies} == {"2"}
-    assert server.versions() == {"2"} and len(server.got("/slow")) == 8
+    assert server.versions() == {"2"} and len(server.got("/gather")) == 8
     assert server.max_in_flight == 8
     assert len(server.connections()) == 1, server.connections()
     assert isinstance(stats, HttpStatistics) and stats.http2
@@ -75,12 +76,13 @@ def test_concurrent_asks_are_streams_of_one_http2_connection(
 
 def test_concurrency_limit_holds_over_http2(h2_node: Callable[..., RunningNode],
                                             h2: Callable[..., H2Server]) -> None:
-    """With concurrency 2, six asks at once never put more than two streams in the server's
-    hands, though one connection could carry all six."""
+    """With concurrency 2, six asks at once (each answered once the server holds two) never
+    put more than two streams in the server's hands, though one connection could carry all
+    six."""
     server = h2()
     node = h2_node(server, concurrency=2)
     with node.connect() as conn:
-        replies = conn.ask_many("http", [HttpRequest("slow", params={"s": 0.3})] * 6, timeout=15)
+        replies = conn.ask_many("http", [HttpRequest("gather", params={"n": 2})] * 6, timeout=15)
     assert [r.status for r in replies] == [200] * 6
     assert server.max_in_flight == 2 and len(server.connections()) == 1
     assert server.versions() == {"2"}
