@@ -66,13 +66,15 @@ class _DeferredDone:
 class HostCounters:
     """What the host reports in heartbeats; written by the actor thread only."""
 
-    __slots__ = ("bad_input", "busy_since", "errors", "handled")
+    __slots__ = ("bad_input", "busy_since", "errors", "handled", "inbox")
 
     def __init__(self) -> None:
         self.handled = 0
         self.errors = 0
         self.bad_input = 0
         self.busy_since = 0.0
+        self.inbox: SocketInbox | None = None
+        """The actor's inbox, for the mailbox figure (:meth:`SocketInbox.take_waiting`)."""
 
 
 class BridgeActor(pykka.ThreadingActor):
@@ -92,6 +94,7 @@ class BridgeActor(pykka.ThreadingActor):
         super().__init__()
         self._inbox = typing.cast(SocketInbox, self.actor_inbox)
         self._inbox.attach(socket)
+        counters.inbox = self._inbox
         self._actor = actor
         self._socket = socket
         self._name = actor.context.name

@@ -275,8 +275,9 @@ class _ControlLoop:
 
     def _heartbeat(self, control: zmq.Socket[bytes], c: HostCounters) -> None:
         busy = time.monotonic() - c.busy_since if c.busy_since else 0.0
+        waiting = c.inbox.take_waiting() if c.inbox is not None else 0
         self._send(control, HostHeartbeat(self.spec.name, self.spec.incarnation, busy,
-                                          c.handled, c.errors, c.bad_input))
+                                          c.handled, c.errors, c.bad_input, waiting))
 
     def _send(self, control: zmq.Socket[bytes], msg: Any) -> None:
         control.send(encode(Envelope("tell", 0, "node", type_tag(msg), to_wire(msg))))

@@ -85,6 +85,9 @@ class ActorStatus:
     restarts: int
     endpoint: str
     supervisor: str
+    mailbox: int = 0
+    """The most messages found waiting in the actor's mailbox at once during its last
+    heartbeat interval (0: none waited); see ``mailbox_size`` for the capacity."""
 
 
 @message("node.status_reply")
@@ -140,3 +143,5 @@ class HostHeartbeat:
     handled: int
     errors: int
     bad_input: int
+    mailbox: int = 0
+    """The most messages found waiting in the mailbox at once since the last heartbeat."""

@@ -56,7 +56,8 @@ class ControlChannel:
             worker = self._current(beat.name, beat.incarnation)
             if worker is not None:
                 worker.heartbeat(beat.busy_for, {"handled": beat.handled, "errors": beat.errors,
-                                                 "bad_input": beat.bad_input})
+                                                 "bad_input": beat.bad_input,
+                                                 "mailbox": beat.mailbox})
         elif type_ == "host.ready":
             ready = from_wire(HostReady, body)
             worker = self._current(ready.name, ready.incarnation)

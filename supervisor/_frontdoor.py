@@ -210,7 +210,8 @@ class FrontDoor:
         rows = [ActorStatus(w.name, w.state, w.pid, w.incarnation,
                             round(now - w.started_at, 3) if w.state == "running" else 0.0,
                             w.counters["handled"], w.counters["errors"], w.counters["bad_input"],
-                            w.restarts, w.endpoint, w.parent.name) for w in workers]
+                            w.restarts, w.endpoint, w.parent.name,
+                            w.counters.get("mailbox", 0)) for w in workers]
         return StatusReply(rows, self.node.bad_input)
 
     def _stop(self, _: Any) -> Ok:

@@ -81,3 +81,15 @@ def test_local_envelopes_come_before_wire_messages(wired):
     assert inbox.get() == "local"
     message = inbox.get().message
     assert isinstance(message, WireFrames) and message.frames[-1] == b"wire"
+
+
+def test_take_waiting_is_the_longest_run_found_queued(wired):
+    """Five messages queued at once: the first is taken, four were waiting behind it; the
+    figure is reset by reading it."""
+    inbox, dealer = wired
+    for i in range(5):
+        dealer.send(b"m%d" % i)
+    kinds = [type(inbox.get().message) for _ in range(5)]
+    assert kinds == [WireFrames] * 5
+    assert inbox.take_waiting() == 4
+    assert inbox.take_waiting() == 0

@@ -157,3 +157,19 @@ def test_sigkill_shows_as_a_restart_within_one_second(metrics_node: tuple[Runnin
                                     "agentcell_actor_restarts_total", actor="echo") == 1,
                       timeout=1.0)
     assert seen, f"no restart on /metrics {time.monotonic() - killed:.2f} s after the SIGKILL"
+
+
+def test_mailbox_backlog_shows_in_status_and_metrics(start_node: Callable[..., RunningNode]) -> None:
+    """Tells queued behind a slow handler are counted as waiting at the next heartbeat."""
+    port = free_port()
+    node = start_node({"metrics": {"port": port}, "children": [
+        {"name": "chaos", "actor": "chaos", "heartbeat_interval": 0.5}]})
+    with node.connect() as conn:
+        conn.tell("chaos", "chaos.fail", {"how": "sleep", "seconds": 0.5})
+        for _ in range(10):
+            conn.tell("chaos", "chaos.count", {})
+        # the run ends within one heartbeat interval, whose report holds all ten
+        seen = eventually(lambda: conn.status("chaos").actors[0].mailbox == 10, timeout=10)
+    assert seen, "the ten counts queued behind the sleep were not reported"
+    families = scrape(f"http://127.0.0.1:{port}/metrics")
+    assert families["agentcell_actor_mailbox_waiting"].type == "gauge"

@@ -57,6 +57,9 @@ def actor_families(state: NodeState) -> Iterator[Metric]:
                                     "Number of the actor's current incarnation", labels=["actor"])
     uptime = GaugeMetricFamily("agentcell_actor_uptime_seconds",
                                "Seconds since the current incarnation started", labels=["actor"])
+    waiting = GaugeMetricFamily("agentcell_actor_mailbox_waiting",
+                                "Most messages found waiting in the mailbox at once during the "
+                                "last heartbeat interval", labels=["actor"])
     for row in state.actors:
         for s in ACTOR_STATES:
             states.add_metric([row.name, s], 1 if row.state == s else 0)
@@ -64,7 +67,8 @@ def actor_families(state: NodeState) -> Iterator[Metric]:
             family.add_metric([row.name], getattr(row, key))
         incarnation.add_metric([row.name], row.incarnation)
         uptime.add_metric([row.name], row.uptime)
-    yield from (states, *counters.values(), incarnation, uptime)
+        waiting.add_metric([row.name], row.mailbox)
+    yield from (states, *counters.values(), incarnation, uptime, waiting)
     yield CounterMetricFamily("agentcell_node_bad_input",
                               "Messages the node's front door refused as bad input",
                               value=state.node_bad_input)

@@ -30,6 +30,8 @@ class ActorRow:
     pid: int | None
     incarnation: int
     restarts: int
+    mailbox: int = 0
+    """Most messages found waiting at once during the last heartbeat interval."""
     status: str = "-"
     score: float | None = None
     rate: float | None = None
@@ -41,13 +43,13 @@ class ActorRow:
     def cells(self) -> tuple[str, ...]:
         """The row's text, column by column (see :data:`ACTOR_COLUMNS`)."""
         return (self.name, self.state, str(self.pid or "-"), str(self.incarnation),
-                str(self.restarts), self.status,
+                str(self.restarts), str(self.mailbox), self.status,
                 "-" if self.score is None else f"{self.score:.1f}",
                 "-" if self.rate is None else f"{self.rate:.1f}",
                 "-" if self.p99 is None else _ms(self.p99), str(self.alerts or ""))
 
 
-ACTOR_COLUMNS: Final = ("NAME", "STATE", "PID", "INC", "RESTARTS", "HEALTH", "SCORE",
+ACTOR_COLUMNS: Final = ("NAME", "STATE", "PID", "INC", "RESTARTS", "MAILBOX", "HEALTH", "SCORE",
                         "HANDLED/S", "P99", "ALERTS")
 
 
@@ -74,7 +76,7 @@ class TopModel:
         for a in state.actors:
             c = health.get(a.name)
             rows[a.name] = ActorRow(
-                a.name, a.state, a.pid, a.incarnation, a.restarts,
+                a.name, a.state, a.pid, a.incarnation, a.restarts, a.mailbox,
                 status=c.status if c else "-", score=c.score if c else None,
                 rate=_rate(before, a.name, a.incarnation, a.handled, state.at),
                 p99=p99.get(a.name), alerts=sum(1 for al in state.alerts if al.component == a.name))

@@ -54,7 +54,7 @@ function drawTree(data) {
       rows.push(el("tr", { class: "supervisor", "data-supervisor": node.name },
         el("td", {}, `${pad}${node.name}`), el("td", {}, badge(node.state)),
         el("td", { colSpan: 2, class: "muted" }, `supervisor ${node.strategy}`),
-        el("td", {}, node.restarts), el("td", { colSpan: 3, class: "muted" }, `intensity ${node.intensity}`)));
+        el("td", {}, node.restarts), el("td", { colSpan: 4, class: "muted" }, `intensity ${node.intensity}`)));
       for (const child of node.children || []) walk(child, depth + 1);
       return;
     }
@@ -65,7 +65,8 @@ function drawTree(data) {
     rows.push(el("tr", { "data-actor": node.name },
       el("td", { class: "name" }, `${pad}${node.name}`), el("td", { class: "state" }, badge(a.state)),
       el("td", { class: "pid" }, a.pid ?? "-"), el("td", { class: "inc" }, a.incarnation),
-      el("td", { class: "restarts" }, a.restarts), el("td", { class: "health" }, c ? badge(c.status) : "-"),
+      el("td", { class: "restarts" }, a.restarts), el("td", { class: "mailbox" }, a.mailbox ?? 0),
+      el("td", { class: "health" }, c ? badge(c.status) : "-"),
       el("td", { class: "score" }, c ? c.score.toFixed(1) : "-"), actions));
   };
   walk(data.tree, 0);
