@@ -17,6 +17,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Header, Input, Label
 
 from actors import Connection, connect
@@ -57,6 +58,7 @@ class TopApp(App[None]):
         self._reader: NodeReader | None = None
         self._feed: EventFeed | None = None
         self._read_lock = threading.Lock()
+        self._again = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -111,17 +113,25 @@ class TopApp(App[None]):
 
     @work(thread=True, exclusive=False, group="read")
     def refresh_state(self) -> None:
-        """One read of the node on a worker thread (reads never overlap), then draw it."""
+        """Read the node on a worker thread, then draw it. Reads never overlap: one asked
+        for while another runs makes that one read again when it ends, so an event never
+        leaves the screen with a read that began before it."""
+        self._again = True
+        while self._again and self._read_lock.acquire(blocking=False):
+            try:
+                while self._again:
+                    self._again = False
+                    self._read_once()
+            finally:
+                self._read_lock.release()  # then look again: one may have been asked for
+
+    def _read_once(self) -> None:
         assert self._reader is not None
-        if not self._read_lock.acquire(blocking=False):
-            return
         try:
             state: NodeState | None = self._reader.read(window=self.window, tree=False)
             error = ""
         except (CellphoneError, TimeoutError) as exc:
             state, error = None, f"{type(exc).__name__}: {exc}"
-        finally:
-            self._read_lock.release()
         self.call_from_thread(self.show, state, error)
 
     def show(self, state: NodeState | None, error: str) -> None:
@@ -140,7 +150,14 @@ class TopApp(App[None]):
 
     # -- drawing -------------------------------------------------------------------------
     def redraw(self) -> None:
-        """Put the model into the tables, keeping each table's selected row."""
+        """Put the model into the tables, keeping each table's selected row (nothing once
+        the screen is being taken down: a read may end after that)."""
+        try:
+            self._draw()
+        except NoMatches:
+            return
+
+    def _draw(self) -> None:
         rows = self.model.actor_rows()
         _fill(self.query_one("#actors", DataTable), [(r.name, r.cells()) for r in rows])
         _fill(self.query_one("#alerts", DataTable), [(r[0], r) for r in self.model.alert_rows()])
