@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import zmq
 
-from actors import Connection, connect, subscribe_confirmed
+from actors import Connection, connect
 from messages import (
     DEFAULT_MAX_MESSAGE_BYTES,
     KIND_ASK,
@@ -37,9 +37,14 @@ from messages import (
     DeadlineExpired,
     Envelope,
     ProtocolError,
+    RestartChild,
+    StartChild,
+    StopChild,
+    TreeRequest,
     decode,
     encode,
     to_wire,
+    type_tag,
 )
 from supervisor import DEFAULT_ENDPOINT, Node, check_endpoint, load_config
 
@@ -111,10 +116,13 @@ def _open(args: argparse.Namespace, actor: str | None = None) -> Connection:
     return conn
 
 
-def _ask(conn: Connection, args: argparse.Namespace, actor: str, tag: str, body: Any) -> Any:
-    """Ask ``actor``; a timeout becomes ``ActorSilent`` naming the actor and its state."""
+def _ask(conn: Connection, args: argparse.Namespace, actor: str, message: Any,
+         body: Any = None) -> Any:
+    """Ask ``actor`` (a message object, or a tag with a ``body``); a timeout becomes
+    ``ActorSilent`` naming the actor and its state."""
+    tag = message if isinstance(message, str) else type_tag(message)
     try:
-        return conn.ask(actor, tag, body, timeout=args.timeout)
+        return conn.ask(actor, message, body, timeout=args.timeout)
     except TimeoutError as exc:
         if actor == "node":
             raise ActorSilent(f"the node at {args.endpoint} answered, then did not answer {tag!r} "
@@ -248,10 +256,10 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_child(args: argparse.Namespace) -> int:
-    command = {"restart": "node.restart", "stop-child": "node.stop_child",
-               "start-child": "node.start_child"}[args.command]
+    command = {"restart": RestartChild, "stop-child": StopChild,
+               "start-child": StartChild}[args.command](args.name)
     with _open(args) as node:
-        reply = _ask(node, args, "node", command, {"name": args.name})
+        reply = _ask(node, args, "node", command)
     print(reply.detail if hasattr(reply, "detail") else _dump(reply))
     return EXIT_OK
 
@@ -265,7 +273,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 def cmd_tree(args: argparse.Namespace) -> int:
     with _open(args) as node:
-        tree = _ask(node, args, "node", "node.tree", {})
+        tree = _ask(node, args, "node", TreeRequest())
     print(json.dumps(tree, indent=2) if args.json else "\n".join(draw_tree(tree)))
     return EXIT_OK
 
@@ -345,33 +353,23 @@ def cmd_top(args: argparse.Namespace) -> int:
 
 def cmd_events(args: argparse.Namespace) -> int:
     with _open(args) as node:
-        events_endpoint = node.about().events
-    ctx = zmq.Context()
-    sub = ctx.socket(zmq.SUB)
-    sub.linger = 0
-    sub.connect(events_endpoint)
-    if not subscribe_confirmed(sub, args.topic.encode()):
-        print(f"warning: the node at {events_endpoint} did not confirm the subscription",
-              file=sys.stderr)
-    print(f"# events from {events_endpoint} (topic prefix {args.topic!r}); Ctrl-C to stop",
-          file=sys.stderr, flush=True)
-    seen = 0
-    try:
-        while args.count is None or seen < args.count:
-            if not sub.poll(1000):
-                continue
-            frames = sub.recv_multipart()
-            env = decode(frames[-1])
-            if env.type == "node.welcome":
-                continue
-            print(json.dumps(event_line(env.type, env.body, time.time()), default=_json_default),
-                  flush=True)
-            seen += 1
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sub.close()
-        ctx.term()
+        reader = node.subscribe(args.topic)
+    with reader:
+        if not reader.confirmed:
+            print(f"warning: the node at {reader.endpoint} did not confirm the subscription",
+                  file=sys.stderr)
+        print(f"# events from {reader.endpoint} (topic prefix {args.topic!r}); Ctrl-C to stop",
+              file=sys.stderr, flush=True)
+        seen = 0
+        try:
+            while args.count is None or seen < args.count:
+                event = reader.next(1.0)
+                if event is not None:
+                    print(json.dumps(event_line(event.topic, event.body, time.time()),
+                                     default=_json_default), flush=True)
+                    seen += 1
+        except KeyboardInterrupt:
+            pass
     return EXIT_OK
 
 

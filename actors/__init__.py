@@ -8,24 +8,34 @@ from ._actor import Actor, ActorContext, handler
 from ._async_client import AsyncConnection, connect_async
 from ._builtins import BUILTIN_ACTORS
 from ._client import Connection, ConnectionStatistics, Reply, connect
+from ._events import AsyncEventReader, EventReader, NodeEvent, read_event, subscribe_confirmed
 from ._host import HostSpec, build_settings, host_main, host_standby, load_actor_class
-from ._wire import subscribe_confirmed
+from ._transport import bind_socket, bound_endpoint, close_context, connect_socket, new_context
 
 __all__ = [
     "BUILTIN_ACTORS",
     "Actor",
     "ActorContext",
     "AsyncConnection",
+    "AsyncEventReader",
     "Connection",
     "ConnectionStatistics",
+    "EventReader",
     "HostSpec",
+    "NodeEvent",
     "Reply",
+    "bind_socket",
+    "bound_endpoint",
     "build_settings",
+    "close_context",
     "connect",
     "connect_async",
+    "connect_socket",
     "handler",
     "host_main",
     "host_standby",
     "load_actor_class",
+    "new_context",
+    "read_event",
     "subscribe_confirmed",
 ]

@@ -38,16 +38,14 @@ from messages import (
 )
 
 from ._client import CLOSE_LINGER, DEFAULT_SEND_HWM, Reply
-from ._sockets import RECONNECT_INTERVAL_MAX_MS, RECONNECT_INTERVAL_MS
+from ._events import AsyncEventReader
+from ._transport import close_context, connect_socket, new_async_context
 from ._wire import (
-    SUBSCRIBE_TIMEOUT,
-    WELCOME_TOPIC,
     IncarnationCache,
     check_timeout,
     deadline_after,
     encode_checked,
     outgoing,
-    parse_lifecycle,
     reply_value,
 )
 
@@ -69,8 +67,9 @@ class AsyncConnection:
         self.default_timeout = check_timeout(timeout)
         self.max_message_bytes = max_message_bytes
         self._send_hwm = send_hwm
-        self._ctx = zmq.asyncio.Context()
+        self._ctx = new_async_context()
         self._sockets: dict[str, zmq.asyncio.Socket] = {}
+        self._events: AsyncEventReader | None = None
         self._pending: dict[int, _Pending] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._cache = IncarnationCache()
@@ -173,7 +172,9 @@ class AsyncConnection:
                 await task
         for socket in self._sockets.values():
             socket.close(linger=int(CLOSE_LINGER * 1000))
-        self._ctx.term()
+        if self._events is not None:
+            self._events.close()
+        close_context(self._ctx, linger_ms=int(CLOSE_LINGER * 1000))
 
     async def __aenter__(self) -> AsyncConnection:
         return self
@@ -184,12 +185,7 @@ class AsyncConnection:
     def _socket(self, endpoint: str) -> zmq.asyncio.Socket:
         socket = self._sockets.get(endpoint)
         if socket is None:
-            socket = self._ctx.socket(zmq.DEALER)
-            socket.linger = 0
-            socket.sndhwm = self._send_hwm
-            socket.reconnect_ivl = RECONNECT_INTERVAL_MS
-            socket.reconnect_ivl_max = RECONNECT_INTERVAL_MAX_MS
-            socket.connect(endpoint)
+            socket = connect_socket(self._ctx, zmq.DEALER, endpoint, sndhwm=self._send_hwm)
             self._sockets[endpoint] = socket
             self._tasks.append(asyncio.create_task(self._read_replies(socket)))
         return socket
@@ -210,37 +206,27 @@ class AsyncConnection:
             return
         self._events_started = True
         about = await self.about()
-        sub = self._ctx.socket(zmq.SUB)
-        sub.linger = 0
-        sub.connect(about.events)
-        sub.subscribe(b"lifecycle.")
-        sub.subscribe(WELCOME_TOPIC)  # confirmed once the node's welcome arrives
-        deadline = time.monotonic() + SUBSCRIBE_TIMEOUT
-        while (remaining := deadline - time.monotonic()) > 0:
-            if await sub.poll(max(1, int(remaining * 1000))) and \
-                    (await sub.recv_multipart())[0] == WELCOME_TOPIC:
-                break
-        sub.unsubscribe(WELCOME_TOPIC)
-        self._sockets["events:" + about.events] = sub
-        self._tasks.append(asyncio.create_task(self._read_events(sub)))
+        self._events = await AsyncEventReader.open(about.events, "lifecycle.", ctx=self._ctx,
+                                                   max_bytes=self.max_message_bytes)
+        self._tasks.append(asyncio.create_task(self._read_events(self._events)))
 
-    async def _read_events(self, sub: zmq.asyncio.Socket) -> None:
+    async def _read_events(self, reader: AsyncEventReader) -> None:
         while True:
-            frames = await sub.recv_multipart()
-            event = parse_lifecycle(frames)
+            event = (await reader.next()).lifecycle
             if event is None:
                 continue
             name, inc = event.name, event.incarnation
             self._cache.learn(event)
             if not event.ended:
                 continue
+            cause = event.cause or event.event
             for pending in list(self._pending.values()):
                 if pending.target == name and not pending.future.done() and \
                         (pending.incarnation is None or inc >= pending.incarnation):
                     pending.future.set_exception(ActorCrashed(
-                        f"actor {name!r} incarnation {inc} died ({event.cause}) "
+                        f"actor {name!r} incarnation {inc} died ({cause}) "
                         "with an ask in flight",
-                        details={"actor": name, "incarnation": inc, "cause": event.cause}))
+                        details={"actor": name, "incarnation": inc, "cause": cause}))
 
 
 def _expire(future: asyncio.Future[Envelope], text: str) -> None:

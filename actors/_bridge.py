@@ -37,6 +37,7 @@ from ._actor import Actor
 from ._exitcodes import EXIT_ESCALATE_DIRECTIVE, EXIT_RESTART_DIRECTIVE, EXIT_STOP_DIRECTIVE
 from ._inbox import Readable, SocketInbox, WireFrames
 from ._replies import Replies
+from ._transport import close_with_context
 
 log = logging.getLogger("actors.host")
 
@@ -128,7 +129,7 @@ class BridgeActor(pykka.ThreadingActor):
             log.exception("actor %r incarnation %d failed in on_stop", self._name, self._incarnation)
         finally:
             self._actor.context.close()
-            _close_with_context(self._socket, linger_ms=500)
+            close_with_context(self._socket, linger_ms=500)
             self._inbox.close()
 
     def on_failure(self, exception_type: type[BaseException] | None,
@@ -137,7 +138,7 @@ class BridgeActor(pykka.ThreadingActor):
         has logged it and stopped this actor): send the replies already queued, then report
         the cause so that the host exits and its supervisor restarts it, instead of
         heartbeating on without a serving thread. Runs on the actor thread."""
-        _close_with_context(self._socket, linger_ms=1000)
+        close_with_context(self._socket, linger_ms=1000)
         self._on_fault(exception_summary(exception_value) if exception_value is not None
                        else "unknown error")
 
@@ -283,7 +284,7 @@ class BridgeActor(pykka.ThreadingActor):
         code = None if expected else _DIRECTIVE_EXIT.get(self._on_error)
         if code is not None:
             log.error("actor %r exits (on_error=%s)", self._name, self._on_error)
-            _close_with_context(self._socket, linger_ms=1000)  # the error reply goes out first
+            close_with_context(self._socket, linger_ms=1000)  # the error reply goes out first
             os._exit(code)
 
 
@@ -300,10 +301,3 @@ def _answer_details(exc: BaseException) -> dict[str, Any]:
     return {k: v for k, v in details.items()
             if isinstance(k, str) and k not in _ERROR_BODY_KEYS
             and (v is None or type(v) in (str, int, float, bool))}
-
-
-def _close_with_context(socket: zmq.Socket[bytes], linger_ms: int) -> None:
-    """Close the actor's socket and its own context, sending what is queued first."""
-    context = socket.context
-    socket.close(linger=linger_ms)
-    context.term()

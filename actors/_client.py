@@ -33,6 +33,7 @@ from messages import (
     StopNode,
 )
 
+from ._events import EventReader
 from ._sockets import ThreadSockets
 from ._waiting import Waiter
 from ._wire import (
@@ -86,7 +87,7 @@ class Connection:
         self.default_timeout = check_timeout(timeout)
         self.max_message_bytes = max_message_bytes
         self._send_hwm = send_hwm
-        self._sockets = ThreadSockets(endpoint, send_hwm)
+        self._sockets = ThreadSockets(endpoint, send_hwm, max_message_bytes=max_message_bytes)
         self._cache = IncarnationCache()
         self._events_endpoint: str | None = None
         self._ids = itertools.count(1)
@@ -221,6 +222,12 @@ class Connection:
         """Ask the node to stop every actor and exit."""
         self.ask(NODE_TARGET, StopNode(), timeout=timeout)
 
+    def subscribe(self, *topics: str) -> EventReader:
+        """A confirmed reader of the node's events on ``topics`` (prefixes; none: all),
+        for the calling thread only, with a context of its own; close it when done."""
+        return EventReader(self._events_address(), *topics, keys=self._sockets.keys,
+                           max_bytes=self.max_message_bytes)
+
     def statistics(self) -> ConnectionStatistics:
         """Counters of this connection."""
         return ConnectionStatistics(self._asks, self._tells, self._dropped, self._waiter.late)
@@ -271,10 +278,13 @@ class Connection:
                              "attempts": attempt})
         raise AssertionError("unreachable")
 
-    def _events(self) -> zmq.Socket[bytes]:
+    def _events(self) -> EventReader:
+        return self._sockets.events(self._events_address())
+
+    def _events_address(self) -> str:
         if self._events_endpoint is None:
             self._events_endpoint = self.about().events
-        return self._sockets.events(self._events_endpoint)
+        return self._events_endpoint
 
 
 def _value_or_error(env: Envelope) -> Any:

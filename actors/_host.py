@@ -22,28 +22,36 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import attrs
-import msgpack
 import pykka
 import zmq
 
 from messages import (
+    KIND_ASK,
+    KIND_TELL,
+    NODE_TARGET,
     ConfigError,
     Envelope,
     HostHeartbeat,
+    HostOrder,
+    HostPublish,
     HostReady,
+    HostSnapshot,
     HostStartFailed,
     InvalidBody,
     ProtocolError,
     decode,
     encode,
     from_wire,
+    pack_value,
     to_wire,
     type_tag,
+    unpack_value,
 )
 
 from ._actor import Actor, ActorContext
 from ._bridge import BridgeActor, HostCounters
 from ._exitcodes import EXIT_HOST_FAULT, EXIT_NODE_GONE, EXIT_NORMAL, EXIT_START_FAILED
+from ._transport import bind_socket, bound_endpoint, connect_socket, new_context
 
 log = logging.getLogger("actors.host")
 _PR_SET_PDEATHSIG = 1
@@ -134,8 +142,8 @@ def host_standby(orders: Connection) -> None:
     """Process entry of a warm standby: wait, already forked and imported, for the node to
     send the spec of the next incarnation, then run it as :func:`host_main` would.
 
-    The orders are msgpack bytes ``{"spec": json, "snapshot": bytes | None}`` read with
-    ``recv_bytes`` (never unpickled). If the node goes away first, the standby just exits.
+    The orders are a :class:`HostOrder` encoded by the codec, read with ``recv_bytes``
+    (never unpickled). If the node goes away first, the standby just exits.
     """
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -144,8 +152,8 @@ def host_standby(orders: Connection) -> None:
     except (EOFError, OSError):
         os._exit(EXIT_NORMAL)
     orders.close()
-    order = msgpack.unpackb(orders_bytes, raw=False)
-    _run(order["spec"], order["snapshot"])
+    order = from_wire(HostOrder, decode(orders_bytes, max_bytes=len(orders_bytes)).body)
+    _run(order.spec, order.snapshot)
 
 
 def _run(spec_json: str, snapshot: bytes | None) -> None:
@@ -166,8 +174,8 @@ class _ControlLoop:
 
     def __init__(self, spec: HostSpec, snapshot: bytes | None) -> None:
         self.spec = spec
-        self.snapshot = None if snapshot is None else msgpack.unpackb(snapshot, raw=False)
-        self.ctx = zmq.Context()
+        self.snapshot = None if snapshot is None else unpack_value(snapshot, max_bytes=len(snapshot))
+        self.ctx = new_context()
         self.outbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self.wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.endpoint = spec.endpoint
@@ -182,9 +190,7 @@ class _ControlLoop:
 
     def run(self) -> int:
         spec = self.spec
-        control = self.ctx.socket(zmq.DEALER)
-        control.linger = 1000
-        control.connect(spec.control_endpoint)
+        control = connect_socket(self.ctx, zmq.DEALER, spec.control_endpoint, linger=1000)
         try:
             bridge, counters = self._start_bridge()
         except Exception as exc:  # the class or settings would not load: a failed start
@@ -240,13 +246,11 @@ class _ControlLoop:
                 data, saved = payload
                 self._snapshot_id += 1
                 self._unacked[self._snapshot_id] = saved
-                control.send(encode(Envelope("ask", self._snapshot_id, "node", "host.snapshot", {
-                    "name": spec.name, "incarnation": spec.incarnation, "state": data})))
+                self._send(control, HostSnapshot(spec.name, spec.incarnation, data),
+                           ask_id=self._snapshot_id)
             elif kind == "publish":
                 topic, body = payload
-                control.send(encode(Envelope("tell", 0, "node", "host.publish", {
-                    "name": spec.name, "incarnation": spec.incarnation, "topic": topic,
-                    "body": body})))
+                self._send(control, HostPublish(spec.name, spec.incarnation, topic, body))
             elif kind == "fault":
                 return self._fault(payload)
             elif kind == "stop" and not self._stopping:
@@ -279,8 +283,10 @@ class _ControlLoop:
         self._send(control, HostHeartbeat(self.spec.name, self.spec.incarnation, busy,
                                           c.handled, c.errors, c.bad_input, waiting))
 
-    def _send(self, control: zmq.Socket[bytes], msg: Any) -> None:
-        control.send(encode(Envelope("tell", 0, "node", type_tag(msg), to_wire(msg))))
+    def _send(self, control: zmq.Socket[bytes], msg: Any, *, ask_id: int | None = None) -> None:
+        """Send a control message to the node (an ask when it wants a confirmation)."""
+        kind, id_ = (KIND_TELL, 0) if ask_id is None else (KIND_ASK, ask_id)
+        control.send(encode(Envelope(kind, id_, NODE_TARGET, type_tag(msg), to_wire(msg))))
 
     def _start_bridge(self) -> tuple[pykka.ActorRef[Any], HostCounters]:
         spec = self.spec
@@ -291,13 +297,10 @@ class _ControlLoop:
                                publish_sink=lambda topic, body: self._post("publish", (topic, body)),
                                stop_sink=lambda: self._post("stop", None))
         actor = cls(context)
-        socket = zmq.Context().socket(zmq.ROUTER)  # own context: the actor thread terms it
-        socket.linger = 0
-        socket.rcvhwm = spec.mailbox_size
-        socket.sndhwm = spec.mailbox_size
-        socket.router_mandatory = False
-        socket.bind(spec.endpoint)
-        self.endpoint = socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        # own context: the actor thread closes it with the socket
+        socket = bind_socket(new_context(), zmq.ROUTER, spec.endpoint, rcvhwm=spec.mailbox_size,
+                      sndhwm=spec.mailbox_size, router_mandatory=False)
+        self.endpoint = bound_endpoint(socket)
         counters = HostCounters()
         ref = BridgeActor.start(actor, socket, counters, max_message_bytes=spec.max_message_bytes,
                                 on_error=spec.on_error,
@@ -329,7 +332,7 @@ class _ControlLoop:
 
     def _save_snapshot(self, state: Any) -> None:
         saved = threading.Event()
-        self._post("snapshot", (msgpack.packb(state, use_bin_type=True), saved))
+        self._post("snapshot", (pack_value(state), saved))
         if not saved.wait(SNAPSHOT_TIMEOUT):
             raise TimeoutError(f"actor {self.spec.name!r}: the node did not confirm the snapshot "
                                f"within {SNAPSHOT_TIMEOUT:g} s")

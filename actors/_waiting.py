@@ -13,7 +13,8 @@ import zmq
 
 from messages import Envelope, ProtocolError, decode
 
-from ._wire import IncarnationCache, parse_lifecycle
+from ._events import EventReader
+from ._wire import IncarnationCache
 
 _EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # plain ints: no enum work per ask
 
@@ -29,14 +30,14 @@ class Waiter:
         self.max_message_bytes = max_message_bytes
         self.late = 0
 
-    def incarnation_before_send(self, events: zmq.Socket[bytes], target: str,
+    def incarnation_before_send(self, events: EventReader, target: str,
                                 incarnation: int | None) -> int | None:
         """The incarnation a message sent now will reach, after reading queued events.
 
         An exit seen before sending means the message waits for the next incarnation; it
         is not a failure of this ask.
         """
-        if not typing.cast(int, events.getsockopt(_EVENTS)) & _POLLIN:
+        if not typing.cast(int, events.socket.getsockopt(_EVENTS)) & _POLLIN:
             return incarnation
         seen = self.crash_of(events, target, incarnation)
         if seen is not None:
@@ -46,7 +47,7 @@ class Waiter:
             incarnation = max(incarnation, cached.incarnation)
         return incarnation
 
-    def wait(self, socket: zmq.Socket[bytes], events: zmq.Socket[bytes] | None,
+    def wait(self, socket: zmq.Socket[bytes], events: EventReader | None,
              poller: zmq.Poller, id_: int | None, target: str, incarnation: int | None,
              deadline: float) -> Outcome:
         """The reply with ``id_`` (any reply if None), a death of ``incarnation``, or None."""
@@ -60,7 +61,7 @@ class Waiter:
                 if env is not None and (id_ is None or env.id == id_):
                     return env
                 self.late += 1
-            if events is not None and events in ready:
+            if events is not None and events.socket in ready:
                 crash = self.crash_of(events, target, incarnation)
                 if crash is not None:
                     return crash
@@ -76,19 +77,16 @@ class Waiter:
         except ProtocolError:
             return None
 
-    def crash_of(self, events: zmq.Socket[bytes], target: str,
+    def crash_of(self, events: EventReader, target: str,
                  incarnation: int | None) -> tuple[int, str] | None:
         """Drain lifecycle events; (incarnation, cause) if the one asked has died."""
         crash = None
-        while True:
-            try:
-                frames = events.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return crash
-            event = parse_lifecycle(frames)
-            if event is None:
+        for event in events.drain():
+            lifecycle = event.lifecycle
+            if lifecycle is None:
                 continue
-            self.cache.learn(event)
-            if event.name == target and event.ended and \
-                    (incarnation is None or event.incarnation >= incarnation):
-                crash = (event.incarnation, event.cause)
+            self.cache.learn(lifecycle)
+            if lifecycle.name == target and lifecycle.ended and \
+                    (incarnation is None or lifecycle.incarnation >= incarnation):
+                crash = (lifecycle.incarnation, lifecycle.cause or lifecycle.event)
+        return crash

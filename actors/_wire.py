@@ -6,19 +6,16 @@ import math
 import time
 from typing import Any
 
-import attrs
-import zmq
-
 from messages import (
     DEFAULT_ASK_TIMEOUT,
     KIND_ERROR,
     KIND_REPLY,
     Envelope,
+    LifecycleEvent,
     MessageTooLarge,
     ProtocolError,
     RemoteProtocolError,
     Resolved,
-    decode,
     encode,
     error_from_wire,
     from_wire,
@@ -75,21 +72,6 @@ def reply_value(env: Envelope) -> Any:
     return env.body
 
 
-@attrs.frozen
-class Lifecycle:
-    """One lifecycle event as a client needs it."""
-
-    name: str
-    incarnation: int
-    event: str
-    cause: str
-
-    @property
-    def ended(self) -> bool:
-        """Whether this incarnation is gone (exited, or its supervisor gave up)."""
-        return self.event in ("exited", "gave_up")
-
-
 class IncarnationCache:
     """Where each resolved actor listens and which incarnation serves it, kept current by
     lifecycle events (shared by the sync and asyncio clients)."""
@@ -106,49 +88,12 @@ class IncarnationCache:
         self.resolved[resolved.name] = resolved
         return resolved
 
-    def learn(self, event: Lifecycle) -> None:
+    def learn(self, event: LifecycleEvent) -> None:
         """A ``started`` event moves the cached incarnation forward."""
         cached = self.resolved.get(event.name)
         if event.event == "started" and cached is not None:
             self.resolved[event.name] = Resolved(event.name, cached.endpoint, event.incarnation,
                                                  "running")
-
-
-def parse_lifecycle(frames: list[bytes]) -> Lifecycle | None:
-    """The lifecycle event in PUB frames ``[topic, envelope]``; None if it is not one."""
-    try:
-        body = decode(frames[-1]).body
-    except ProtocolError:
-        return None
-    if not isinstance(body, dict):
-        return None
-    name, incarnation, event, cause = (body.get(k) for k in ("name", "incarnation", "event", "cause"))
-    if type(name) is not str or type(incarnation) is not int or type(event) is not str:
-        return None
-    return Lifecycle(name, incarnation, event, cause if type(cause) is str and cause else event)
-
-
-WELCOME_TOPIC = b"node.welcome"
-SUBSCRIBE_TIMEOUT = 2.0
-"""Seconds a new subscriber waits for the node to confirm its subscription."""
-
-
-def subscribe_confirmed(socket: zmq.Socket[bytes], *topics: bytes) -> bool:
-    """Subscribe a connected SUB socket and wait until the node confirms it is in place.
-
-    The node answers every subscription with a ``node.welcome`` event; it is subscribed
-    last, so seeing it means the earlier topics are live. False after SUBSCRIBE_TIMEOUT.
-    """
-    for topic in topics:
-        socket.subscribe(topic)
-    socket.subscribe(WELCOME_TOPIC)
-    deadline = time.monotonic() + SUBSCRIBE_TIMEOUT
-    while (remaining := deadline - time.monotonic()) > 0:
-        if socket.poll(max(1, int(remaining * 1000))) and \
-                socket.recv_multipart()[0] == WELCOME_TOPIC:
-            socket.unsubscribe(WELCOME_TOPIC)
-            return True
-    return False
 
 
 def deadline_after(timeout: float) -> tuple[float, float]:

@@ -32,10 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import msgpack
-import zmq
-
-from actors import connect
+from actors import EventReader, connect
 from actors.examples import Ping
 from actors.health import Report, ReportBatch
 
@@ -93,27 +90,20 @@ class Events:
     """The agent's subscription: (arrival time, topic, body) of every event."""
 
     def __init__(self, endpoint: str) -> None:
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.SUB)
-        self.sock.linger = 0
-        self.sock.connect(endpoint)
-        self.sock.subscribe(b"health.alert")
-        self.sock.subscribe(b"lifecycle.")
+        self.reader = EventReader(endpoint, "health.alert", "lifecycle.")
 
     def until(self, match: Any, timeout: float) -> tuple[float, dict[str, Any]] | None:
         deadline = time.perf_counter() + timeout
         while (left := deadline - time.perf_counter()) > 0:
-            if self.sock.poll(max(1, int(left * 1000))):
-                topic, data = self.sock.recv_multipart()
+            event = self.reader.next(left)
+            if event is not None:
                 when = time.perf_counter()
-                body = msgpack.unpackb(data, raw=False)["body"]
-                if match(topic.decode(), body):
-                    return when, body
+                if match(event.topic, event.body):
+                    return when, event.body
         return None
 
     def close(self) -> None:
-        self.sock.close(linger=0)
-        self.ctx.term()
+        self.reader.close()
 
 
 def chaos_pid(conn: Any) -> int | None:

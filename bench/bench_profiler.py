@@ -20,13 +20,10 @@ import threading
 import time
 from pathlib import Path
 
-import zmq
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from actors.profiler import Recorder, connection_sink, profiled  # noqa: E402
-from messages import decode  # noqa: E402
 from tests.nodes import start_node_process  # noqa: E402
 
 N = 300_000
@@ -152,21 +149,19 @@ def bench_detection(tmp: Path) -> None:
     stop = threading.Event()
     try:
         with node.connect() as conn:
-            ctx = zmq.Context()
-            sub = ctx.socket(zmq.SUB)
-            sub.linger = 0
-            sub.subscribe(b"profiler.bottleneck")
-            sub.connect(conn.about().events)
+            subscribed = threading.Event()
 
             def listen() -> None:
-                while not stop.is_set():
-                    if sub.poll(50):
-                        env = decode(sub.recv_multipart()[-1])
-                        if env.body["state"] == "raised":
-                            first.setdefault((env.body["op"], env.body["kind"]), time.monotonic())
+                with conn.subscribe("profiler.bottleneck") as reader:
+                    subscribed.set()
+                    while not stop.is_set():
+                        event = reader.next(0.05)
+                        if event is not None and event.body["state"] == "raised":
+                            first.setdefault((event.body["op"], event.body["kind"]), time.monotonic())
 
             listener = threading.Thread(target=listen)
             listener.start()
+            subscribed.wait(5)
             recorder = Recorder(connection_sink(conn))  # default flush interval 0.25 s
             start = time.monotonic()
             rng = random.Random(3)
@@ -181,8 +176,6 @@ def bench_detection(tmp: Path) -> None:
             recorder.close()
             stop.set()
             listener.join()
-            sub.close()
-            ctx.term()
     finally:
         node.stop()
     print("3. bottleneck detection latency on a real node: op switches from 5 ms to 200 ms ->")

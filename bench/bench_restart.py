@@ -54,25 +54,17 @@ class Events:
         assert ready.wait(5)
 
     def _run(self, endpoint: str, ready: threading.Event) -> None:
-        import msgpack
-        import zmq
-        ctx = zmq.Context()
-        sub = ctx.socket(zmq.SUB)
-        sub.linger = 0
-        sub.subscribe(b"lifecycle.")
-        sub.connect(endpoint)
-        time.sleep(0.2)  # slow joiner
-        ready.set()
-        while not self._stop:
-            if sub.poll(100):
-                frames = sub.recv_multipart()
-                at = time.perf_counter()
-                body = msgpack.unpackb(frames[-1], raw=False)["body"]
-                with self.cond:
-                    self.events.append((at, body))
-                    self.cond.notify_all()
-        sub.close()
-        ctx.term()
+        from actors import EventReader
+
+        with EventReader(endpoint, "lifecycle.") as reader:  # confirmed: no slow-joiner gap
+            ready.set()
+            while not self._stop:
+                event = reader.next(0.1)
+                if event is not None:
+                    at = time.perf_counter()
+                    with self.cond:
+                        self.events.append((at, event.body))
+                        self.cond.notify_all()
 
     def wait(self, event: str, name: str, incarnation: int, timeout: float = 10.0) -> float | None:
         """Arrival time of that event (perf_counter), or None."""

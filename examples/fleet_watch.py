@@ -15,13 +15,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import zmq
-
-from actors import connect, subscribe_confirmed
+from actors import connect
 from actors.breaker import States
 from actors.health import StatusQuery
 from actors.pool import Stats
-from messages import ProtocolError, decode
 
 
 def describe(topic: str, body: dict[str, Any]) -> str | None:
@@ -48,7 +45,7 @@ def describe(topic: str, body: dict[str, Any]) -> str | None:
 
 
 class EventRecorder(threading.Thread):
-    """Records the node's events (its own SUB socket) until ``stop`` is set."""
+    """Records the node's events (its own reader) until ``stop`` is set."""
 
     def __init__(self, run: dict[str, Any], *, quiet: bool = False) -> None:
         super().__init__(name="fleet-events", daemon=True)
@@ -58,31 +55,19 @@ class EventRecorder(threading.Thread):
 
     def run(self) -> None:
         with connect(self.run_info["endpoint"]) as conn:
-            endpoint = conn.about(timeout=5.0).events
-        ctx = zmq.Context()
-        sub = ctx.socket(zmq.SUB)
-        sub.linger = 0
-        sub.connect(endpoint)
-        subscribe_confirmed(sub, b"")
+            reader = conn.subscribe()
         self.ready.set()
-        with (Path(self.run_info["dir"]) / "events.jsonl").open("a") as out:
+        with reader, (Path(self.run_info["dir"]) / "events.jsonl").open("a") as out:
             while not self.stop.is_set():
-                if not sub.poll(100):
+                event = reader.next(0.1)
+                if event is None:
                     continue
-                frames = sub.recv_multipart()
-                try:
-                    env = decode(frames[-1])
-                except ProtocolError:
-                    continue
-                body = env.body if isinstance(env.body, dict) else {"value": env.body}
-                now = time.time()
-                out.write(json.dumps({"ts": now, "topic": env.type, **body}, default=str) + "\n")
+                out.write(json.dumps({"ts": time.time(), "topic": event.topic, **event.body},
+                                     default=str) + "\n")
                 out.flush()
-                text = None if self.quiet else describe(env.type, body)
+                text = None if self.quiet else describe(event.topic, event.body)
                 if text:
                     print(f"  {time.strftime('%H:%M:%S')} {text}", flush=True)
-        sub.close()
-        ctx.term()
 
 
 class Summary:

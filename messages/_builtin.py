@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._constants import PROTOCOL_VERSION
 from ._registry import message
 
@@ -145,3 +147,61 @@ class HostHeartbeat:
     bad_input: int
     mailbox: int = 0
     """The most messages found waiting in the mailbox at once since the last heartbeat."""
+
+
+@message("host.snapshot")
+class HostSnapshot:
+    """Actor host → node, an ask: keep ``state`` (msgpack bytes from ``pack_value``) for
+    the next incarnation; the node answers ``node.ok`` once it holds it."""
+
+    name: str
+    incarnation: int
+    state: bytes
+
+
+@message("host.publish")
+class HostPublish:
+    """Actor host → node: put ``body`` on the event stream under ``topic`` (the node adds
+    ``name``; topics under ``lifecycle.`` are the node's own and refused)."""
+
+    name: str
+    incarnation: int
+    topic: str
+    body: Any = None
+
+
+@message("host.order")
+class HostOrder:
+    """Node → warm standby host, over its pipe: become this incarnation (``spec`` is the
+    HostSpec JSON; ``snapshot`` the previous incarnation's state, if any)."""
+
+    spec: str
+    snapshot: bytes | None = None
+
+
+@message("node.child")
+class ChildCommand:
+    """A command about one child of the node's tree: the fields of ``node.restart``,
+    ``node.stop_child`` and ``node.start_child`` (each a subclass under its own tag)."""
+
+    name: str
+
+
+@message("node.restart")
+class RestartChild(ChildCommand):
+    """Restart child ``name`` (a new incarnation); answered once it serves again."""
+
+
+@message("node.stop_child")
+class StopChild(ChildCommand):
+    """Stop child ``name`` on purpose (it stays stopped); answered once it is down."""
+
+
+@message("node.start_child")
+class StartChild(ChildCommand):
+    """Start child ``name`` stopped with ``node.stop_child``; answered once it serves."""
+
+
+@message("node.tree")
+class TreeRequest:
+    """Ask for the supervision tree with states and restart counts (the reply is a plain map)."""

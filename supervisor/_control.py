@@ -11,7 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 
-from messages import HostHeartbeat, HostReady, HostStartFailed, ProtocolError, encode, from_wire
+from messages import (
+    HostHeartbeat,
+    HostPublish,
+    HostReady,
+    HostSnapshot,
+    HostStartFailed,
+    Ok,
+    ProtocolError,
+    encode,
+    from_wire,
+    to_wire,
+    type_tag,
+)
 
 if TYPE_CHECKING:
     from ._node import Node
@@ -42,7 +54,8 @@ class ControlChannel:
             try:
                 self._handle(env.type, env.body)
                 if env.kind == "ask":  # only snapshots ask: confirm the node holds it
-                    self.socket.send_multipart([frames[0], encode(env.reply("node.ok", {}))])
+                    ok = Ok()
+                    self.socket.send_multipart([frames[0], encode(env.reply(type_tag(ok), to_wire(ok)))])
             except ProtocolError as exc:
                 self.node.bad_input += 1
                 log.warning("control channel refused %r: %s", env.type, exc)
@@ -71,14 +84,18 @@ class ControlChannel:
                 log.error("supervisor report: supervisor=%r context=start_error reason=%r "
                           "offender=%r incarnation=%d", worker.parent.name, failed.reason,
                           failed.name, failed.incarnation)
-        elif type_ == "host.snapshot" and isinstance(body, dict) and isinstance(body.get("name"), str):
-            worker = self._current(body["name"], body.get("incarnation"))
-            if worker is not None and isinstance(body.get("state"), bytes):
-                worker.snapshot = body["state"]
-        elif type_ == "host.publish" and isinstance(body, dict):
-            topic = body.get("topic")
-            if isinstance(topic, str) and topic and not topic.startswith(_RESERVED_TOPICS):
-                self.node.publish(topic, {"name": body.get("name"), **_as_dict(body.get("body"))})
+        elif type_ == "host.snapshot":
+            snapshot = from_wire(HostSnapshot, body)
+            worker = self._current(snapshot.name, snapshot.incarnation)
+            if worker is not None:
+                worker.snapshot = snapshot.state
+        elif type_ == "host.publish":
+            published = from_wire(HostPublish, body)
+            if not published.topic or published.topic.startswith(_RESERVED_TOPICS):
+                raise ProtocolError(f"actor {published.name!r} may not publish on topic "
+                                    f"{published.topic!r} (lifecycle.* is the node's own)")
+            self.node.publish_body(published.topic, published.name,
+                                   {"name": published.name, **_as_dict(published.body)})
         else:
             raise ProtocolError(f"unknown control message {type_!r}")
 
@@ -87,7 +104,6 @@ class ControlChannel:
         if worker is None or worker.incarnation != incarnation:
             return None
         return worker
-
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from messages import (
     ActorPing,
     ActorPong,
     ActorStatus,
+    ChildCommand,
     Envelope,
     NodeAbout,
     NodeInfo,
@@ -26,13 +27,16 @@ from messages import (
     ProtocolError,
     Resolve,
     Resolved,
+    RestartChild,
+    StartChild,
     Status,
     StatusReply,
+    StopChild,
     StopNode,
+    TreeRequest,
     encode,
     exception_summary,
     from_wire,
-    message,
     payload_frame,
     summary,
     to_wire,
@@ -50,18 +54,6 @@ try:
     """The installed release of this software, as ``node.info`` reports it."""
 except importlib.metadata.PackageNotFoundError:  # run from a checkout that was not installed
     SOFTWARE_VERSION = "unknown"
-
-
-@message("node.child")
-class ChildCommand:
-    """Name of a child for ``node.restart``, ``node.stop_child``, ``node.start_child``."""
-
-    name: str
-
-
-@message("node.tree")
-class TreeRequest:
-    """Ask for the supervision tree with states and restart counts (the reply is a plain map)."""
 
 
 class _Later:
@@ -98,9 +90,9 @@ class FrontDoor:
             "node.status": (Status, self._status),
             "node.stop": (StopNode, self._stop),
             "node.tree": (TreeRequest, lambda _: node.root.describe()),
-            "node.restart": (ChildCommand, self._restart),
-            "node.stop_child": (ChildCommand, self._stop_child),
-            "node.start_child": (ChildCommand, self._start_child),
+            "node.restart": (RestartChild, self._restart),
+            "node.stop_child": (StopChild, self._stop_child),
+            "node.start_child": (StartChild, self._start_child),
         }
 
     def drain(self) -> None:

@@ -19,8 +19,8 @@ from typing import Any
 
 import zmq
 
-from actors import BUILTIN_ACTORS, HostSpec
-from messages import KIND_EVENT, Envelope, ProtocolError, decode, encode
+from actors import BUILTIN_ACTORS, HostSpec, bind_socket, bound_endpoint, close_context, new_context
+from messages import KIND_EVENT, Envelope, ProtocolError, Welcome, decode, encode, to_wire, type_tag
 
 from ._config import NodeConfig
 from ._control import ControlChannel
@@ -31,7 +31,6 @@ from ._worker import Worker
 
 log = logging.getLogger("node")
 PROFILER_CLASS = "actors.profiler:ProfilerActor"
-WELCOME_TOPIC = "node.welcome"
 LIVENESS_TICK = 0.05
 """Seconds between heartbeat-expiry checks of every actor."""
 
@@ -43,7 +42,7 @@ class Node:
         self.config = config
         self.data_dir = str(Path(config.data_dir).resolve())
         self.run_dir = tempfile.mkdtemp(prefix="agentcell-")
-        self.ctx = zmq.Context()
+        self.ctx = new_context()
         self.poller = zmq.Poller()
         self.launcher = Launcher()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -56,12 +55,9 @@ class Node:
         self.bad_input = 0
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.poller.register(self._wake_r, zmq.POLLIN)
-        self.events = self.ctx.socket(zmq.XPUB)
-        self.events.linger = 0
-        self.events.setsockopt(zmq.XPUB_VERBOSE, 1)
-        self.events.bind(self._endpoint("events"))
+        self.events = bind_socket(self.ctx, zmq.XPUB, self._endpoint("events"), xpub_verbose=1)
         self.poller.register(self.events, zmq.POLLIN)
-        self.events_endpoint = self.events.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.events_endpoint = bound_endpoint(self.events)
         self.control = ControlChannel(self, f"ipc://{self.run_dir}/control.sock")
         self.front = FrontDoor(self, config.endpoint)
         self.root = Supervisor(config.root, None, self, self._endpoint)
@@ -96,8 +92,12 @@ class Node:
         if self._sentinels.pop(fd, None) is not None:
             self.poller.unregister(fd)
 
-    def publish(self, topic: str, body: dict[str, Any]) -> None:
-        env = Envelope(KIND_EVENT, 0, str(body.get("name", "node")), topic, body)
+    def publish(self, event: Any) -> None:
+        self.publish_body(type_tag(event), event.name, to_wire(event))
+
+    def publish_body(self, topic: str, name: str, body: dict[str, Any]) -> None:
+        """Put one event on the stream: ``[topic, envelope]``, from ``name``."""
+        env = Envelope(KIND_EVENT, 0, name, topic, body)
         self.events.send_multipart([topic.encode(), encode(env)])
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> None:
@@ -110,9 +110,7 @@ class Node:
 
     def bind_router(self, endpoint: str) -> zmq.Socket[bytes]:
         """A ROUTER bound at ``endpoint`` and polled by the loop (closed at shutdown)."""
-        socket: zmq.Socket[bytes] = self.ctx.socket(zmq.ROUTER)
-        socket.linger = 0
-        socket.bind(endpoint)
+        socket = bind_socket(self.ctx, zmq.ROUTER, endpoint)
         self.poller.register(socket, zmq.POLLIN)
         return socket
 
@@ -207,7 +205,7 @@ class Node:
             except zmq.Again:
                 return
             if frame[:1] == b"\x01":
-                self.publish(WELCOME_TOPIC, {"name": "node", "topic": frame[1:].decode(errors="replace")})
+                self.publish(Welcome(frame[1:].decode(errors="replace")))
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if not self.stop_requested:
@@ -223,7 +221,7 @@ class Node:
                 worker.process.join(5.0)
             worker.discard_standby()
         self.launcher.close()
-        self.ctx.destroy(linger=0)  # every socket of the loop: front door, control, events
+        close_context(self.ctx)  # every socket of the loop: front door, control, events
         shutil.rmtree(self.run_dir, ignore_errors=True)
         signal.set_wakeup_fd(-1)
         log.info("node stopped (exit code %d)", self.exit_code)

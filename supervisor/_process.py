@@ -1,7 +1,8 @@
 """Starting, stopping and classifying the exit of actor host processes.
 
 Children start from a forkserver with the runtime preloaded (fast restarts, shared code
-pages, no inherited ZeroMQ state). Only a JSON string and msgpack bytes pass to the child.
+pages, no inherited ZeroMQ state). Only a JSON string and msgpack bytes pass to the child
+(a warm standby gets them as a :class:`messages.HostOrder` through the codec).
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Final
 
-import msgpack
-
 from actors import BUILTIN_ACTORS, HostSpec, host_main, host_standby
 from actors._exitcodes import (
     EXIT_ESCALATE_DIRECTIVE,
@@ -31,6 +30,7 @@ from actors._exitcodes import (
     EXIT_START_FAILED,
     EXIT_STOP_DIRECTIVE,
 )
+from messages import KIND_TELL, Envelope, HostOrder, encode, to_wire, type_tag
 
 log = logging.getLogger("supervisor")
 
@@ -116,8 +116,9 @@ class Standby:
         if self.process.exitcode is not None:
             return None
         try:
-            self._orders.send_bytes(msgpack.packb({"spec": spec.to_json(), "snapshot": snapshot},
-                                                  use_bin_type=True))
+            order = HostOrder(spec.to_json(), snapshot)
+            self._orders.send_bytes(encode(Envelope(KIND_TELL, 0, spec.name, type_tag(order),
+                                                    to_wire(order))))
         except OSError:
             return None
         finally:

@@ -32,8 +32,9 @@ class Runtime(Protocol):
     def unwatch(self, worker: Any) -> None:
         """Stop watching ``worker``'s current process."""
 
-    def publish(self, topic: str, body: dict[str, Any]) -> None:
-        """Put an event on the node's event stream."""
+    def publish(self, event: Any) -> None:
+        """Put one of the node's own events (a registered message with a ``name``, e.g.
+        :class:`messages.ActorExited`) on the node's event stream."""
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the node loop after ``delay`` seconds."""

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from messages import ActorRestarting, SupervisorGaveUp
+
 from ._policy import ExitDecision, RestartIntensity, decide_exit
 from ._restart import Child, Restart
 from ._runtime import Runtime
@@ -159,9 +161,8 @@ class Supervisor:
                  self.spec.strategy, [c.name for c in plan], child.name, cause,
                  f" in {delay:.3f} s" if delay else "")
         for c in plan:
-            self.runtime.publish("lifecycle.restarting", {
-                "name": c.name, "incarnation": getattr(c, "incarnation", 0) + 1,
-                "event": "restarting", "cause": cause, "pid": None, "delay": delay})
+            self.runtime.publish(ActorRestarting(c.name, getattr(c, "incarnation", 0) + 1, cause,
+                                                 delay=delay))
         restart = Restart([by_name[name] for name in decision.terminate], list(plan), delay,
                           self.runtime, failed=self._start_failed, finished=self._finished)
         self._in_progress = [r for r in self._in_progress if not r.cancelled] + [restart]
@@ -189,9 +190,7 @@ class Supervisor:
         log.error("supervisor report: supervisor=%r context=shutdown reason=%r offender=%r",
                   self.name, "reached_max_restart_intensity" if decision.exit_cause == "shutdown"
                   else "escalate_directive", offender)
-        self.runtime.publish("lifecycle.gave_up", {
-            "name": self.name, "incarnation": 0, "event": "gave_up", "cause": decision.reason,
-            "pid": None})
+        self.runtime.publish(SupervisorGaveUp(self.name, 0, decision.reason))
         parent = self.parent
         if parent is None:
             self.stop(lambda: self.runtime.root_gave_up(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
-from messages import PLANNED_EXIT_CAUSES
+from messages import PLANNED_EXIT_CAUSES, ActorExited, ActorStarted
 
 from ._policy import BackoffState
 from ._process import Standby, exit_cause, kill_process, terminate_process
@@ -124,9 +124,7 @@ class Worker:
             except (OSError, EOFError) as exc:  # the next restart forks instead
                 log.warning("no warm standby for actor %r: %s: %s", self.name,
                             type(exc).__name__, exc)
-        self.runtime.publish("lifecycle.started", {
-            "name": self.name, "incarnation": self.incarnation, "event": "started",
-            "pid": pid, "cause": ""})
+        self.runtime.publish(ActorStarted(self.name, self.incarnation, pid=pid))
         waiters, self._start_waiters = self._start_waiters, []
         for waiter in waiters:
             waiter(True)
@@ -217,9 +215,8 @@ class Worker:
             log.error("supervisor report: supervisor=%r context=%s reason=%r offender=%r "
                       "incarnation=%d exit_code=%s", self.parent.name, context, cause, self.name,
                       self.incarnation, code)
-        self.runtime.publish("lifecycle.exited", {
-            "name": self.name, "incarnation": self.incarnation, "event": "exited",
-            "cause": cause, "pid": self.process.pid if self.process else None})
+        self.runtime.publish(ActorExited(self.name, self.incarnation, cause,
+                                         self.process.pid if self.process else None))
 
     def discard_standby(self) -> None:
         """Let the waiting standby go (node shutdown): it exits on its closed pipe."""

@@ -15,11 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import psutil
-import zmq
 
-from actors import Connection, connect, subscribe_confirmed
+from actors import Connection, EventReader, connect
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 30.0
@@ -169,62 +167,28 @@ def eventually(check: Any, timeout: float = 5.0, interval: float = 0.02) -> Any:
         time.sleep(interval)
 
 
-class RawPeer:
-    """DEALER sockets of a foreign peer (pyzmq and msgpack only, as PROTOCOL.md says): to
-    the front door and to one actor."""
-
-    def __init__(self, node: RunningNode, actor: str) -> None:
-        self.ctx = zmq.Context()
-        self.front = self._dealer(node.endpoint)
-        reply = self.ask(self.front, {"v": 1, "kind": "ask", "id": "where", "to": "node",
-                                      "type": "node.resolve", "body": {"name": actor}})
-        self.actor = self._dealer(reply["body"]["endpoint"])
-        self.name = actor
-
-    def _dealer(self, endpoint: str) -> zmq.Socket[bytes]:
-        sock = self.ctx.socket(zmq.DEALER)
-        sock.linger = 0
-        sock.connect(endpoint)
-        return sock
-
-    def ask(self, sock: zmq.Socket[bytes], envelope: dict[str, Any] | bytes,
-            timeout_ms: int = 5000) -> dict[str, Any]:
-        """Send one frame and return the decoded answer (fails the test without one)."""
-        sock.send(envelope if isinstance(envelope, bytes) else msgpack.packb(envelope))
-        assert sock.poll(timeout_ms), "no answer"
-        return msgpack.unpackb(sock.recv(), raw=False, strict_map_key=False)
-
-    def close(self) -> None:
-        for sock in (self.front, self.actor):
-            sock.close()
-        self.ctx.term()
-
-
 class EventLog:
-    """Collects a node's events from its PUB socket on a thread of its own; every event
-    published after the constructor returns is seen (the subscription is confirmed)."""
+    """Collects a node's events with an :class:`actors.EventReader` on a thread of its own;
+    every event published after the constructor returns is seen (the subscription is
+    confirmed). Each event is its body with ``topic`` and ``at`` (monotonic) added."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, *topics: str, **reader_options: Any) -> None:
         self.events: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(endpoint,), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(endpoint, topics, reader_options),
+                                        daemon=True)
         self._thread.start()
         assert self._ready.wait(5)
 
-    def _run(self, endpoint: str) -> None:
-        ctx = zmq.Context()
-        sub = ctx.socket(zmq.SUB)
-        sub.linger = 0
-        sub.connect(endpoint)
-        if subscribe_confirmed(sub, b""):  # no event may fall into the slow-joiner gap
-            self._ready.set()
-        while not self._stop.is_set():
-            if sub.poll(50):
-                env = msgpack.unpackb(sub.recv_multipart()[-1], raw=False)
-                self.events.append({"topic": env["type"], "at": time.monotonic(), **env["body"]})
-        sub.close()
-        ctx.term()
+    def _run(self, endpoint: str, topics: tuple[str, ...], reader_options: dict[str, Any]) -> None:
+        with EventReader(endpoint, *topics, **reader_options) as reader:
+            if reader.confirmed:  # no event may fall into the slow-joiner gap
+                self._ready.set()
+            while not self._stop.is_set():
+                event = reader.next(0.05)
+                if event is not None:
+                    self.events.append({"topic": event.topic, "at": time.monotonic(), **event.body})
 
     def wait_for(self, topic: str, name: str, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
         """The first event on ``topic`` about ``name`` whose body has ``match``; fails if none

@@ -34,6 +34,7 @@ NOT_FOR_AGENTS = ("host.",)
 GROUPS: dict[str, str] = {
     "actor.": "Every actor and the front door",
     "node.": "Front door (`to: \"node\"`)",
+    "lifecycle.": "Lifecycle events (`lifecycle.`, published by the node)",
     "echo.": "Example actors (`actors.examples`: echo, relay, chaos)",
     "relay.": "Example actors (`actors.examples`: echo, relay, chaos)",
     "chaos.": "Example actors (`actors.examples`: echo, relay, chaos)",

@@ -19,7 +19,7 @@ import actors.examples
 import actors.health
 import actors.pool
 import actors.profiler
-from actors._wire import parse_lifecycle
+from actors import read_event
 from messages import (
     MAX_NAME_LENGTH,
     MAX_NESTING,
@@ -134,11 +134,13 @@ def test_error_from_wire_is_total(body: Any):
     {"name": "a", "incarnation": math.inf, "event": "exited"}, {"name": ["a"]}, [1], None,
     {"name": "a", "incarnation": True, "event": "exited"},
 ])
-def test_bad_lifecycle_events_are_ignored(body: Any):
-    """A lifecycle event with fields of the wrong type is not one (None), never an error."""
+def test_bad_lifecycle_events_are_refused(body: Any):
+    """A lifecycle event with fields of the wrong type is a ProtocolError for the event
+    reader (which counts it in ``refused`` and reads on), never another error."""
     frame = msgpack.packb({"v": 1, "kind": "event", "id": 0, "to": "a",
                            "type": "lifecycle.exited", "body": body})
-    assert parse_lifecycle([b"lifecycle.exited", frame]) is None
+    with pytest.raises(ProtocolError):
+        read_event([b"lifecycle.exited", frame])
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])

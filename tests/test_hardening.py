@@ -27,7 +27,8 @@ from messages import (
     decode,
     encode,
 )
-from tests.nodes import RawPeer, RunningNode, eventually
+from tests.nodes import RunningNode, eventually
+from tests.raw_peer import RawPeer
 from tests.wire_strategies import nested
 
 POOL = "actors.pool:PoolActor"

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import attrs
-import msgpack
 import psutil
 import pytest
 
@@ -32,7 +31,17 @@ from actors.health import (
     verdict,
 )
 from actors.health._feed import LifecycleFeed, Sampler
-from messages import ActorStatus, InvalidBody, StatusReply, from_wire, to_wire
+from messages import (
+    ActorExited,
+    ActorStarted,
+    ActorStatus,
+    InvalidBody,
+    StatusReply,
+    from_wire,
+    pack_value,
+    to_wire,
+    unpack_value,
+)
 
 
 class Published:
@@ -88,8 +97,8 @@ def test_replies_survive_the_wire(actor: tuple[HealthActor, Published]) -> None:
     health, _ = actor
     health.on_report(Report("db", "error_rate", 0.5))
     for reply in (health.on_status(StatusQuery()), health.on_alerts(AlertsQuery())):
-        data = msgpack.packb(to_wire(reply))
-        assert from_wire(type(reply), msgpack.unpackb(data)) == reply
+        data = pack_value(to_wire(reply))
+        assert from_wire(type(reply), unpack_value(data)) == reply
 
 
 def test_batch_and_node_rollup(actor: tuple[HealthActor, Published]) -> None:
@@ -126,22 +135,15 @@ def test_configure_by_message(actor: tuple[HealthActor, Published]) -> None:
     assert view.status == "WARNING"
 
 
-def event_frames(name: str, event: str, incarnation: int, cause: str = "",
-                 pid: int | None = 1) -> list[bytes]:
-    body = {"name": name, "incarnation": incarnation, "event": event, "cause": cause, "pid": pid}
-    env = {"v": 1, "kind": "event", "id": 0, "to": name, "type": f"lifecycle.{event}", "body": body}
-    return [f"lifecycle.{event}".encode(), msgpack.packb(env)]
-
-
 def test_lifecycle_feed_turns_events_into_liveness() -> None:
-    """started → live; exited with a cause → FAILED and an alert; malformed frames are skipped."""
+    """started → live; exited with a cause → FAILED and an alert."""
     monitor = HealthMonitor()
     emitted: list[Any] = []
-    feed = LifecycleFeed(monitor, lambda: "inproc://x", emitted.extend, threading.Event())
-    feed.handle(event_frames("echo", "started", 1, pid=42))
+    feed = LifecycleFeed(monitor, lambda: pytest.fail("not subscribed here"), emitted.extend,
+                         threading.Event())
+    feed.handle(ActorStarted("echo", 1, pid=42))
     assert monitor.component("echo").live
-    feed.handle([b"lifecycle.exited", b"\xc1 not msgpack"])
-    feed.handle(event_frames("echo", "exited", 1, cause="killed by SIGKILL"))
+    feed.handle(ActorExited("echo", 1, "killed by SIGKILL", 42))
     view = monitor.component("echo")
     assert (view.status, view.live, view.cause) == ("FAILED", False, "killed by SIGKILL")
     assert any(b.get("metric") == "liveness" and b["event"] == "opened" for _, b in emitted)

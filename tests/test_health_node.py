@@ -9,11 +9,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import msgpack
 import pytest
-import zmq
 
-from actors import subscribe_confirmed
+from actors import EventReader
 from actors.health import ComponentHealth, NodeHealth, Report, StatusQuery, health_cli, watch_events
 from messages import HandlerError, RemoteError, RemoteProtocolError
 from tests.nodes import RunningNode, eventually
@@ -22,28 +20,22 @@ HEALTH = "actors.health:HealthActor"
 
 
 class Subscriber:
-    """A SUB socket on the node's event stream, collecting bodies by topic prefix."""
+    """A reader of the node's event stream, collecting bodies by topic prefix."""
 
-    def __init__(self, endpoint: str, prefix: bytes = b"health.") -> None:
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.SUB)
-        self.sock.linger = 0
-        self.sock.connect(endpoint)
-        assert subscribe_confirmed(self.sock, prefix), "the node did not confirm the subscription"
+    def __init__(self, endpoint: str, prefix: str = "health.") -> None:
+        self.reader = EventReader(endpoint, prefix)
+        assert self.reader.confirmed, "the node did not confirm the subscription"
 
     def wait_for(self, match: Callable[[str, dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
-            if self.sock.poll(int(left * 1000)):
-                topic, data = self.sock.recv_multipart()
-                body = msgpack.unpackb(data, raw=False)["body"]
-                if match(topic.decode(), body):
-                    return dict(body)
+            event = self.reader.next(left)
+            if event is not None and match(event.topic, event.body):
+                return dict(event.body)
         raise AssertionError("no matching health event within the timeout")
 
     def close(self) -> None:
-        self.sock.close(linger=0)
-        self.ctx.term()
+        self.reader.close()
 
 
 @pytest.fixture

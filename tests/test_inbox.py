@@ -11,23 +11,21 @@ from collections.abc import Iterator
 import pytest
 import zmq
 
+from actors import bind_socket, close_context, connect_socket, new_context
 from actors._inbox import FAIRNESS, Readable, SocketInbox, WireFrames
 
 
 @pytest.fixture
 def wired() -> Iterator[tuple[SocketInbox, zmq.Socket[bytes]]]:
     """An inbox on a ROUTER socket, and a DEALER connected to it."""
-    ctx = zmq.Context()
-    router, dealer = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
-    router.bind("inproc://inbox")
-    dealer.connect("inproc://inbox")
+    ctx = new_context()
+    router = bind_socket(ctx, zmq.ROUTER, "inproc://inbox")
+    dealer = connect_socket(ctx, zmq.DEALER, "inproc://inbox")
     inbox = SocketInbox()
     inbox.attach(router)
     yield inbox, dealer
     inbox.close()
-    dealer.close(linger=0)
-    router.close(linger=0)
-    ctx.term()
+    close_context(ctx)
 
 
 def test_watched_descriptor_is_reached_while_the_socket_stays_busy(wired):

@@ -88,18 +88,16 @@ def test_deadline_error_type(echo_node: RunningNode):
     """An envelope whose deadline is already past gets a deadline_expired error."""
     import zmq
 
+    from actors import close_context, connect_socket, new_context
     from messages import Envelope, decode, encode
     with echo_node.connect() as conn:
         endpoint = conn.resolve("echo").endpoint
-    ctx = zmq.Context()
-    sock = ctx.socket(zmq.DEALER)
-    sock.linger = 0
-    sock.connect(endpoint)
+    ctx = new_context()
+    sock = connect_socket(ctx, zmq.DEALER, endpoint)
     sock.send(encode(Envelope("ask", 5, "echo", "echo.ping", {"n": 1}, time.time() - 1)))
     assert sock.poll(3000)
     env = decode(sock.recv())
-    sock.close()
-    ctx.term()
+    close_context(ctx)
     assert env.kind == "error" and env.body["code"] == "deadline_expired"
     with pytest.raises(DeadlineExpired):
         from messages import error_from_wire

@@ -3,21 +3,17 @@ with one alert opened and one resolved (the database is "stopped" by a TCP proxy
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-import msgpack
 import pytest
-import zmq
 
-from actors._wire import subscribe_confirmed
 from actors.health import ComponentHealth, HealthMonitor, StatusQuery
 from actors.pool import Execute
 from actors.testing import TcpProxy
 from messages import RemoteError
-from tests.nodes import RunningNode, eventually
+from tests.nodes import EventLog, RunningNode, eventually
 
 HEALTH = "actors.health:HealthActor"
 POOL = "actors.pool:PoolActor"
@@ -31,46 +27,21 @@ def pool_settings(proxy: TcpProxy) -> dict[str, Any]:
             "backoff_initial": 0.05, "backoff_max": 0.3}
 
 
-class AlertLog:
-    """Every ``health.alert`` event of the node, collected by a thread from a confirmed SUB."""
+class AlertLog(EventLog):
+    """Every ``health.alert`` event of the node, collected by a thread from a confirmed reader."""
 
     def __init__(self, endpoint: str) -> None:
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.SUB)
-        self.sock.linger = 0
-        self.sock.connect(endpoint)
-        if not subscribe_confirmed(self.sock, b"health.alert"):
-            raise AssertionError("the node did not confirm the health.alert subscription")
-        self.events: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            if self.sock.poll(50):
-                _, data = self.sock.recv_multipart()
-                body = msgpack.unpackb(data, raw=False)["body"]
-                with self._lock:
-                    self.events.append(dict(body))
+        super().__init__(endpoint, "health.alert")
 
     def of(self, component: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return [e for e in self.events if e.get("component") == component]
+        return [e for e in list(self.events) if e.get("component") == component]
 
-    def wait_for(self, match: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
+    def wait_for_match(self, match: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
         found: dict[str, Any] | None = eventually(
             lambda: next((e for e in list(self.events) if match(e)), None), timeout=timeout)
         if found is None:
             raise AssertionError(f"no matching health.alert within {timeout} s; saw {self.events}")
         return found
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close(linger=0)
-        self.ctx.term()
 
 
 def pool_health(conn: Any) -> ComponentHealth | None:
@@ -112,7 +83,7 @@ def test_stopped_database_makes_the_pool_critical_then_good_with_one_alert(
                                   timeout=10.0)
             assert critical, f"pool not CRITICAL with its database stopped: {pool_health(conn)}"
             assert critical.metrics["availability"].value == 0.0
-            opened = alerts.wait_for(lambda e: e["component"] == "pool" and e["event"] == "opened",
+            opened = alerts.wait_for_match(lambda e: e["component"] == "pool" and e["event"] == "opened",
                                      timeout=5.0)
             assert opened["metric"] == "availability", opened
             # Hold the outage for a few more sampling rounds: the open alert must stay open
@@ -128,7 +99,7 @@ def test_stopped_database_makes_the_pool_critical_then_good_with_one_alert(
             good = eventually(lambda: (v := pool_health(conn)) and v.status in ("GOOD", "EXCELLENT")
                               and v, timeout=10.0)
             assert good, f"pool did not recover after the database returned: {pool_health(conn)}"
-            resolved = alerts.wait_for(lambda e: e["id"] == opened["id"] and e["event"] == "resolved",
+            resolved = alerts.wait_for_match(lambda e: e["id"] == opened["id"] and e["event"] == "resolved",
                                        timeout=5.0)
             assert resolved["resolved"]
             rounds = sample_rounds(conn)

@@ -10,9 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import msgpack
 import pytest
-import zmq
 
 from actors.pool import (
     Command,
@@ -184,22 +182,11 @@ def test_configure_changes_sizes_at_run_time(start_node):
 def test_stats_are_published_on_the_event_stream(start_node):
     """Every stats_interval the pool publishes pool.stats for the health monitor and profiler."""
     node = pool_node(start_node, {"stats_interval": 0.2})
-    with node.connect() as conn:
-        endpoint = conn.about().events
-    ctx = zmq.Context()
-    sub = ctx.socket(zmq.SUB)
-    sub.linger = 0
-    sub.subscribe(b"pool.stats")
-    sub.connect(endpoint)
-    try:
-        assert sub.poll(5000), "no pool.stats event within 5 s"
-        topic, payload = sub.recv_multipart()
-    finally:
-        sub.close()
-        ctx.term()
-    env = msgpack.unpackb(payload, raw=False)
-    assert topic == b"pool.stats" and env["type"] == "pool.stats"
-    assert env["body"]["name"] == "pool" and env["body"]["backend"] == "sqlite"
+    with node.connect() as conn, conn.subscribe("pool.stats") as reader:
+        event = reader.next(5.0)
+    assert event is not None, "no pool.stats event within 5 s"
+    assert event.topic == "pool.stats" and event.source == "pool"
+    assert event.body["name"] == "pool" and event.body["backend"] == "sqlite"
 
 
 def test_settings_are_validated_by_the_node(start_node):

@@ -7,7 +7,6 @@ import math
 from typing import Any
 
 import attrs
-import msgpack
 import pytest
 
 from actors import ActorContext
@@ -28,7 +27,7 @@ from actors.profiler import (
     UnknownOperation,
 )
 from actors.testing import ManualClock
-from messages import InvalidBody, from_wire
+from messages import InvalidBody, from_wire, pack_value, unpack_value
 
 
 @attrs.define
@@ -267,7 +266,7 @@ def test_since_start_totals_survive_a_restart() -> None:
     clock.now += 6
     actor.on_record_batch(batch("db", 0.04, 10))
     assert len(ctx.saved) == 1
-    saved = msgpack.unpackb(msgpack.packb(ctx.saved[-1]), raw=False)
+    saved = unpack_value(pack_value(ctx.saved[-1]))
     nxt = ProfilerActor(SnapshotContext("profiler", 2, ProfilerSettings(), "", snapshot=saved),
                         clock=clock)
     nxt.on_start()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import random
 
-import msgpack
 import pytest
 
 from actors.profiler import HIGHEST, LOWEST, Histogram, relative_error
+from messages import pack_value, unpack_value
 
 QS = (1, 10, 25, 50, 75, 90, 99, 99.9, 99.99, 100)
 
@@ -150,7 +150,7 @@ def test_wire_form_round_trips_through_msgpack() -> None:
     h = Histogram()
     for v in (0.0, 0.001, 0.01, 0.1, 1.0):
         h.record(v, ok=v < 0.5)
-    back = Histogram.from_dict(msgpack.unpackb(msgpack.packb(h.to_dict()), raw=False))
+    back = Histogram.from_dict(unpack_value(pack_value(h.to_dict())))
     assert back.counts == h.counts and back.errors == 1 and back.max == 1.0
     assert back.percentiles(QS) == h.percentiles(QS)
 

@@ -10,7 +10,6 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-import msgpack
 import pytest
 
 from actors.profiler import (
@@ -21,6 +20,7 @@ from actors.profiler import (
     relative_error,
     set_default_recorder,
 )
+from messages import pack_value, unpack_value
 
 
 class Sink:
@@ -31,7 +31,7 @@ class Sink:
         self.arrived = threading.Event()
 
     def __call__(self, batch: dict[str, Any]) -> None:
-        self.batches.append(msgpack.unpackb(msgpack.packb(batch), raw=False))  # as on the wire
+        self.batches.append(unpack_value(pack_value(batch)))  # as on the wire
         self.arrived.set()
 
     def samples(self, op: str) -> Histogram:
@@ -166,7 +166,7 @@ def _child_batch(seed: int) -> bytes:
         r.record("llm.call", rng.lognormvariate(-3 + seed * 0.5, 0.7))
     batch = r.take()
     assert batch is not None
-    return bytes(msgpack.packb(batch))
+    return pack_value(batch)
 
 
 def test_batches_from_several_processes_merge_exactly() -> None:
@@ -174,7 +174,7 @@ def test_batches_from_several_processes_merge_exactly() -> None:
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(4, mp_context=ctx) as pool:
         blobs = list(pool.map(_child_batch, range(4)))
-    parts = [Histogram.from_dict(msgpack.unpackb(b, raw=False)["ops"]["llm.call"]) for b in blobs]
+    parts = [Histogram.from_dict(unpack_value(b)["ops"]["llm.call"]) for b in blobs]
     merged = Histogram.merged(parts)
     values: list[float] = []
     for seed in range(4):

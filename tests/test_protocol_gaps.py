@@ -14,7 +14,8 @@ import msgpack
 import pytest
 
 from messages import DEFAULT_MAX_MESSAGE_BYTES
-from tests.nodes import RawPeer, RunningNode, eventually
+from tests.nodes import RunningNode, eventually
+from tests.raw_peer import RawPeer
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import msgpack
-import zmq
+from actors import EventReader
 
 from ._actor import STATE_TOPIC
 from ._messages import StateInfo, States, StatesReply
@@ -121,33 +120,27 @@ class Courier:
         return True
 
     def _run(self) -> None:
-        ctx: zmq.Context[zmq.Socket[bytes]] | None = None
-        sub: zmq.Socket[bytes] | None = None
+        reader: EventReader | None = None
         try:
             if self._subscribe:
                 try:
-                    endpoint = self.connection.about(timeout=self.timeout).events
-                    ctx = zmq.Context()
-                    sub = ctx.socket(zmq.SUB)
-                    sub.linger = 0
-                    sub.subscribe(STATE_TOPIC.encode())
-                    sub.connect(endpoint)
+                    reader = self.connection.subscribe(STATE_TOPIC)
                 except Exception as exc:
                     log.warning("breaker client: no event stream (%s); relying on syncs", exc)
-            self._loop(sub)
+            self._loop(reader)
         finally:
-            if sub is not None:
-                sub.close(linger=0)
-            if ctx is not None:
-                ctx.term()
+            if reader is not None:
+                reader.close()
 
-    def _loop(self, sub: zmq.Socket[bytes] | None) -> None:
+    def _loop(self, reader: EventReader | None) -> None:
         next_sync = time.monotonic() + self.sync_interval if self._synced.is_set() else 0.0
-        wait_ms = max(1, int(self.flush_interval * 1000))
         while not self._stop.is_set():
-            if sub is not None:
-                if sub.poll(wait_ms):
-                    self._drain(sub)
+            if reader is not None:
+                event = reader.next(self.flush_interval)
+                if event is not None:
+                    self._push(event.source, event.body)
+                    for event in reader.drain():
+                        self._push(event.source, event.body)
             else:
                 self._stop.wait(self.flush_interval)
             self._flush()
@@ -156,22 +149,14 @@ class Courier:
                 self._sync()
                 next_sync = now + self.sync_interval
 
-    def _drain(self, sub: zmq.Socket[bytes]) -> None:
-        while True:
-            try:
-                frames = sub.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
+    def _push(self, source: str, body: dict[str, Any]) -> None:
+        """Apply one ``breaker.state`` event, if it is this client's actor's and well formed."""
+        try:
+            if body.get("actor", source) != self.actor:
                 return
-            try:
-                env = msgpack.unpackb(frames[-1], raw=False)
-                body = env["body"]
-                if body.get("actor", env.get("to")) != self.actor:
-                    continue
-                info = StateInfo(str(body["resource"]), str(body["state"]), bool(body["forced"]),
-                                 float(body["retry_after"]))
-            except (ValueError, KeyError, TypeError, AttributeError, msgpack.UnpackException):
-                continue
-            self._c["pushes"] += 1
-            self._apply(info)
-
-
+            info = StateInfo(str(body["resource"]), str(body["state"]), bool(body["forced"]),
+                             float(body["retry_after"]))
+        except (ValueError, KeyError, TypeError):
+            return
+        self._c["pushes"] += 1
+        self._apply(info)

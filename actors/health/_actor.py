@@ -13,7 +13,7 @@ import threading
 
 import attrs
 
-from actors import Actor, Connection, connect, handler
+from actors import Actor, Connection, EventReader, connect, handler
 
 from ._alerts import UnknownAlert
 from ._feed import LifecycleFeed, Sampler
@@ -78,7 +78,7 @@ class HealthActor(Actor):
         self.lifecycle: LifecycleFeed | None = None
         self.sampler: Sampler | None = None
         if self.settings.lifecycle:
-            self.lifecycle = LifecycleFeed(self.monitor, self._events_endpoint, self.emit, self._stop)
+            self.lifecycle = LifecycleFeed(self.monitor, self._subscribe, self.emit, self._stop)
             self.lifecycle.start()
         if self.settings.sample_interval > 0:
             self.sampler = Sampler(self.monitor, self._connection(), self.emit, self._stop,
@@ -173,5 +173,5 @@ class HealthActor(Actor):
         assert self._feed_connection is not None, "feed connection is made in on_start"
         return self._feed_connection
 
-    def _events_endpoint(self) -> str:
-        return str(self._connection().about(timeout=5.0).events)
+    def _subscribe(self) -> EventReader:
+        return self._connection().subscribe("lifecycle.")

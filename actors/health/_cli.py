@@ -19,11 +19,7 @@ import json
 from collections.abc import Callable
 from typing import Final, Literal
 
-import zmq
-
-from actors import connect
-from actors._wire import subscribe_confirmed
-from messages import decode
+from actors import EventReader, connect
 
 from ._messages import ComponentHealth, NodeHealth, StatusQuery
 from ._model import HealthStatus
@@ -124,28 +120,17 @@ def health_cli(endpoint: str, *, component: str | None = None, probe: Probe = "r
 def watch_events(events_endpoint: str, *, count: int | None = None, out: Callable[[str], None] = print,
                  idle_timeout: float | None = None) -> int:
     """Print ``health.*`` events from the node's stream as JSON lines; how many were printed."""
-    ctx = zmq.Context()
-    sub = ctx.socket(zmq.SUB)
-    sub.linger = 0
     printed = 0
-    try:
-        sub.connect(events_endpoint)
-        subscribe_confirmed(sub, b"health.")
+    with EventReader(events_endpoint, "health.") as reader:
         idle = 0.0
         while count is None or printed < count:
-            if not sub.poll(int(WATCH_POLL * 1000)):  # finite polls keep Ctrl-C responsive
+            event = reader.next(WATCH_POLL)  # finite waits keep Ctrl-C responsive
+            if event is None:
                 idle += WATCH_POLL
                 if idle_timeout is not None and idle >= idle_timeout:
                     break
                 continue
             idle = 0.0
-            topic, data = sub.recv_multipart()[:2]
-            if not topic.startswith(b"health."):  # a late node.welcome
-                continue
-            body = decode(data).body
-            out(f"{topic.decode()} {json.dumps(body, sort_keys=True, default=str)}")
+            out(f"{event.topic} {json.dumps(event.body, sort_keys=True, default=str)}")
             printed += 1
-    finally:
-        sub.close(linger=0)
-        ctx.term()
     return printed

@@ -2,8 +2,8 @@
 
 Two background threads of the health actor, each owning its sockets:
 
-- :class:`LifecycleFeed` owns a ZeroMQ SUB socket on the node's event stream (topics
-  ``lifecycle.*``) and turns started/exited/gave_up into liveness and availability.
+- :class:`LifecycleFeed` owns a reader of the node's event stream (topics ``lifecycle.*``)
+  and turns started/exited/gave_up into liveness and availability.
 - :class:`Sampler` every ``interval`` reads ``node.status`` (pids, counters, restarts),
   samples each process's memory and CPU with psutil, derives throughput and error rate
   from the handled/errors counters, and probes each running actor with
@@ -26,12 +26,10 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-import msgpack
 import psutil
-import zmq
 
-from actors._wire import subscribe_confirmed
-from messages import PLANNED_EXIT_CAUSES, InvalidBody, to_wire
+from actors import EventReader
+from messages import PLANNED_EXIT_CAUSES, InvalidBody, LifecycleEvent, to_wire
 
 from ._judge import Event
 from ._monitor import HealthMonitor
@@ -50,54 +48,39 @@ STATISTICS_METRICS = ("availability", "error_rate", "response_time", "throughput
 
 
 class LifecycleFeed(threading.Thread):
-    """Subscribes to ``lifecycle.*`` and records liveness; stops when ``stop`` is set."""
+    """Subscribes to ``lifecycle.*`` and records liveness; stops when ``stop`` is set.
 
-    def __init__(self, monitor: HealthMonitor, events_endpoint: Callable[[], str], emit: Emit,
+    ``subscribe`` opens the confirmed reader (on this thread, which then owns it).
+    """
+
+    def __init__(self, monitor: HealthMonitor, subscribe: Callable[[], EventReader], emit: Emit,
                  stop: threading.Event) -> None:
         super().__init__(name="health-lifecycle", daemon=True)
-        self.monitor, self.events_endpoint, self.emit, self.stop = monitor, events_endpoint, emit, stop
+        self.monitor, self.subscribe, self.emit, self.stop = monitor, subscribe, emit, stop
         self.subscribed = threading.Event()
         self.received = 0
 
     def run(self) -> None:
         try:
-            endpoint = self.events_endpoint()
+            reader = self.subscribe()
         except Exception:
-            log.exception("health: cannot learn the node's event endpoint; no lifecycle feed")
+            log.exception("health: cannot subscribe to the node's events; no lifecycle feed")
             return
-        ctx = zmq.Context()
-        sub = ctx.socket(zmq.SUB)
-        sub.linger = 0
-        try:
-            sub.connect(endpoint)
-            subscribe_confirmed(sub, b"lifecycle.")
+        with reader:
             self.subscribed.set()
             while not self.stop.is_set():
-                if sub.poll(int(POLL_INTERVAL * 1000)):
-                    frames = sub.recv_multipart()
-                    if frames[0].startswith(b"lifecycle."):  # not a late node.welcome
-                        self.handle(frames)
-        finally:
-            sub.close(linger=0)
-            ctx.term()
+                event = reader.next(POLL_INTERVAL)
+                if event is not None and event.lifecycle is not None:
+                    self.handle(event.lifecycle)
 
-    def handle(self, frames: list[bytes]) -> None:
-        """Apply one lifecycle event (malformed ones are logged and skipped)."""
-        try:
-            body = msgpack.unpackb(frames[-1], raw=False)["body"]
-            name, kind = str(body["name"]), str(body["event"])
-            cause = str(body.get("cause") or "")
-            incarnation, pid = body.get("incarnation"), body.get("pid")
-        except (ValueError, KeyError, TypeError, IndexError, msgpack.UnpackException):
-            log.warning("health: skipped a malformed lifecycle event")
-            return
+    def handle(self, event: LifecycleEvent) -> None:
+        """Apply one lifecycle event."""
         self.received += 1
-        inc = incarnation if isinstance(incarnation, int) else None
+        name, kind, cause = event.name, event.event, event.cause
         if kind == "started":
-            events = self.monitor.set_live(name, True, incarnation=inc,
-                                           pid=pid if isinstance(pid, int) else None)
+            events = self.monitor.set_live(name, True, incarnation=event.incarnation, pid=event.pid)
         elif kind == "exited":
-            events = self.monitor.set_live(name, False, cause=cause, incarnation=inc,
+            events = self.monitor.set_live(name, False, cause=cause, incarnation=event.incarnation,
                                            on_purpose=cause.startswith(PLANNED_EXIT_CAUSES))
         elif kind == "gave_up":
             events = self.monitor.set_live(name, False, cause=f"gave up: {cause}")

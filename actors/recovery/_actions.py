@@ -16,7 +16,7 @@ from actors.breaker import ForceClosed, ForceOpen, Reset
 from actors.pool import Configure as PoolConfigure
 from actors.pool import PoolStatistics
 from actors.pool import Stats as PoolStats
-from messages import NODE_TARGET
+from messages import NODE_TARGET, RestartChild
 
 from ._rules import BreakerAction, PublishAction, ResizePoolAction, RestartAction
 from ._track import Outcome, Task
@@ -94,7 +94,7 @@ def _resize(task: Task, action: ResizePoolAction, target: Target) -> Outcome:
 def _restart(action: RestartAction, target: Target) -> Outcome:
     if action.actor == target.me:
         return Outcome(True, f"skipped: a rule may not restart the recovery actor {target.me!r}")
-    reply = target.connection.ask(NODE_TARGET, "node.restart", {"name": action.actor},
+    reply = target.connection.ask(NODE_TARGET, RestartChild(action.actor),
                                   timeout=max(target.timeout, RESTART_TIMEOUT))
     return Outcome(True, str(getattr(reply, "detail", reply)))
 

@@ -48,8 +48,8 @@ class RecoveryActor(Actor):
         target = Target(self._connection, self._publish, self.context.name, s.breaker, s.ask_timeout)
         self.driver = Driver(self.engine, s, target, self.context.save_snapshot, clock=self.clock)
         self._stop = threading.Event()
-        self.watch = EventWatch(self._events_endpoint, self.driver.on_event, self.driver.on_tick,
-                                self._stop)
+        self.watch = EventWatch(lambda topics: self._connection.subscribe(*topics),
+                                self.driver.on_event, self.driver.on_tick, self._stop)
         self.watch.start()
 
     def on_stop(self) -> None:
@@ -80,5 +80,3 @@ class RecoveryActor(Actor):
     def _publish(self, topic: str, body: dict[str, Any]) -> None:
         self.context.publish(topic, body)
 
-    def _events_endpoint(self) -> str:
-        return str(self._connection.about(timeout=5.0).events)
