@@ -8,9 +8,11 @@
     python run_node.py tree [--json] | events [--topic T] [--count N] | stop
     python run_node.py health [--watch] [--min-status S] | profile [--watch] | breakers
     python run_node.py top [--interval S] [--window W]
+    python run_node.py keys DIR [--operator NAME] [--agent NAME]
 
 Every command takes --endpoint (default tcp://127.0.0.1:5570, or AGENTCELL_ENDPOINT) and
---timeout (seconds, default 5).
+--timeout (seconds, default 5); for a node with "security", --client-key FILE and
+--node-key FILE (or AGENTCELL_CLIENT_KEY and AGENTCELL_NODE_KEY).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any, Final
 
 import zmq
 
-from actors import Connection, connect
+from actors import ENV_CLIENT_KEY, ENV_NODE_KEY, Connection, connect, write_keys
 from messages import (
     DEFAULT_MAX_MESSAGE_BYTES,
     KIND_ASK,
@@ -107,9 +109,11 @@ def _open(args: argparse.Namespace, actor: str | None = None) -> Connection:
             conn.resolve(actor)
     except TimeoutError:
         conn.close(linger=0)
-        raise NodeSilent(f"no node answered at {args.endpoint} within {args.timeout:g} s; is a "
-                         "node running there? start one with: python run_node.py (or point "
-                         "--endpoint / AGENTCELL_ENDPOINT at a running one)") from None
+        secured = "" if conn.keys is None else " with this client's key"
+        raise NodeSilent(f"no node answered at {args.endpoint}{secured} within {args.timeout:g} s; "
+                         "is a node running there? start one with: python run_node.py (or point "
+                         "--endpoint / AGENTCELL_ENDPOINT at a running one); a node with "
+                         "\"security\" answers only allowed keys (--client-key, --node-key)") from None
     except BaseException:
         conn.close(linger=0)
         raise
@@ -230,6 +234,20 @@ def _log_to(path: str) -> None:
     os.close(fd)
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    operators = args.operator or ([] if args.agent else ["operator"])
+    try:
+        written = write_keys(args.directory, operators=operators, agents=args.agent)
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"keys: {exc}") from None
+    for path in written:
+        print(path)
+    root = args.directory.rstrip("/") or "/"
+    print(f"# the node: \"security\": {{\"keys\": \"{root}\"}} in its config; each client: "
+          f"--client-key <its .key_secret above> --node-key {root}/node.key", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     with _open(args) as node:
         reply = node.status()
@@ -244,6 +262,8 @@ def cmd_status(args: argparse.Namespace) -> int:
               f"{row.uptime:>8.1f}s {row.handled:>8} {row.errors:>6} {row.bad_input:>5} {row.restarts:>8}")
     if reply.node_bad_input:
         print(f"(the front door refused {reply.node_bad_input} bad message(s))")
+    if reply.forbidden:
+        print(f"(the front door refused {reply.forbidden} command(s) to keys not allowed them)")
     print(f"node pid {about.pid} at {about.endpoint}, data in {about.data_dir or '(not said)'}")
     return EXIT_OK
 
@@ -408,6 +428,10 @@ def _connection_options(p: argparse.ArgumentParser, *, hidden: bool) -> None:
                    help=f"node endpoint (default {DEFAULT_ENDPOINT}, or AGENTCELL_ENDPOINT)")
     p.add_argument("--timeout", type=_seconds, default=default, metavar="SECONDS",
                    help="seconds to wait for an answer (default 5)")
+    p.add_argument("--client-key", default=default, metavar="FILE",
+                   help=f"this client's NAME.key_secret, for a node with security (or {ENV_CLIENT_KEY})")
+    p.add_argument("--node-key", default=default, metavar="FILE",
+                   help=f"the node's public node.key, for a node with security (or {ENV_NODE_KEY})")
 
 
 def _node_options(p: argparse.ArgumentParser, *, hidden: bool) -> None:
@@ -470,6 +494,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds between full reads (events show at once)")
     top.add_argument("--window", default="10s", choices=("10s", "1m", "5m", "all"),
                      help="profiler window of handled/s and p99 (default 10s)")
+    keys = sub.add_parser("keys", help="write a node key pair and client key pairs (CurveZMQ)")
+    keys.add_argument("directory", metavar="DIR", help="where to write them (created 0700)")
+    keys.add_argument("--operator", action="append", default=[], metavar="NAME",
+                      help="a client that may also stop and restart (repeatable; default: "
+                      "one named 'operator' when no client is named)")
+    keys.add_argument("--agent", action="append", default=[], metavar="NAME",
+                      help="a client that may ask actors and read state only (repeatable)")
     events = sub.add_parser("events", help="print lifecycle and actor events live, as JSON lines")
     events.add_argument("--count", type=_count, default=None, help="exit after N events")
     events.add_argument("--topic", default="", help="topic prefix, e.g. lifecycle.")
@@ -482,7 +513,7 @@ COMMANDS: Final = {None: cmd_run, "run": cmd_run, "status": cmd_status, "send": 
                    "restart": cmd_child, "stop-child": cmd_child, "start-child": cmd_child,
                    "stop": cmd_stop, "tree": cmd_tree, "events": cmd_events,
                    "profile": cmd_profile, "breakers": cmd_breakers, "health": cmd_health,
-                   "top": cmd_top}
+                   "top": cmd_top, "keys": cmd_keys}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -494,6 +525,9 @@ def main(argv: list[str] | None = None) -> int:
             check_endpoint(args.endpoint_flag, "--endpoint")
         args.endpoint = args.endpoint_flag or os.environ.get("AGENTCELL_ENDPOINT") or DEFAULT_ENDPOINT
         check_endpoint(args.endpoint, "the endpoint (AGENTCELL_ENDPOINT)")
+        for flag, variable in ((args.client_key, ENV_CLIENT_KEY), (args.node_key, ENV_NODE_KEY)):
+            if flag is not None:  # every connection of this command reads them from there
+                os.environ[variable] = flag
         return int(COMMANDS[args.command](args))
     except (UsageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -10,20 +10,44 @@ from ._builtins import BUILTIN_ACTORS
 from ._client import Connection, ConnectionStatistics, Reply, connect
 from ._events import AsyncEventReader, EventReader, NodeEvent, read_event, subscribe_confirmed
 from ._host import HostSpec, build_settings, host_main, host_standby, load_actor_class
-from ._transport import bind_socket, bound_endpoint, close_context, connect_socket, new_context
+from ._security import (
+    ENV_CLIENT_KEY,
+    ENV_NODE_KEY,
+    ROLE_AGENT,
+    ROLE_OPERATOR,
+    ClientKeys,
+    ServerKeys,
+    authenticated_peer,
+    write_keys,
+)
+from ._transport import (
+    bind_socket,
+    bound_endpoint,
+    close_context,
+    connect_socket,
+    is_local,
+    new_context,
+)
 
 __all__ = [
     "BUILTIN_ACTORS",
+    "ENV_CLIENT_KEY",
+    "ENV_NODE_KEY",
+    "ROLE_AGENT",
+    "ROLE_OPERATOR",
     "Actor",
     "ActorContext",
     "AsyncConnection",
     "AsyncEventReader",
+    "ClientKeys",
     "Connection",
     "ConnectionStatistics",
     "EventReader",
     "HostSpec",
     "NodeEvent",
     "Reply",
+    "ServerKeys",
+    "authenticated_peer",
     "bind_socket",
     "bound_endpoint",
     "build_settings",
@@ -34,8 +58,10 @@ __all__ = [
     "handler",
     "host_main",
     "host_standby",
+    "is_local",
     "load_actor_class",
     "new_context",
     "read_event",
     "subscribe_confirmed",
+    "write_keys",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import time
 from typing import Any
 
@@ -39,12 +40,14 @@ from messages import (
 
 from ._client import CLOSE_LINGER, DEFAULT_SEND_HWM, Reply
 from ._events import AsyncEventReader
+from ._security import ClientKeys
 from ._transport import close_context, connect_socket, new_async_context
 from ._wire import (
     IncarnationCache,
     check_timeout,
     deadline_after,
     encode_checked,
+    not_sent,
     outgoing,
     reply_value,
 )
@@ -58,15 +61,23 @@ class _Pending:
 
 
 class AsyncConnection:
-    """An asyncio connection to one node; use ``async with connect_async(...)``."""
+    """An asyncio connection to one node; use ``async with connect_async(...)``.
+
+    Keys for a secured node as :class:`Connection` takes them (``client_key``,
+    ``node_key``, or AGENTCELL_CLIENT_KEY and AGENTCELL_NODE_KEY).
+    """
 
     def __init__(self, endpoint: str, *, timeout: float | None = None,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-                 send_hwm: int = DEFAULT_SEND_HWM) -> None:
+                 send_hwm: int = DEFAULT_SEND_HWM,
+                 client_key: str | os.PathLike[str] | None = None,
+                 node_key: str | os.PathLike[str] | None = None) -> None:
         self.endpoint = endpoint
         self.default_timeout = check_timeout(timeout)
         self.max_message_bytes = max_message_bytes
         self._send_hwm = send_hwm
+        self.keys = ClientKeys.resolve(client_key, node_key)
+        """As :attr:`Connection.keys`."""
         self._ctx = new_async_context()
         self._sockets: dict[str, zmq.asyncio.Socket] = {}
         self._events: AsyncEventReader | None = None
@@ -108,8 +119,8 @@ class AsyncConnection:
                 try:
                     await socket.send(data, zmq.NOBLOCK)
                 except zmq.Again:
-                    raise ActorOverloaded(f"actor {target!r} is overloaded; ask {tag!r} not sent") \
-                        from None
+                    where = self.endpoint if resolved is None else resolved.endpoint
+                    raise ActorOverloaded(not_sent(target, tag, self._send_hwm, where)) from None
                 # one timer per ask (cheaper than wait_for, which wraps the future in a task)
                 timer = loop.call_later(max(0.0, deadline - time.monotonic()), _expire, pending.future,
                                         f"no reply from {target!r} to {tag!r} within {seconds:g} s")
@@ -185,7 +196,8 @@ class AsyncConnection:
     def _socket(self, endpoint: str) -> zmq.asyncio.Socket:
         socket = self._sockets.get(endpoint)
         if socket is None:
-            socket = connect_socket(self._ctx, zmq.DEALER, endpoint, sndhwm=self._send_hwm)
+            socket = connect_socket(self._ctx, zmq.DEALER, endpoint, keys=self.keys,
+                                    sndhwm=self._send_hwm)
             self._sockets[endpoint] = socket
             self._tasks.append(asyncio.create_task(self._read_replies(socket)))
         return socket
@@ -206,8 +218,8 @@ class AsyncConnection:
             return
         self._events_started = True
         about = await self.about()
-        self._events = await AsyncEventReader.open(about.events, "lifecycle.", ctx=self._ctx,
-                                                   max_bytes=self.max_message_bytes)
+        self._events = await AsyncEventReader.open(about.events, "lifecycle.", keys=self.keys,
+                                                   ctx=self._ctx, max_bytes=self.max_message_bytes)
         self._tasks.append(asyncio.create_task(self._read_events(self._events)))
 
     async def _read_events(self, reader: AsyncEventReader) -> None:

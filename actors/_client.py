@@ -8,6 +8,7 @@ until the reply, the actor's death, or the deadline.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,6 +35,7 @@ from messages import (
 )
 
 from ._events import EventReader
+from ._security import ClientKeys
 from ._sockets import ThreadSockets
 from ._waiting import Waiter
 from ._wire import (
@@ -41,6 +43,7 @@ from ._wire import (
     check_timeout,
     deadline_after,
     encode_checked,
+    not_sent,
     outgoing,
     reply_value,
 )
@@ -78,16 +81,27 @@ class ConnectionStatistics:
 
 
 class Connection:
-    """A connection to one node; safe to share between threads (see module doc)."""
+    """A connection to one node; safe to share between threads (see module doc).
+
+    A node with ``security`` answers only clients with a key it allows: pass
+    ``client_key`` (the ``NAME.key_secret`` file ``run_node.py keys`` wrote for you) and
+    ``node_key`` (the node's ``node.key``), or set AGENTCELL_CLIENT_KEY and
+    AGENTCELL_NODE_KEY. Without an allowed key nothing is answered (asks time out).
+    """
 
     def __init__(self, endpoint: str, *, timeout: float | None = None,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-                 send_hwm: int = DEFAULT_SEND_HWM) -> None:
+                 send_hwm: int = DEFAULT_SEND_HWM,
+                 client_key: str | os.PathLike[str] | None = None,
+                 node_key: str | os.PathLike[str] | None = None) -> None:
         self.endpoint = endpoint
         self.default_timeout = check_timeout(timeout)
         self.max_message_bytes = max_message_bytes
         self._send_hwm = send_hwm
-        self._sockets = ThreadSockets(endpoint, send_hwm, max_message_bytes=max_message_bytes)
+        self.keys = ClientKeys.resolve(client_key, node_key)
+        """The client's CURVE keys (from the arguments, else AGENTCELL_CLIENT_KEY and
+        AGENTCELL_NODE_KEY), used on TCP; None: a plain connection."""
+        self._sockets = ThreadSockets(endpoint, send_hwm, self.keys, max_message_bytes)
         self._cache = IncarnationCache()
         self._events_endpoint: str | None = None
         self._ids = itertools.count(1)
@@ -225,7 +239,7 @@ class Connection:
     def subscribe(self, *topics: str) -> EventReader:
         """A confirmed reader of the node's events on ``topics`` (prefixes; none: all),
         for the calling thread only, with a context of its own; close it when done."""
-        return EventReader(self._events_address(), *topics, keys=self._sockets.keys,
+        return EventReader(self._events_address(), *topics, keys=self.keys,
                            max_bytes=self.max_message_bytes)
 
     def statistics(self) -> ConnectionStatistics:
@@ -258,8 +272,8 @@ class Connection:
             try:
                 socket.send(data, zmq.NOBLOCK)
             except zmq.Again:
-                raise ActorOverloaded(f"actor {target!r} is overloaded: {self._send_hwm} messages "
-                                      f"already queued for it; ask {tag!r} not sent") from None
+                where = self.endpoint if resolved is None else resolved.endpoint
+                raise ActorOverloaded(not_sent(target, tag, self._send_hwm, where)) from None
             outcome = self._waiter.wait(socket, events, poller, id_, target, incarnation, deadline)
             if isinstance(outcome, Envelope):
                 return Reply(reply_value(outcome), attempt, outcome.incarnation, outcome.type)

@@ -97,7 +97,8 @@ class EventReader:
     """A confirmed subscription to a node's events, owned by one thread (see module doc).
 
     ``topics`` are prefixes (``"lifecycle."``; ``""`` for everything). ``ctx`` is the
-    caller's context, else the reader makes (and closes) its own.
+    caller's context, else the reader makes (and closes) its own. ``keys`` for a secured
+    node; None takes them from AGENTCELL_CLIENT_KEY and AGENTCELL_NODE_KEY, if set.
     """
 
     def __init__(self, endpoint: str, *topics: str, keys: ClientKeys | None = None,
@@ -106,6 +107,7 @@ class EventReader:
         self.endpoint = endpoint
         self.max_bytes = max_bytes
         self.refused = 0
+        keys = ClientKeys.resolve() if keys is None else keys
         self._own = ctx is None
         self._ctx = new_context() if ctx is None else ctx
         self.socket: zmq.Socket[bytes] = connect_socket(self._ctx, zmq.SUB, endpoint, keys=keys)
@@ -173,7 +175,9 @@ class AsyncEventReader:
     async def open(cls, endpoint: str, *topics: str, keys: ClientKeys | None = None,
                    ctx: zmq.asyncio.Context | None = None,
                    max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> AsyncEventReader:
-        """Subscribe to ``topics`` (prefixes) and wait for the node's confirmation."""
+        """Subscribe to ``topics`` (prefixes) and wait for the node's confirmation; the
+        arguments are :class:`EventReader`'s."""
+        keys = ClientKeys.resolve() if keys is None else keys
         context = new_async_context() if ctx is None else ctx
         socket = connect_socket(context, zmq.SUB, endpoint, keys=keys)
         reader = cls(socket, context if ctx is None else None, max_bytes)

@@ -51,6 +51,7 @@ from messages import (
 from ._actor import Actor, ActorContext
 from ._bridge import BridgeActor, HostCounters
 from ._exitcodes import EXIT_HOST_FAULT, EXIT_NODE_GONE, EXIT_NORMAL, EXIT_START_FAILED
+from ._security import ServerKeys, node_client_environment
 from ._transport import bind_socket, bound_endpoint, connect_socket, new_context
 
 log = logging.getLogger("actors.host")
@@ -79,6 +80,9 @@ class HostSpec:
     log_level: str = "INFO"
     profiler: str | None = None
     """Name of the node's profiler actor: every handler's time is shipped to it."""
+    security: str | None = None
+    """The node's keys directory when it has ``security``: the actor's TCP socket is a CURVE
+    server with the node's key pair, and the host's own clients speak as the node."""
 
     def to_json(self) -> str:
         """Serialise for the process arguments."""
@@ -158,6 +162,8 @@ def host_standby(orders: Connection) -> None:
 
 def _run(spec_json: str, snapshot: bytes | None) -> None:
     spec = HostSpec.from_json(spec_json)
+    if spec.security is not None:  # every connection this process opens speaks as the node
+        os.environ.update(node_client_environment(spec.security))
     logging.basicConfig(
         level=spec.log_level, stream=sys.stderr,
         format=f"%(asctime)s %(levelname)s [{spec.name}#{spec.incarnation} pid {os.getpid()}] %(message)s",
@@ -298,8 +304,9 @@ class _ControlLoop:
                                stop_sink=lambda: self._post("stop", None))
         actor = cls(context)
         # own context: the actor thread closes it with the socket
+        keys = None if spec.security is None else ServerKeys.load(spec.security)
         socket = bind_socket(new_context(), zmq.ROUTER, spec.endpoint, rcvhwm=spec.mailbox_size,
-                      sndhwm=spec.mailbox_size, router_mandatory=False)
+                             sndhwm=spec.mailbox_size, router_mandatory=False, security=keys)
         self.endpoint = bound_endpoint(socket)
         counters = HostCounters()
         ref = BridgeActor.start(actor, socket, counters, max_message_bytes=spec.max_message_bytes,

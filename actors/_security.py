@@ -135,29 +135,22 @@ class ServerKeys:
         socket.curve_secretkey = self.secret
         socket.zap_domain = ZAP_DOMAIN.encode()
 
-    def own_client(self) -> ClientKeys:
-        """The keys an actor host speaks with to its node: the node's own (an operator)."""
-        return ClientKeys(self.public, self.secret, self.public)
-
     def role(self, public: bytes) -> tuple[str, str] | None:
         """(role, name) of an allowed client key; the node's own key is an operator."""
         if public == self.public:
             return ROLE_OPERATOR, NODE_KEY
         return self.clients.get(public)
 
-    def to_wire(self) -> dict[str, Any]:
-        """Plain data for a host spec (the node hands its keys to its own hosts only)."""
-        return {"public": self.public.decode(), "secret": self.secret.decode(),
-                "clients": [[k.decode(), role, name] for k, (role, name) in self.clients.items()]}
 
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> ServerKeys:
-        """Inverse of :meth:`to_wire`."""
-        return cls(str(data["public"]).encode(), str(data["secret"]).encode(),
-                   {str(k).encode(): (str(role), str(name)) for k, role, name in data["clients"]})
+def node_client_environment(directory: str | os.PathLike[str]) -> dict[str, str]:
+    """The variables that make every client in a process (an actor host's own connections
+    to its node) speak as the node itself: an operator, allowed by every authenticator."""
+    root = Path(directory).resolve()
+    return {ENV_CLIENT_KEY: str(root / f"{NODE_KEY}.key_secret"),
+            ENV_NODE_KEY: str(root / f"{NODE_KEY}.key")}
 
 
-def peer(frame: zmq.Frame) -> tuple[str, str] | None:
+def authenticated_peer(frame: zmq.Frame) -> tuple[str, str] | None:
     """(role, name) of the authenticated client that sent ``frame``; None on a socket
     without security (ipc, or a node without keys)."""
     try:

@@ -29,8 +29,8 @@ class _Owned:
 class ThreadSockets:
     """Per-thread sockets of one connection, all closed together by :meth:`close`."""
 
-    def __init__(self, endpoint: str, send_hwm: int, keys: ClientKeys | None = None,
-                 max_message_bytes: int | None = None) -> None:
+    def __init__(self, endpoint: str, send_hwm: int, keys: ClientKeys | None,
+                 max_message_bytes: int) -> None:
         self.endpoint = endpoint
         self.send_hwm = send_hwm
         self.keys = keys
@@ -63,8 +63,7 @@ class ThreadSockets:
             with self._lock:
                 self._check_open()
                 reader = EventReader(events_endpoint, "lifecycle.", keys=self.keys, ctx=self._ctx,
-                                     **({} if self.max_message_bytes is None else
-                                        {"max_bytes": self.max_message_bytes}))
+                                     max_bytes=self.max_message_bytes)
                 self._all.append(reader.socket)
             owned.events = reader
         return owned.events

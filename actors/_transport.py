@@ -21,6 +21,7 @@ on sockets from :func:`connect_socket`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -97,6 +98,23 @@ def connect_socket(ctx: zmq.Context[S], kind: int, endpoint: str, *,
         socket.close(linger=0)
         raise
     return socket
+
+
+def is_local(endpoint: str) -> bool:
+    """Whether only this machine can reach ``endpoint``: ``ipc://``, ``inproc://``, or TCP
+    on a loopback address (``127.0.0.0/8``, ``::1``, ``localhost``). A wildcard (``*``,
+    ``0.0.0.0``), an interface name or any other address is reachable from elsewhere."""
+    if endpoint.startswith(("ipc://", "inproc://")):
+        return True
+    if not endpoint.startswith("tcp://"):
+        return False
+    host = endpoint[len("tcp://"):].rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def bound_endpoint(socket: zmq.Socket[Any]) -> str:

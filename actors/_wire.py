@@ -96,6 +96,13 @@ class IncarnationCache:
                                                  "running")
 
 
+def not_sent(target: str, tag: str, queued: int, endpoint: str) -> str:
+    """Why an ask could not be queued: a full queue, or no connection to queue it on."""
+    return (f"actor {target!r} is overloaded: {queued} messages already queued for it, or it "
+            f"cannot be reached (nothing accepts connections at {endpoint}, or a node with "
+            f"security refused this client's key); ask {tag!r} not sent")
+
+
 def deadline_after(timeout: float) -> tuple[float, float]:
     """(wall-clock deadline for the envelope, monotonic deadline for local waiting)."""
     return time.time() + timeout, time.monotonic() + timeout

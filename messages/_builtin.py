@@ -98,6 +98,8 @@ class StatusReply:
 
     actors: list[ActorStatus]
     node_bad_input: int = 0
+    forbidden: int = 0
+    """Node commands the front door refused because the client's key may not send them."""
 
 
 @message("node.stop")

@@ -15,6 +15,7 @@ Each subclasses the builtin a caller already catches::
         ├── ActorCrashed (ConnectionError)  the incarnation died with the ask in flight
         ├── ActorOverloaded (BufferError)   the actor's mailbox is full
         ├── DeadlineExpired (TimeoutError)  the deadline passed before the actor got to it
+        ├── Forbidden (PermissionError)     the client's key may not send that command
         └── AskTimeout (TimeoutError)       no reply within the ask's timeout
 
 Error replies travel as ``{"code", "message", ...}``; :func:`error_from_wire` maps a code
@@ -115,6 +116,13 @@ class DeadlineExpired(RemoteError, TimeoutError):
     code = "deadline_expired"
 
 
+class Forbidden(RemoteError, PermissionError):
+    """The node refused a command the client's role may not send (an ``agent`` key
+    sending ``node.stop`` or a child command); ask an operator, or use an operator key."""
+
+    code = "forbidden"
+
+
 class AskTimeout(RemoteError, TimeoutError):
     """No reply arrived within the ask's timeout."""
 
@@ -135,6 +143,7 @@ _REMOTE_BY_CODE: dict[str, type[RemoteError]] = {
         ActorCrashed,
         ActorOverloaded,
         DeadlineExpired,
+        Forbidden,
         AskTimeout,
     )
 }

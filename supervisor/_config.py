@@ -2,9 +2,10 @@
 
 Environment variables (documented in README.md):
 ``AGENTCELL_ENDPOINT``, ``AGENTCELL_DATA_DIR``, ``AGENTCELL_LOG_LEVEL``,
-``AGENTCELL_MAX_MESSAGE_BYTES`` override node keys; ``AGENTCELL_<ACTOR>__<SETTING>`` sets
-one setting of one actor (names upper-cased, ``-`` and ``.`` as ``_``; the value is read as
-JSON, else as a string).
+``AGENTCELL_MAX_MESSAGE_BYTES``, ``AGENTCELL_SECURITY`` (JSON) and ``AGENTCELL_INSECURE``
+override node keys (a client's ``AGENTCELL_CLIENT_KEY``/``AGENTCELL_NODE_KEY`` are
+ignored); ``AGENTCELL_<ACTOR>__<SETTING>`` sets one setting of one actor (names
+upper-cased, ``-`` and ``.`` as ``_``; the value is read as JSON, else as a string).
 
 Two things a user's own actors need are settled here as well: a config may start from the
 embedded defaults (``"extends": "defaults"``), and the directory of the config file plus
@@ -24,19 +25,29 @@ from typing import Any, Final
 
 import attrs
 
-from actors import build_settings, load_actor_class
+from actors import (
+    ENV_CLIENT_KEY,
+    ENV_NODE_KEY,
+    ServerKeys,
+    build_settings,
+    is_local,
+    load_actor_class,
+)
 from messages import DEFAULT_MAX_MESSAGE_BYTES, ConfigError, InvalidBody, from_wire
 
 from ._specs import ChildSpec, SupervisorSpec
 
 DEFAULT_ENDPOINT: Final = "tcp://127.0.0.1:5570"
 ENV_PREFIX: Final = "AGENTCELL_"
-_NODE_KEYS: Final = ("endpoint", "data_dir", "log_level", "max_message_bytes")
+_NODE_KEYS: Final = ("endpoint", "data_dir", "log_level", "max_message_bytes", "security",
+                      "insecure")
 _SUPERVISOR_KEYS: Final = ("name", "strategy", "max_restarts", "max_seconds", "restart", "children")
 _ENDPOINT: Final = re.compile(r"^(tcp://[^\s]+:\d+|ipc://.+)$")
 SHORTHAND_ACTORS: Final = ("dashboard", "metrics")
 """Built-ins a top-level key (``"metrics": {"port": 9464}``) or an environment variable
 (``AGENTCELL_METRICS__PORT``) adds as a child of the root, of that name, with those settings."""
+CLIENT_VARIABLES: Final = frozenset({ENV_CLIENT_KEY, ENV_NODE_KEY})
+"""A client's keys (read by ``actors.connect``), not node settings: a node ignores them."""
 EXTENDS_KEY: Final = "extends"
 """Top-level key: ``"extends": "defaults"`` adds the config's children to the default ones."""
 
@@ -57,6 +68,15 @@ DEFAULT_CONFIG: Final[dict[str, Any]] = {
 
 
 @attrs.frozen(kw_only=True)
+class SecurityConfig:
+    """``"security"``: CurveZMQ on every TCP socket of the node, clients let in by key."""
+
+    keys: str
+    """Directory written by ``run_node.py keys`` (node key pair, ``operator/`` and
+    ``agent/`` folders of allowed public keys); made absolute when the config is loaded."""
+
+
+@attrs.frozen(kw_only=True)
 class NodeConfig:
     """A validated node config."""
 
@@ -67,6 +87,9 @@ class NodeConfig:
     root: SupervisorSpec = attrs.field(factory=lambda: SupervisorSpec(name="root"))
     import_path: tuple[str, ...] = ()
     """Absolute directories put in front of ``sys.path`` for user actor modules."""
+    security: SecurityConfig | None = None
+    insecure: bool = False
+    """Serve beyond loopback without ``security`` (a warning is logged); refused otherwise."""
 
 
 def load_config(path: str | None, env: Mapping[str, str] | None = None,
@@ -163,6 +186,24 @@ def parse_config(raw: Any, env: Mapping[str, str], endpoint: str | None = None) 
     check_endpoint(config.endpoint, "config: endpoint")
     if config.max_message_bytes < 1024:
         raise ConfigError(f"config: max_message_bytes must be >= 1024, got {config.max_message_bytes}")
+    return _check_security(config)
+
+
+def _check_security(config: NodeConfig) -> NodeConfig:
+    """Keys that load (their directory made absolute), and no endpoint beyond this machine
+    without them unless the config says ``"insecure": true``."""
+    if config.security is not None:
+        keys = str(Path(config.security.keys).resolve())
+        ServerKeys.load(keys)  # ConfigError names what is missing
+        return attrs.evolve(config, security=SecurityConfig(keys=keys))
+    if not is_local(config.endpoint) and not config.insecure:
+        raise ConfigError(
+            f"config: endpoint {config.endpoint} can be reached from other machines, and "
+            "without \"security\" anyone who reaches it could ask every actor and stop the "
+            "node; create keys with `python run_node.py keys keys/` and add "
+            "\"security\": {\"keys\": \"keys\"} to the config (clients then need a key: "
+            "--client-key/--node-key), or bind to 127.0.0.1 (or set \"insecure\": true to "
+            "serve without authentication)")
     return config
 
 
@@ -263,7 +304,7 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
     children = _all_children(raw)
     by_key = {_env_key(c["name"]): c for c in children if isinstance(c.get("name"), str)}
     for var, text in env.items():
-        if not var.startswith(ENV_PREFIX):
+        if not var.startswith(ENV_PREFIX) or var in CLIENT_VARIABLES:
             continue
         key = var[len(ENV_PREFIX):]
         value = _env_value(text)

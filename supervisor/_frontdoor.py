@@ -7,10 +7,11 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import zmq
 
+from actors import ROLE_OPERATOR, authenticated_peer
 from messages import (
     KIND_ASK,
     KIND_TELL,
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
     from ._worker import Worker
 
 log = logging.getLogger("node")
+OPERATOR_COMMANDS: Final = frozenset({"node.stop", "node.restart", "node.stop_child",
+                                      "node.start_child"})
+"""Commands only an operator key may send to a secured node (an agent key gets ``forbidden``)."""
 try:
     SOFTWARE_VERSION = importlib.metadata.version("agent-cellphone")
     """The installed release of this software, as ``node.info`` reports it."""
@@ -99,12 +103,14 @@ class FrontDoor:
         """Answer every request waiting now."""
         while True:
             try:
-                frames = self.socket.recv_multipart(zmq.NOBLOCK)
+                received = self.socket.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
-            self._serve(frames)
+            self._serve([frame.bytes for frame in received], authenticated_peer(received[-1]))
 
-    def _serve(self, frames: list[bytes]) -> None:
+    def _serve(self, frames: list[bytes], peer: tuple[str, str] | None) -> None:
+        """Answer one request; ``peer`` is the client's (role, key name) on a secured TCP
+        front door, None where there is no authentication (every command allowed)."""
         try:
             payload = payload_frame(frames)
         except ProtocolError as exc:
@@ -119,14 +125,14 @@ class FrontDoor:
                 self._send(route, refused.error(env.code, str(env)))
             return
         try:
-            result = self._answer(env)
+            result = self._answer(env, peer)
             if isinstance(result, _Later):
                 result.begin(lambda value: self._reply(route, env, value))
             else:
                 self._reply(route, env, result)
             return
         except _Refused as exc:
-            self.node.bad_input += exc.code != "not_found"
+            self.node.bad_input += exc.code not in ("not_found", "forbidden")
             reply = env.error(exc.code, str(exc))
         except ProtocolError as exc:
             self.node.bad_input += 1
@@ -152,7 +158,7 @@ class FrontDoor:
                          f"{exception_summary(exc)}", actor=NODE_TARGET, type=env.type,
                          exception=type(exc).__name__)
 
-    def _answer(self, env: Envelope) -> Any:
+    def _answer(self, env: Envelope, peer: tuple[str, str] | None) -> Any:
         if env.kind not in (KIND_ASK, KIND_TELL):
             raise _Refused("malformed", f"the front door takes ask or tell, not {env.kind!r}")
         if env.to != NODE_TARGET:
@@ -166,6 +172,14 @@ class FrontDoor:
         if command is None:
             raise _Refused("unknown_type", f"the node has no command {env.type!r}; it takes: "
                                            f"{', '.join(sorted(self._commands))}")
+        if env.type in OPERATOR_COMMANDS and peer is not None and peer[0] != ROLE_OPERATOR:
+            self.node.forbidden += 1
+            log.warning("node front door: %r refused for %s key %r (operator only)", env.type,
+                        peer[0], peer[1])
+            raise _Refused("forbidden", f"{env.type!r} is an operator's command, and this "
+                                        f"client's key ({peer[1]!r}) is an {peer[0]} key: it may "
+                                        "ask actors and read the node's state only; use an "
+                                        "operator key (run_node.py keys DIR --operator NAME)")
         cls, handler = command
         return handler(from_wire(cls, env.body))
 
@@ -204,7 +218,7 @@ class FrontDoor:
                             w.counters["handled"], w.counters["errors"], w.counters["bad_input"],
                             w.restarts, w.endpoint, w.parent.name,
                             w.counters.get("mailbox", 0)) for w in workers]
-        return StatusReply(rows, self.node.bad_input)
+        return StatusReply(rows, self.node.bad_input, self.node.forbidden)
 
     def _stop(self, _: Any) -> Ok:
         log.info("node asked to stop by a client")

@@ -19,7 +19,16 @@ from typing import Any
 
 import zmq
 
-from actors import BUILTIN_ACTORS, HostSpec, bind_socket, bound_endpoint, close_context, new_context
+from actors import (
+    BUILTIN_ACTORS,
+    HostSpec,
+    ServerKeys,
+    bind_socket,
+    bound_endpoint,
+    close_context,
+    is_local,
+    new_context,
+)
 from messages import KIND_EVENT, Envelope, ProtocolError, Welcome, decode, encode, to_wire, type_tag
 
 from ._config import NodeConfig
@@ -42,6 +51,8 @@ class Node:
         self.config = config
         self.data_dir = str(Path(config.data_dir).resolve())
         self.run_dir = tempfile.mkdtemp(prefix="agentcell-")
+        self.keys = None if config.security is None else ServerKeys.load(config.security.keys)
+        """The node's key pair and allowed clients: CURVE on every TCP socket (None: plain)."""
         self.ctx = new_context()
         self.poller = zmq.Poller()
         self.launcher = Launcher()
@@ -53,9 +64,11 @@ class Node:
         self._finished = False
         self.exit_code = 0
         self.bad_input = 0
+        self.forbidden = 0
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.poller.register(self._wake_r, zmq.POLLIN)
-        self.events = bind_socket(self.ctx, zmq.XPUB, self._endpoint("events"), xpub_verbose=1)
+        self.events = bind_socket(self.ctx, zmq.XPUB, self._endpoint("events"), xpub_verbose=1,
+                                  security=self.keys)
         self.poller.register(self.events, zmq.POLLIN)
         self.events_endpoint = bound_endpoint(self.events)
         self.control = ControlChannel(self, f"ipc://{self.run_dir}/control.sock")
@@ -80,7 +93,9 @@ class Node:
                         control_endpoint=self.control.endpoint, node_endpoint=self.front.endpoint,
                         node_pid=os.getpid(), max_message_bytes=self.config.max_message_bytes,
                         data_dir=self.data_dir, log_level=self.config.log_level,
-                        profiler=self.profiler, **child)
+                        profiler=self.profiler,
+                        security=None if self.config.security is None else self.config.security.keys,
+                        **child)
 
     def watch(self, worker: Any) -> None:
         fd = worker.process.sentinel
@@ -110,7 +125,7 @@ class Node:
 
     def bind_router(self, endpoint: str) -> zmq.Socket[bytes]:
         """A ROUTER bound at ``endpoint`` and polled by the loop (closed at shutdown)."""
-        socket = bind_socket(self.ctx, zmq.ROUTER, endpoint)
+        socket = bind_socket(self.ctx, zmq.ROUTER, endpoint, security=self.keys)
         self.poller.register(socket, zmq.POLLIN)
         return socket
 
@@ -141,8 +156,13 @@ class Node:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         signal.set_wakeup_fd(self._wake_w)
-        log.info("node pid %d starting %d actor(s) from %s", os.getpid(), len(self._workers),
-                 self.config.endpoint)
+        log.info("node pid %d starting %d actor(s) from %s%s", os.getpid(), len(self._workers),
+                 self.config.endpoint, "" if self.keys is None else
+                 f" (CURVE; {len(self.keys.clients)} client key(s) allowed)")
+        if self.keys is None and not is_local(self.config.endpoint):
+            log.warning("node serves %s WITHOUT authentication (\"insecure\": true): anyone who "
+                        "reaches it can ask every actor and stop the node; see `run_node.py keys`",
+                        self.config.endpoint)
         try:
             self.root.start(self._started)
             while not self._finished:

@@ -114,16 +114,20 @@ def kill_pids(pids: set[int]) -> None:
 
 
 def start_node_process(tmp: Path, config: dict[str, Any] | None, *, env: dict[str, str] | None = None,
-                       extra_args: tuple[str, ...] = (), files: dict[str, str] | None = None) -> RunningNode:
-    """Start a node on a free loopback port and wait (by reading stdout) for its ready line.
+                       extra_args: tuple[str, ...] = (), files: dict[str, str] | None = None,
+                       endpoint: str | None = None, prefix: tuple[str, ...] = ()) -> RunningNode:
+    """Start a node on a free loopback port (or at ``endpoint``) and wait (by reading
+    stdout) for its ready line.
 
-    ``files`` are written into ``tmp`` first, beside the config file (e.g. a user's actor module).
+    ``files`` are written into ``tmp`` first, beside the config file (e.g. a user's actor
+    module); ``prefix`` goes before the command (e.g. ``ip netns exec NS``, which execs it,
+    so the pid is still the node's).
     """
     for name, text in (files or {}).items():
         (tmp / name).write_text(text)
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    endpoint = endpoint or f"tcp://127.0.0.1:{free_port()}"
     data_dir = tmp / "data"
-    args = [sys.executable, str(ROOT / "run_node.py"), "--endpoint", endpoint]
+    args = [*prefix, sys.executable, str(ROOT / "run_node.py"), "--endpoint", endpoint]
     if config is not None:
         config = {"data_dir": str(data_dir), **config}
         path = tmp / "node.json"

@@ -17,7 +17,8 @@ import msgpack
 import pytest
 
 from messages import HandlerError
-from tests.nodes import RawPeer, eventually
+from tests.nodes import eventually
+from tests.raw_peer import RawPeer
 
 
 def test_start_child_under_a_supervisor_that_gave_up_is_refused(start_node):

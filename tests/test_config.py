@@ -136,3 +136,39 @@ def test_user_actor_from_config(start_node, tmp_path: Path):
         assert conn.ask("mine", "greeter.greet", {"who": "ada"}, timeout=3.0) == "hej, ada"
         rows = {r.name: r for r in conn.status().actors}
     assert rows["mine"].pid != rows["echo"].pid and rows["mine"].pid != node.pid
+
+
+ECHO = [{"name": "e", "actor": "echo"}]
+
+
+def test_security_keys_load_and_become_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """"security": {"keys": DIR} loads DIR (relative to the working directory) at once."""
+    from actors import write_keys
+
+    write_keys(tmp_path / "keys", agents=["bot"])
+    monkeypatch.chdir(tmp_path)
+    config = parse_config({"endpoint": "tcp://0.0.0.0:5570", "security": {"keys": "keys"},
+                           "children": ECHO}, {})
+    assert config.security is not None and config.security.keys == str(tmp_path / "keys")
+    from_env = parse_config({"children": ECHO}, {"AGENTCELL_SECURITY": '{"keys": "keys"}'})
+    assert from_env.security == config.security
+    with pytest.raises(ConfigError, match="is not a directory"):
+        parse_config({"security": {"keys": "absent"}, "children": ECHO}, {})
+
+
+@pytest.mark.parametrize("endpoint", ["tcp://0.0.0.0:5570", "tcp://*:5570", "tcp://10.1.2.3:5570",
+                                      "tcp://eth0:5570"])
+def test_beyond_loopback_needs_security_or_insecure(endpoint: str):
+    """Only loopback and ipc serve without keys; "insecure": true (or the variable) opts out."""
+    with pytest.raises(ConfigError, match=r"run_node\.py keys"):
+        parse_config({"endpoint": endpoint, "children": ECHO}, {})
+    assert parse_config({"endpoint": endpoint, "insecure": True, "children": ECHO}, {}).insecure
+    assert parse_config({"endpoint": endpoint, "children": ECHO}, {"AGENTCELL_INSECURE": "true"}).insecure
+    for local in ("tcp://127.0.0.1:5570", "tcp://[::1]:5570", "tcp://localhost:1", "ipc:///tmp/x.sock"):
+        assert parse_config({"endpoint": local, "children": ECHO}, {}).security is None
+
+
+def test_client_key_variables_are_not_node_settings():
+    """A shell that holds a client's keys can still start a node: the node ignores them."""
+    env = {"AGENTCELL_CLIENT_KEY": "/x/bot.key_secret", "AGENTCELL_NODE_KEY": "/x/node.key"}
+    assert parse_config({"children": ECHO}, env).security is None

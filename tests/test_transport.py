@@ -45,6 +45,7 @@ FOREIGN = {
     "tests/raw_peer.py": "RawPeer, a foreign peer: plain pyzmq and msgpack as PROTOCOL.md says",
     "tests/test_hardening.py": "a raw peer that breaks the protocol on purpose",
     "tests/test_protocol_gaps.py": "PROTOCOL.md as a foreign peer reads it, byte for byte",
+    "tests/test_child_commands.py": "node commands sent by a foreign peer, envelope by envelope",
     "tests/test_fuzz.py": "fuzzes the wire with raw msgpack and raw sockets",
     "tests/wire_strategies.py": "builds raw msgpack frames for the fuzz suite",
     "tests/test_codec_limits.py": "hand-made msgpack the codec must refuse",

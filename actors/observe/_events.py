@@ -1,10 +1,10 @@
-"""The views' one subscription to a node's event stream (all their socket code is here).
+"""The views' one subscription to a node's event stream.
 
-:class:`EventFeed` is a thread owning a ZeroMQ SUB socket: it subscribes with
-:func:`actors.subscribe_confirmed` (so nothing published after :meth:`EventFeed.wait_subscribed`
-returns is missed), decodes each event through the codec and hands ``(topic, body)`` to
-a callback. A callback that raises is logged and the feed goes on. When the transport
-layer offers a typed event reader, this module is the one place to switch over.
+:class:`EventFeed` is a thread owning an :class:`actors.EventReader` (a confirmed
+subscription, so nothing published after :meth:`EventFeed.wait_subscribed` returns is
+missed; events decoded and checked by the codec) and handing ``(topic, body)`` to a
+callback. A callback that raises is logged and the feed goes on. Keys for a secured node
+come from AGENTCELL_CLIENT_KEY and AGENTCELL_NODE_KEY, as for ``actors.connect``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-import zmq
-
-from actors import subscribe_confirmed
-from messages import ProtocolError, decode
+from actors import EventReader
 
 log = logging.getLogger("actors.observe")
 TOPICS: Final = ("lifecycle.", "health.", "breaker.state", "profiler.bottleneck")
@@ -51,33 +48,24 @@ class EventFeed(threading.Thread):
             self.join(timeout)
 
     def run(self) -> None:
-        ctx = zmq.Context()
-        sub = ctx.socket(zmq.SUB)
-        sub.linger = 0
         try:
-            sub.connect(self.endpoint)
-            self.confirmed = subscribe_confirmed(sub, *(t.encode() for t in self.topics))
+            reader = EventReader(self.endpoint, *self.topics)
+        except Exception:
+            self._subscribed.set()
+            log.exception("cannot subscribe to the events at %s", self.endpoint)
+            return
+        with reader:
+            self.confirmed = reader.confirmed
             if not self.confirmed:
                 log.warning("the node at %s did not confirm the event subscription; events "
                             "may be missed", self.endpoint)
             self._subscribed.set()
             while not self._halt.is_set():
-                if sub.poll(int(POLL * 1000)):
-                    self._deliver(sub.recv_multipart())
-        finally:
-            self._subscribed.set()
-            sub.close(linger=0)
-            ctx.term()
+                event = reader.next(POLL)
+                if event is not None:
+                    self._deliver(event.topic, event.body)
 
-    def _deliver(self, frames: list[bytes]) -> None:
-        topic = frames[0].decode(errors="replace")
-        if not topic.startswith(self.topics):
-            return  # a late node.welcome
-        try:
-            body = decode(frames[-1]).body
-        except ProtocolError as exc:
-            log.warning("skipped an undecodable %r event: %s", topic, exc)
-            return
+    def _deliver(self, topic: str, body: Any) -> None:
         self.received += 1
         try:
             self.on_event(topic, body)
