@@ -56,6 +56,9 @@ from ._transport import bind_socket, bound_endpoint, connect_socket, new_context
 
 log = logging.getLogger("actors.host")
 _PR_SET_PDEATHSIG = 1
+_FORKED_FROM = os.getpid()
+"""The process that imported this module: the forkserver (it preloads it), and so the
+parent of every host forked from it."""
 SNAPSHOT_TIMEOUT = 5.0
 """Seconds ``save_snapshot`` waits for the node to confirm it holds the snapshot."""
 
@@ -133,6 +136,10 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the heartbeat's node check still applies
         pass
+    # A parent that died between the fork and the prctl sends no signal: the node has
+    # already counted this host as dead with it (and starts another on the same endpoint).
+    if os.getpid() != _FORKED_FROM and os.getppid() != _FORKED_FROM:
+        os._exit(EXIT_HOST_FAULT)
 
 
 def host_main(spec_json: str, snapshot: bytes | None) -> None:
