@@ -6,7 +6,8 @@ This module imports only the standard library at the top, so that ``spawn`` chil
 re-import it stay bare.
 
 Run as a script it serves the baselines:
-    python bench/_bench_util.py raw-server PORT        msgpack ROUTER echo (the raw pyzmq floor)
+    python bench/_bench_util.py raw-server PORT [KEY]  msgpack ROUTER echo (the raw pyzmq floor);
+                                                       with KEY (a .key_secret file) a CURVE server
     python bench/_bench_util.py idle-zmq               a bare Python process that imports zmq
     python bench/_bench_util.py ray-core N             Ray actor-call figures as one JSON line
     python bench/_bench_util.py ray-restart KILLS      Ray actor restart figures as one JSON line
@@ -122,15 +123,20 @@ def table(title: str, header: list[str], rows: list[list[Any]]) -> str:
 
 
 # -- raw pyzmq baseline server ------------------------------------------------------------
-def raw_server(port: int) -> None:
+def raw_server(port: int, key: str | None = None) -> None:
     """ROUTER that decodes each msgpack request and replies with a msgpack map, like an actor
     (decode, build a reply, encode). Requests of kind "tell" only count; a "count" ask
-    returns the count."""
+    returns the count. With ``key`` (a secret key file) it is a CURVE server that takes any
+    client key (no ZAP handler): the cost of the encryption alone."""
     import msgpack
     import zmq
+    import zmq.auth
     ctx = zmq.Context()
     sock = ctx.socket(zmq.ROUTER)
     sock.rcvhwm = sock.sndhwm = 100_000
+    if key is not None:
+        sock.curve_publickey, sock.curve_secretkey = zmq.auth.load_certificate(key)
+        sock.curve_server = True
     sock.bind(f"tcp://127.0.0.1:{port}")
     count = 0
     ppid = os.getppid()
@@ -286,7 +292,7 @@ def run_ray(procs: Procs, mode: str, arg: int, timeout: float) -> dict[str, Any]
 def main() -> None:
     mode = sys.argv[1]
     if mode == "raw-server":
-        raw_server(int(sys.argv[2]))
+        raw_server(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)
     elif mode == "idle-zmq":
         import zmq  # noqa: F401
         print("ready", flush=True)

@@ -63,12 +63,15 @@ def paired(res: dict[str, Any], a: str, b: str) -> float:
 
 # -- raw pyzmq client side -----------------------------------------------------------------
 class RawClient:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, curve: tuple[bytes, bytes, bytes] | None = None) -> None:
+        """``curve``: (server public, client public, client secret) for a CURVE server."""
         import zmq
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.linger = 0
         self.sock.sndhwm = self.sock.rcvhwm = 100_000
+        if curve is not None:
+            self.sock.curve_serverkey, self.sock.curve_publickey, self.sock.curve_secretkey = curve
         self.sock.connect(f"tcp://127.0.0.1:{port}")
         self.ids = 0
 
@@ -147,10 +150,10 @@ async def raw_async_pipelined(port: int, n: int, window: int = WINDOW) -> None:
 
 
 # -- our runtime ---------------------------------------------------------------------------
-async def ours_async_pipelined(endpoint: str, n: int, window: int = WINDOW) -> None:
+async def ours_async_pipelined(endpoint: str, n: int, window: int = WINDOW, **options: Any) -> None:
     import actors
     from actors.examples import Ping
-    async with actors.connect_async(endpoint) as conn:
+    async with actors.connect_async(endpoint, **options) as conn:
         await conn.ask("echo", Ping(0), timeout=5.0)
 
         async def worker(k: int) -> None:

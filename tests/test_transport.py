@@ -54,7 +54,6 @@ FOREIGN = {
     "bench/bench_pool.py": "the raw zmq + libpq ceiling the pool is measured against",
     "bench/_bench_util.py": "the raw pyzmq echo server baseline",
     "bench/bench_codec.py": "bare msgpack, the codec's baseline",
-    "bench/bench_curve.py": "raw CURVE sockets, the baseline CURVE costs are measured against",
 }
 """Test and bench code that deliberately plays a foreign client (or a baseline) and so
 makes raw sockets or raw msgpack; everything else goes through the transport and codec."""
