@@ -7,11 +7,12 @@ profiler holding 200 operations:
    median and p90 over ``--scrapes`` scrapes, beside its baseline in the same run: one
    ``node.status`` ask, the cheapest read of the node there is.
 2. Ask round trip (``echo.ping``, one agent thread) in blocks that alternate between no
-   scraper and a scraper thread GETting ``/metrics`` every second; each scraped block's
+   scraper and a scraper process GETting ``/metrics`` every second; each scraped block's
    mean is divided by the mean of the plain blocks beside it, and the median of those
    ratios is the figure (target: within 2 %), with the ratio of the overall means.
 
-Run: ``PYTHONPATH=. python bench/bench_metrics.py [--blocks 10] [--seconds 3] [--scrapes 30]``.
+Run: ``PYTHONPATH=. python bench/bench_metrics.py [--blocks 10] [--seconds 3] [--scrapes 30]
+[--nice 10]`` (``--nice 0``: the exporter at the actors' priority).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -39,13 +39,13 @@ ECHOES = 45
 OPS = 200
 
 
-def start_node(procs: Procs, tmp: Path, port: int) -> str:
+def start_node(procs: Procs, tmp: Path, port: int, nice: int) -> str:
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     children = [{"name": n, "actor": n, "warm_standby": False}
                 for n in ("profiler", "health", "breaker", "pool")]
     children += [{"name": f"echo{i}", "actor": "echo", "warm_standby": False} for i in range(ECHOES)]
     config = {"data_dir": str(tmp / "data"), "children": children,
-              "metrics": {"port": port}}
+              "metrics": {"port": port, "nice": nice}}
     (tmp / "node.json").write_text(json.dumps(config))
     proc = procs.popen([PY, str(ROOT / "run_node.py"), "--config", str(tmp / "node.json"),
                         "--endpoint", endpoint, "--log-file", str(tmp / "node.log")],
@@ -99,43 +99,60 @@ def scrape_figures(endpoint: str, url: str, n: int) -> None:
           f"median {bmed * 1000:.2f} ms | ratio {med / bmed:.0f}x")
 
 
-class Scraper(threading.Thread):
-    def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.url, self.stop, self.count = url, threading.Event(), 0
+SCRAPER = """
+import sys, time, urllib.request
+url = sys.argv[1]
+for line in sys.stdin:
+    end, n = time.monotonic() + float(line), 0
+    while (now := time.monotonic()) < end:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            answer.read()
+        n += 1
+        time.sleep(max(0.0, min(1.0 - (time.monotonic() - now), end - time.monotonic())))
+    print(n, flush=True)
+"""
 
-    def run(self) -> None:
-        while not self.stop.wait(1.0 if self.count else 0.0):
-            get(self.url)
-            self.count += 1
+
+class Scraper:
+    """A process of its own that GETs ``/metrics`` every second for as long as it is told,
+    as Prometheus would: its work never shares the agent's interpreter (or its GIL)."""
+
+    def __init__(self, procs: Procs, url: str) -> None:
+        self.proc = procs.popen([PY, "-c", SCRAPER, url], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+
+    def start(self, seconds: float) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{seconds}\n")
+        self.proc.stdin.flush()
+
+    def count(self) -> int:
+        assert self.proc.stdout is not None
+        return int(self.proc.stdout.readline())
 
 
-def block(conn: Connection, seconds: float, url: str | None) -> tuple[list[float], int]:
-    """Ask round trips for ``seconds``, with a scraper thread on ``url`` if given."""
-    scraper = Scraper(url) if url is not None else None
+def block(conn: Connection, seconds: float, scraper: Scraper | None) -> tuple[list[float], int]:
+    """Ask round trips for ``seconds``, with ``scraper`` scraping meanwhile if given."""
     if scraper is not None:
-        scraper.start()
+        scraper.start(seconds)
     out: list[float] = []
     end, i = time.perf_counter() + seconds, 0
     while (t := time.perf_counter()) < end:
         conn.ask("echo0", Ping(i))
         out.append(time.perf_counter() - t)
         i += 1
-    if scraper is None:
-        return out, 0
-    scraper.stop.set()
-    scraper.join()
-    return out, scraper.count
+    return out, scraper.count() if scraper is not None else 0
 
 
-def round_trips(endpoint: str, url: str, blocks: int, seconds: float) -> None:
+def round_trips(procs: Procs, endpoint: str, url: str, blocks: int, seconds: float) -> None:
     """Blocks alternate plain, scraped, plain...; each scraped block is compared with the
     mean of the plain blocks on either side of it, so a drift in the machine's load over
     the run is not counted as the scrapes' cost."""
     with connect(endpoint) as conn:
         for i in range(500):
             conn.ask("echo0", Ping(i))
-        runs = [block(conn, seconds, url if b % 2 else None) for b in range(2 * blocks + 1)]
+        scraper = Scraper(procs, url)
+        runs = [block(conn, seconds, scraper if b % 2 else None) for b in range(2 * blocks + 1)]
     means = [statistics.fmean(r) for r, _ in runs]
     ratios = [means[b] / ((means[b - 1] + means[b + 1]) / 2) for b in range(1, len(runs), 2)]
     plain = [x for b, (r, _) in enumerate(runs) if b % 2 == 0 for x in r]
@@ -155,17 +172,19 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=10, help="scraped blocks (plain: one more)")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one block")
     parser.add_argument("--scrapes", type=int, default=30)
+    parser.add_argument("--nice", type=int, default=10, help="the exporter's nice setting")
     args = parser.parse_args()
-    print(f"# load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    print(f"# load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; "
+          f"exporter nice {args.nice}")
     procs = Procs()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             port = free_port()
-            endpoint = start_node(procs, Path(tmp), port)
+            endpoint = start_node(procs, Path(tmp), port, args.nice)
             url = f"http://127.0.0.1:{port}/metrics"
             fill_profiler(endpoint)
             scrape_figures(endpoint, url, args.scrapes)
-            round_trips(endpoint, url, args.blocks, args.seconds)
+            round_trips(procs, endpoint, url, args.blocks, args.seconds)
     finally:
         procs.cleanup()
 

@@ -118,9 +118,9 @@ async def test_slash_filters_by_name_and_s_sorts(start_node: Callable[..., Runni
         assert await until(pilot, lambda: table.row_count == 1, 5)
         assert cell(app, "actors", "echo", "NAME") == "echo"
         await pilot.press("escape")
-        assert await until(pilot, lambda: table.row_count == 6, 5)
+        assert await until(pilot, lambda: table.row_count == 6, 5)  # the tree: actors under root
         await pilot.press("s")
-        assert app.model.sort == "state"
+        assert app.model.sort == "name"
 
 
 def _row(name: str, restarts: int, handled: int, incarnation: int = 1) -> ActorStatus:
@@ -155,3 +155,17 @@ def test_top_command_says_when_no_node_answers(tmp_path: Any) -> None:
                            f"tcp://127.0.0.1:{free_port()}", "--timeout", "0.5"],
                           capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 3 and "no node answered" in done.stderr
+
+
+def test_model_tree_order_shows_nested_supervisors() -> None:
+    """Sorted as the tree, rows follow node.tree: a nested supervisor, then its children."""
+    model = TopModel()
+    tree = {"name": "root", "kind": "supervisor", "state": "running", "restarts": 0, "children": [
+        {"name": "a", "kind": "worker"},
+        {"name": "team", "kind": "supervisor", "state": "running", "restarts": 2,
+         "children": [{"name": "b", "kind": "worker"}]}]}
+    model.update(NodeState(at=1.0, actors=[_row("a", 0, 0), _row("b", 0, 0)], tree=tree))
+    rows = model.actor_rows()
+    assert [(r.name, r.depth, r.supervisor) for r in rows] == \
+        [("a", 0, False), ("team", 0, True), ("b", 1, False)]
+    assert rows[1].cells(indent=True)[0] == "▸ team" and rows[2].cells(indent=True)[0] == "  b"

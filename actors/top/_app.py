@@ -128,7 +128,7 @@ class TopApp(App[None]):
     def _read_once(self) -> None:
         assert self._reader is not None
         try:
-            state: NodeState | None = self._reader.read(window=self.window, tree=False)
+            state: NodeState | None = self._reader.read(window=self.window)
             error = ""
         except (CellphoneError, TimeoutError) as exc:
             state, error = None, f"{type(exc).__name__}: {exc}"
@@ -159,13 +159,14 @@ class TopApp(App[None]):
 
     def _draw(self) -> None:
         rows = self.model.actor_rows()
-        _fill(self.query_one("#actors", DataTable), [(r.name, r.cells()) for r in rows])
+        tree = self.model.sort == "tree"
+        _fill(self.query_one("#actors", DataTable), [(r.name, r.cells(tree)) for r in rows])
         _fill(self.query_one("#alerts", DataTable), [(r[0], r) for r in self.model.alert_rows()])
         _fill(self.query_one("#breakers", DataTable), [(r[0], r) for r in self.model.breaker_rows()])
         _fill(self.query_one("#slowest", DataTable), [(r[0], r) for r in self.model.slowest_rows()])
         state = self.model.state
         health = state.health if state else None
-        parts = [f"node {self.endpoint}", f"{len(rows)} actors",
+        parts = [f"node {self.endpoint}", f"{sum(not r.supervisor for r in rows)} actors",
                  f"health {health.status} {health.score:.1f}" if health else "health -",
                  f"sort {self.model.sort}"]
         if self.model.filter:

@@ -8,14 +8,14 @@ and the other ``*_rows`` methods return.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import attrs
 
 from actors.observe import NodeState, report_window
 
-SORT_KEYS: Final = ("name", "state", "restarts", "score", "rate", "p99")
+SORT_KEYS: Final = ("tree", "name", "state", "restarts", "score", "rate", "p99")
 """What ``s`` cycles through."""
 SLOWEST: Final = 8
 """Operations listed under the slowest."""
@@ -39,10 +39,19 @@ class ActorRow:
     p99: float | None = None
     """Worst p99 (seconds) over the actor's operations in the profiler's short window."""
     alerts: int = 0
+    depth: int = 0
+    """How deep in the supervision tree (0: a child of the root supervisor)."""
+    supervisor: bool = False
+    """A supervisor's row (state and restarts only)."""
 
-    def cells(self) -> tuple[str, ...]:
-        """The row's text, column by column (see :data:`ACTOR_COLUMNS`)."""
-        return (self.name, self.state, str(self.pid or "-"), str(self.incarnation),
+    def cells(self, indent: bool = False) -> tuple[str, ...]:
+        """The row's text, column by column (see :data:`ACTOR_COLUMNS`); ``indent`` shows
+        the depth in the tree."""
+        name = ("  " * self.depth + ("▸ " if self.supervisor else "")) if indent else ""
+        if self.supervisor:
+            return (name + self.name, self.state, "", "", str(self.restarts), "", "", "", "",
+                    "", "")
+        return (name + self.name, self.state, str(self.pid or "-"), str(self.incarnation),
                 str(self.restarts), str(self.mailbox), self.status,
                 "-" if self.score is None else f"{self.score:.1f}",
                 "-" if self.rate is None else f"{self.rate:.1f}",
@@ -63,7 +72,8 @@ class TopModel:
     def __init__(self) -> None:
         self.state: NodeState | None = None
         self._rows: dict[str, ActorRow] = {}
-        self.sort = "name"
+        self._tree: list[ActorRow] = []
+        self.sort = "tree"
         self.filter = ""
         self.events = 0
 
@@ -81,6 +91,7 @@ class TopModel:
                 rate=_rate(before, a.name, a.incarnation, a.handled, state.at),
                 p99=p99.get(a.name), alerts=sum(1 for al in state.alerts if al.component == a.name))
         self._rows = rows
+        self._tree = list(_tree_rows(state.tree, rows))
 
     def apply_event(self, topic: str, body: Any) -> bool:
         """Show a lifecycle event at once; whether a row changed."""
@@ -108,8 +119,11 @@ class TopModel:
 
     def actor_rows(self) -> list[ActorRow]:
         """The actors whose name contains the filter, in the chosen order."""
-        rows = [r for r in self._rows.values() if self.filter.lower() in r.name.lower()]
-        if self.sort == "name":
+        wanted = self.filter.lower()
+        if self.sort == "tree" and self._tree:
+            return [r for r in self._tree if wanted in r.name.lower()]
+        rows = [r for r in self._rows.values() if wanted in r.name.lower()]
+        if self.sort in ("name", "tree"):
             return sorted(rows, key=lambda r: r.name)
         numeric: dict[str, Callable[[ActorRow], Any]] = {
             "restarts": lambda r: -r.restarts, "score": lambda r: r.score or 0.0,
@@ -143,6 +157,21 @@ class TopModel:
         ranked = sorted(windows, key=lambda item: -item[1].get("p99", 0.0))[:SLOWEST]
         return [(op, _ms(w.get("p50", 0.0)), _ms(w.get("p99", 0.0)), f"{w.get('rate', 0.0):.1f}/s",
                  str(w.get("count", 0))) for op, w in ranked]
+
+
+def _tree_rows(node: Any, rows: dict[str, ActorRow], depth: int = -1) -> Iterator[ActorRow]:
+    """The rows in supervision-tree order, supervisors included (the root itself left out)."""
+    if not isinstance(node, dict):
+        return
+    if node.get("kind") == "supervisor":
+        if depth >= 0:
+            yield ActorRow(str(node.get("name")), str(node.get("state")), None, 0,
+                           int(node.get("restarts") or 0), depth=depth, supervisor=True)
+        for child in node.get("children") or []:
+            yield from _tree_rows(child, rows, depth + 1)
+    elif (row := rows.get(str(node.get("name")))) is not None:
+        row.depth = depth
+        yield row
 
 
 def _rate(before: NodeState | None, name: str, incarnation: int, handled: int, at: float) -> float | None:
