@@ -79,12 +79,20 @@ def get(url: str) -> int:
 
 
 def scrape_figures(endpoint: str, url: str, n: int) -> None:
+    import psutil
+
     get(url)  # the first scrape classifies the actors (which are pools)
+    with connect(endpoint) as conn:
+        pids = {r.name: r.pid for r in conn.status().actors if r.pid}
+        pids["node"] = conn.about().pid
+    procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+    cpu0 = {name: sum(p.cpu_times()[:2]) for name, p in procs.items()}
     times, size = [], 0
     for _ in range(n):
         t = time.perf_counter()
         size = get(url)
         times.append(time.perf_counter() - t)
+    cpu = {name: (sum(p.cpu_times()[:2]) - cpu0[name]) / n for name, p in procs.items()}
     with connect(endpoint) as conn:
         conn.status()
         base = []
@@ -97,6 +105,9 @@ def scrape_figures(endpoint: str, url: str, n: int) -> None:
     print(f"scrape /metrics ({ECHOES + 5} actors, {OPS} ops, {size / 1024:.0f} KiB): "
           f"median {med * 1000:.1f} ms, p90 {p90 * 1000:.1f} ms | baseline node.status ask "
           f"median {bmed * 1000:.2f} ms | ratio {med / bmed:.0f}x")
+    top = sorted(cpu.items(), key=lambda kv: -kv[1])[:5]
+    print("CPU per scrape: " + ", ".join(f"{name} {sec * 1000:.1f} ms" for name, sec in top)
+          + f", all {ECHOES + 6} processes {sum(cpu.values()) * 1000:.1f} ms")
 
 
 SCRAPER = """
