@@ -33,6 +33,7 @@ from actors import (
     is_local,
     load_actor_class,
 )
+from actors.observe import ServeSettings
 from messages import DEFAULT_MAX_MESSAGE_BYTES, ConfigError, InvalidBody, from_wire
 
 from ._specs import ChildSpec, SupervisorSpec
@@ -170,6 +171,7 @@ def parse_config(raw: Any, env: Mapping[str, str], endpoint: str | None = None) 
     root_raw.setdefault("name", "root")
     root = _supervisor(root_raw, "config")
     root.check()
+    serving: list[tuple[str, ServeSettings]] = []
     for spec in root.walk():
         if isinstance(spec, ChildSpec):
             where = f"config child {spec.name!r}"
@@ -177,7 +179,9 @@ def parse_config(raw: Any, env: Mapping[str, str], endpoint: str | None = None) 
                 cls = load_actor_class(spec.actor)
             except ConfigError as exc:
                 raise ConfigError(f"{where}: {exc}") from exc
-            build_settings(cls, spec.settings, where)
+            settings = build_settings(cls, spec.settings, where)
+            if isinstance(settings, ServeSettings):
+                serving.append((where, settings))
     try:
         config = from_wire(NodeConfig, node_fields)
     except InvalidBody as exc:
@@ -186,7 +190,13 @@ def parse_config(raw: Any, env: Mapping[str, str], endpoint: str | None = None) 
     check_endpoint(config.endpoint, "config: endpoint")
     if config.max_message_bytes < 1024:
         raise ConfigError(f"config: max_message_bytes must be >= 1024, got {config.max_message_bytes}")
-    return _check_security(config)
+    config = _check_security(config)
+    for where, settings in serving:  # HTTP servers of actors (metrics, dashboard): same rule
+        problem = settings.exposure_problem(secured=config.security is not None,
+                                            insecure=config.insecure)
+        if problem is not None:
+            raise ConfigError(f"{where}: {problem}")
+    return config
 
 
 def _check_security(config: NodeConfig) -> NodeConfig:

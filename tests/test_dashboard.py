@@ -157,10 +157,15 @@ def test_token_and_origin_guard_the_commands(start_node: Callable[..., RunningNo
         assert conn.status("echo").actors[0].incarnation == 2
 
 
-def test_non_loopback_dashboard_is_refused() -> None:
-    """Until the node is secured, the dashboard listens on loopback only."""
-    with pytest.raises(ConfigError, match=r"'192\.0\.2\.1' is not a loopback address"):
+def test_beyond_loopback_needs_security_and_control_a_token() -> None:
+    """Beyond loopback only on a secured (or "insecure") node, and control there only with
+    a token."""
+    with pytest.raises(ConfigError, match=r"host '192\.0\.2\.1' can be reached from other"):
         parse_config({"dashboard": {"host": "192.0.2.1"}}, {})
+    with pytest.raises(ConfigError, match=r"control is on .* set a \"token\""):
+        parse_config({"dashboard": {"host": "192.0.2.1", "control": True}, "insecure": True}, {})
+    parse_config({"dashboard": {"host": "192.0.2.1", "control": True, "token": "t"},
+                  "insecure": True}, {})
 
 
 def test_model_keeps_minutes_of_latency_and_charts_the_slowest() -> None:

@@ -73,10 +73,13 @@ def test_environment_variable_alone_adds_the_metrics_child() -> None:
     assert _children(config)["metrics"].settings == {"port": 9911}
 
 
-def test_non_loopback_host_is_refused() -> None:
-    """Until the node is secured, metrics are served on loopback only."""
-    with pytest.raises(ConfigError, match=r"'0\.0\.0\.0' is not a loopback address"):
+def test_non_loopback_host_needs_a_secured_or_insecure_node() -> None:
+    """The node's own binding rule: beyond loopback only with "security" or "insecure"."""
+    with pytest.raises(ConfigError, match=r"child 'metrics': host '0\.0\.0\.0' can be reached "
+                                          r"from other machines and the node has no \"security\""):
         parse_config({"metrics": {"host": "0.0.0.0"}}, {})
+    config = parse_config({"metrics": {"host": "0.0.0.0"}, "insecure": True}, {})
+    assert _children(config)["metrics"].settings == {"host": "0.0.0.0"}
 
 
 def test_bucket_that_is_not_an_edge_is_refused() -> None:

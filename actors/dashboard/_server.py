@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from actors.observe import is_loopback
+from actors import is_local
 from messages import CellphoneError
 
 from ._board import Board
@@ -49,8 +49,9 @@ def build_app(board: Board) -> web.Application:
 
 @web.middleware
 async def _loopback_host(request: web.Request, handler: Handler) -> web.StreamResponse:
-    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-    if not is_loopback(host.strip("[]")):
+    """A dashboard on loopback answers only to loopback host names (DNS rebinding)."""
+    named = request.url.host or ""  # the Host header's name, without the port
+    if _board(request).settings.local and not is_local(f"tcp://{named}:0"):
         raise web.HTTPMisdirectedRequest(text=f"this dashboard answers only to a loopback host "
                                               f"name, not {request.host!r}\n")
     return await handler(request)

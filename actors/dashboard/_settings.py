@@ -29,3 +29,12 @@ class DashboardSettings(ServeSettings):
     asks for it once and keeps it in the tab's session storage)."""
     transitions: int = attrs.field(default=20, validator=attrs.validators.ge(1))
     """Breaker transitions remembered for the page (newest first)."""
+
+    def exposure_problem(self, *, secured: bool, insecure: bool) -> str | None:
+        """Beyond loopback, the node's rule, and control only behind a token."""
+        problem = super().exposure_problem(secured=secured, insecure=insecure)
+        if problem is None and self.control and not self.token and not self.local:
+            return (f"control is on and host {self.host!r} can be reached from other "
+                    "machines: set a \"token\" (commands then need Authorization: Bearer "
+                    "<token>), or serve on 127.0.0.1")
+        return problem

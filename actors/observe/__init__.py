@@ -9,7 +9,7 @@ these two.
 
 from ._events import TOPICS, EventFeed
 from ._reader import POOL_TAG, NodeReader, NodeState, report_window
-from ._settings import ServeSettings, Sources, is_loopback, positive_seconds
+from ._settings import ServeSettings, Sources, positive_seconds
 
 __all__ = [
     "POOL_TAG",
@@ -19,7 +19,6 @@ __all__ = [
     "NodeState",
     "ServeSettings",
     "Sources",
-    "is_loopback",
     "positive_seconds",
     "report_window",
 ]

@@ -6,34 +6,17 @@ them); ``run_node.py top`` builds them from its flags.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from typing import Any
 
 import attrs
 
+from actors import is_local
+
 
 def positive_seconds(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{attribute.name}: expected seconds > 0, got {value!r}")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names only this machine (127.0.0.0/8, ::1, ``localhost``)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _loopback(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not is_loopback(value):
-        raise ValueError(
-            f"{attribute.name}: {value!r} is not a loopback address; the node serves its "
-            "metrics and dashboard on loopback only (127.0.0.1, ::1, localhost) until it is "
-            "secured; put a reverse proxy or an SSH tunnel in front to reach them from elsewhere")
 
 
 @attrs.frozen
@@ -55,13 +38,31 @@ class Sources:
 class ServeSettings(Sources):
     """Sources plus where an observer's HTTP server listens (loopback only)."""
 
-    host: str = attrs.field(default="127.0.0.1", validator=_loopback)
+    host: str = "127.0.0.1"
+    """Where to listen: loopback unless the node is secured or ``"insecure": true``."""
     port: int = 0
     """TCP port (0: any free one; each view sets its own default)."""
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.port <= 65535:  # here, so a subclass's own default is checked too
             raise ValueError(f"port: expected a TCP port from 0 to 65535, got {self.port!r}")
+        if not self.host.strip():
+            raise ValueError("host: expected an address to listen on, e.g. 127.0.0.1")
+
+    @property
+    def local(self) -> bool:
+        """Whether only this machine can reach the server (a loopback ``host``)."""
+        return is_local(f"tcp://{self.host}:{self.port}")
+
+    def exposure_problem(self, *, secured: bool, insecure: bool) -> str | None:
+        """Why the server may not listen where ``host`` says on a node with this security
+        (the node's own rule: beyond loopback only with ``security`` or ``insecure``), or
+        None. The config loader asks this of every child whose settings are these."""
+        if self.local or secured or insecure:
+            return None
+        return (f"host {self.host!r} can be reached from other machines and the node has no "
+                "\"security\"; serve on 127.0.0.1 (a reverse proxy or an SSH tunnel can carry "
+                "it further), secure the node, or set \"insecure\": true in the config")
 
     def sources(self) -> Sources:
         """Just the sources part."""
