@@ -183,3 +183,17 @@ def test_model_keeps_minutes_of_latency_and_charts_the_slowest() -> None:
     assert model.charted() == ["a"]
     model.note_event("breaker.state", {"resource": "db", "from": "closed", "state": "open"})
     assert model.view(full_history=True)["transitions"][0]["state"] == "open"
+
+
+def test_secured_node_dashboard_reads_the_node(start_node: Callable[..., RunningNode],
+                                               tmp_path: Path) -> None:
+    """On a node with CurveZMQ security the dashboard reads the node as its own client."""
+    from actors import write_keys
+
+    write_keys(tmp_path / "keys", operators=["ops"], agents=["bot"])
+    port = free_port()
+    start_node({"security": {"keys": str(tmp_path / "keys")}, "dashboard": {"port": port},
+                "children": [{"name": "echo", "actor": "echo"}]})
+    actors = eventually(lambda: json.loads(urllib.request.urlopen(
+        f"http://127.0.0.1:{port}/api/state", timeout=10).read()).get("actors"), timeout=10)
+    assert actors and actors["echo"]["state"] == "running"

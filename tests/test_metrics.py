@@ -176,3 +176,17 @@ def test_mailbox_backlog_shows_in_status_and_metrics(start_node: Callable[..., R
     assert seen, "the ten counts queued behind the sleep were not reported"
     families = scrape(f"http://127.0.0.1:{port}/metrics")
     assert families["agentcell_actor_mailbox_waiting"].type == "gauge"
+
+
+def test_secured_node_is_scraped(start_node: Callable[..., RunningNode], tmp_path: Any) -> None:
+    """On a node with CurveZMQ security the exporter reads the node as the node's own client."""
+    from actors import write_keys
+
+    write_keys(tmp_path / "keys", operators=["ops"], agents=["bot"])
+    port = free_port()
+    start_node({"security": {"keys": str(tmp_path / "keys")}, "metrics": {"port": port},
+                "children": [{"name": "echo", "actor": "echo"}]})
+    families = eventually(lambda: (f := scrape(f"http://127.0.0.1:{port}/metrics"))
+                          and value(f, "agentcell_node_up") == 1 and f, timeout=10)
+    assert families, "the exporter could not read the secured node"
+    assert value(families, "agentcell_actor_state", actor="echo", state="running") == 1
