@@ -26,7 +26,8 @@ from actors.observe import EventFeed, NodeReader, NodeState, Sources
 from messages import CellphoneError
 
 from ._confirm import Confirm
-from ._model import ACTOR_COLUMNS, TopModel
+from ._model import TopModel
+from ._tables import COLUMNS, fill, selected
 
 
 class TopApp(App[None]):
@@ -78,12 +79,8 @@ class TopApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#actors", DataTable).add_columns(*ACTOR_COLUMNS)
-        self.query_one("#alerts", DataTable).add_columns("ID", "COMPONENT", "METRIC", "SEVERITY",
-                                                         "ACK", "MESSAGE")
-        self.query_one("#breakers", DataTable).add_columns("RESOURCE", "STATE", "FAIL", "CALLS",
-                                                           "REJECTED", "OPENS")
-        self.query_one("#slowest", DataTable).add_columns("OP", "P50", "P99", "RATE", "COUNT")
+        for name, columns in COLUMNS.items():
+            self.query_one(f"#{name}", DataTable).add_columns(*columns)
         self.query_one("#actors", DataTable).focus()
         self._connection = connect(self.endpoint, timeout=self.sources.timeout)
         self._reader = NodeReader(self._connection, self.sources)
@@ -158,24 +155,13 @@ class TopApp(App[None]):
             return
 
     def _draw(self) -> None:
-        rows = self.model.actor_rows()
-        tree = self.model.sort == "tree"
-        _fill(self.query_one("#actors", DataTable), [(r.name, r.cells(tree)) for r in rows])
-        _fill(self.query_one("#alerts", DataTable), [(r[0], r) for r in self.model.alert_rows()])
-        _fill(self.query_one("#breakers", DataTable), [(r[0], r) for r in self.model.breaker_rows()])
-        _fill(self.query_one("#slowest", DataTable), [(r[0], r) for r in self.model.slowest_rows()])
-        state = self.model.state
-        health = state.health if state else None
-        parts = [f"node {self.endpoint}", f"{sum(not r.supervisor for r in rows)} actors",
-                 f"health {health.status} {health.score:.1f}" if health else "health -",
-                 f"sort {self.model.sort}"]
-        if self.model.filter:
-            parts.append(f"filter {self.model.filter!r}")
-        if self.last_error:
-            parts.append(f"[red]{self.last_error}[/red]")
-        elif state and state.missing:
-            parts.append(f"[yellow]not answering: {', '.join(sorted(state.missing))}[/yellow]")
-        self.query_one("#summary", Label).update("  |  ".join(parts))
+        model, tree = self.model, self.model.sort == "tree"
+        for name, rows in (("actors", [(r.name, r.cells(tree)) for r in model.actor_rows()]),
+                           ("alerts", [(r[0], r) for r in model.alert_rows()]),
+                           ("breakers", [(r[0], r) for r in model.breaker_rows()]),
+                           ("slowest", [(r[0], r) for r in model.slowest_rows()])):
+            fill(self.query_one(f"#{name}", DataTable), rows)
+        self.query_one("#summary", Label).update(model.summary(self.endpoint, self.last_error))
 
     # -- keys ----------------------------------------------------------------------------
     def action_sort(self) -> None:
@@ -206,7 +192,7 @@ class TopApp(App[None]):
 
     def action_restart(self) -> None:
         """Restart the selected actor, once confirmed."""
-        name = _selected(self.query_one("#actors", DataTable))
+        name = selected(self.query_one("#actors", DataTable))
         if name is None:
             self.notify("select an actor first", severity="warning")
             return
@@ -218,7 +204,7 @@ class TopApp(App[None]):
 
     def action_ack(self) -> None:
         """Acknowledge the selected alert."""
-        alert = _selected(self.query_one("#alerts", DataTable))
+        alert = selected(self.query_one("#alerts", DataTable))
         if alert is None or not self.sources.health:
             self.notify("select an open alert first (tab to the alerts)", severity="warning")
             return
@@ -235,25 +221,6 @@ class TopApp(App[None]):
             return
         self.call_from_thread(self.notify, done)
         self.refresh_state()
-
-
-def _fill(table: DataTable[Any], rows: list[tuple[str, tuple[str, ...]]]) -> None:
-    """Replace ``table``'s rows, keeping the cursor on the same key where it still is."""
-    keep = _selected(table)
-    table.clear()
-    for key, cells in rows:
-        table.add_row(*cells, key=key)
-    keys = [key for key, _ in rows]
-    if keep in keys:
-        table.move_cursor(row=keys.index(keep), animate=False)
-
-
-def _selected(table: DataTable[Any]) -> str | None:
-    """The key of the row under the cursor, if any."""
-    if not table.row_count:
-        return None
-    key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-    return None if key is None else str(key)
 
 
 def run_top(endpoint: str, *, sources: Sources | None = None, interval: float = 1.0,

@@ -136,6 +136,21 @@ class TopModel:
         self.sort = SORT_KEYS[(SORT_KEYS.index(self.sort) + 1) % len(SORT_KEYS)]
         return self.sort
 
+    def summary(self, endpoint: str, error: str = "") -> str:
+        """The line above the tables: node, actors, health, order, filter, trouble."""
+        state = self.state
+        health = state.health if state else None
+        parts = [f"node {endpoint}", f"{sum(not r.supervisor for r in self.actor_rows())} actors",
+                 f"health {health.status} {health.score:.1f}" if health else "health -",
+                 f"sort {self.sort}"]
+        if self.filter:
+            parts.append(f"filter {self.filter!r}")
+        if error:
+            parts.append(f"[red]{error}[/red]")
+        elif state and state.missing:
+            parts.append(f"[yellow]not answering: {', '.join(sorted(state.missing))}[/yellow]")
+        return "  |  ".join(parts)
+
     def alert_rows(self) -> list[tuple[str, ...]]:
         """Open alerts: id, component, metric, severity, acknowledged, message."""
         if self.state is None:
