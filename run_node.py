@@ -256,10 +256,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps([to_wire(row) for row in reply.actors], indent=2))
         return EXIT_OK
     print(f"{'NAME':<16} {'STATE':<10} {'PID':>7} {'INC':>4} {'UPTIME':>9} {'HANDLED':>8} "
-          f"{'ERRORS':>6} {'BAD':>5} {'RESTARTS':>8}")
+          f"{'ERRORS':>6} {'EXPECTED':>8} {'BAD':>5} {'RESTARTS':>8}")
     for row in reply.actors:
         print(f"{row.name:<16} {row.state:<10} {row.pid or '-':>7} {row.incarnation:>4} "
-              f"{row.uptime:>8.1f}s {row.handled:>8} {row.errors:>6} {row.bad_input:>5} {row.restarts:>8}")
+              f"{row.uptime:>8.1f}s {row.handled:>8} {row.errors:>6} {row.expected_errors:>8} "
+              f"{row.bad_input:>5} {row.restarts:>8}")
     if reply.node_bad_input:
         print(f"(the front door refused {reply.node_bad_input} bad message(s))")
     if reply.forbidden:

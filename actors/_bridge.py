@@ -67,11 +67,15 @@ class _DeferredDone:
 class HostCounters:
     """What the host reports in heartbeats; written by the actor thread only."""
 
-    __slots__ = ("bad_input", "busy_since", "errors", "handled", "inbox")
+    __slots__ = ("bad_input", "busy_since", "errors", "expected_errors", "handled", "inbox")
 
     def __init__(self) -> None:
         self.handled = 0
         self.errors = 0
+        """Faults of the actor: handler exceptions it does not list as expected, bad replies."""
+        self.expected_errors = 0
+        """Errors the actor lists in ``expected_errors``: answers (an SQL error, an unknown
+        name, an open circuit), not faults of the actor, so apart from ``errors``."""
         self.bad_input = 0
         self.busy_since = 0.0
         self.inbox: SocketInbox | None = None
@@ -269,13 +273,14 @@ class BridgeActor(pykka.ThreadingActor):
 
     # -- failures --------------------------------------------------------------------
     def _handler_failed(self, route: list[bytes], env: Envelope, exc: BaseException) -> None:
-        self.counters.errors += 1
         text = (f"actor {self._name!r} failed handling {env.type!r}: "
                 f"{exception_summary(exc)}")
         expected = isinstance(exc, self._actor.expected_errors)
         if expected:  # a domain error the actor reports, not a fault of the actor
+            self.counters.expected_errors += 1
             log.info("%s", text)
         else:
+            self.counters.errors += 1
             log.error("%s (on_error=%s)", text, self._on_error, exc_info=exc)
         extra = _answer_details(exc) if expected else {}
         self._replies.error(route, env, "handler_error", text, **{

@@ -294,7 +294,8 @@ class _ControlLoop:
         busy = time.monotonic() - c.busy_since if c.busy_since else 0.0
         waiting = c.inbox.take_waiting() if c.inbox is not None else 0
         self._send(control, HostHeartbeat(self.spec.name, self.spec.incarnation, busy,
-                                          c.handled, c.errors, c.bad_input, waiting))
+                                          c.handled, c.errors, c.bad_input, waiting,
+                                          expected_errors=c.expected_errors))
 
     def _send(self, control: zmq.Socket[bytes], msg: Any, *, ask_id: int | None = None) -> None:
         """Send a control message to the node (an ask when it wants a confirmation)."""

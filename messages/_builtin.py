@@ -90,6 +90,9 @@ class ActorStatus:
     mailbox: int = 0
     """The most messages found waiting in the actor's mailbox at once during its last
     heartbeat interval (0: none waited); see ``mailbox_size`` for the capacity."""
+    expected_errors: int = 0
+    """Errors the actor answered as expected (domain errors: an SQL error, an unknown name);
+    not in ``errors``, which counts the actor's faults (0 from an older node)."""
 
 
 @message("node.status_reply")
@@ -138,7 +141,8 @@ class HostHeartbeat:
     """Actor host → node on the control channel, every heartbeat interval.
 
     ``busy_for`` is how long the current handler has run (0 when idle), so that the node
-    tells a hung actor from a merely busy one.
+    tells a hung actor from a merely busy one. ``errors`` are the actor's faults;
+    ``expected_errors`` the errors it lists as expected (answers, not faults).
     """
 
     name: str
@@ -149,6 +153,8 @@ class HostHeartbeat:
     bad_input: int
     mailbox: int = 0
     """The most messages found waiting in the mailbox at once since the last heartbeat."""
+    expected_errors: int = 0
+    """Errors the actor lists as expected (0 from an older host, whose ``errors`` hold them)."""
 
 
 @message("host.snapshot")

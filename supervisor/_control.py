@@ -70,7 +70,8 @@ class ControlChannel:
             if worker is not None:
                 worker.heartbeat(beat.busy_for, {"handled": beat.handled, "errors": beat.errors,
                                                  "bad_input": beat.bad_input,
-                                                 "mailbox": beat.mailbox})
+                                                 "mailbox": beat.mailbox,
+                                                 "expected_errors": beat.expected_errors})
         elif type_ == "host.ready":
             ready = from_wire(HostReady, body)
             worker = self._current(ready.name, ready.incarnation)

@@ -217,7 +217,8 @@ class FrontDoor:
                             round(now - w.started_at, 3) if w.state == "running" else 0.0,
                             w.counters["handled"], w.counters["errors"], w.counters["bad_input"],
                             w.restarts, w.endpoint, w.parent.name,
-                            w.counters.get("mailbox", 0)) for w in workers]
+                            w.counters.get("mailbox", 0),
+                            expected_errors=w.counters["expected_errors"]) for w in workers]
         return StatusReply(rows, self.node.bad_input, self.node.forbidden)
 
     def _stop(self, _: Any) -> Ok:

@@ -40,7 +40,8 @@ class Worker:
         self.healthy_since: float | None = None
         self.last_beat = 0.0
         self.busy_for = 0.0
-        self.counters = {"handled": 0, "errors": 0, "bad_input": 0, "mailbox": 0}
+        self.counters = {"handled": 0, "errors": 0, "bad_input": 0, "mailbox": 0,
+                         "expected_errors": 0}
         self.snapshot: bytes | None = None
         self.backoff = BackoffState(spec.backoff)
         self._kill_reason: str | None = None

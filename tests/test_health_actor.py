@@ -167,8 +167,10 @@ class FakeNode:
         return self.stats
 
 
-def row(name: str, handled: int, errors: int, state: str = "running", incarnation: int = 1) -> ActorStatus:
-    return ActorStatus(name, state, os.getpid(), incarnation, 10.0, handled, errors, 0, 2, "ipc://x", "root")
+def row(name: str, handled: int, errors: int, state: str = "running", incarnation: int = 1,
+        expected: int = 0) -> ActorStatus:
+    return ActorStatus(name, state, os.getpid(), incarnation, 10.0, handled, errors, 0, 2, "ipc://x",
+                       "root", expected_errors=expected)
 
 
 def test_sampler_measures_process_counters_and_probes() -> None:
@@ -181,11 +183,11 @@ def test_sampler_measures_process_counters_and_probes() -> None:
     sampler.sample_once()
     assert "cpu" not in monitor.component("echo").metrics  # not watched long enough yet
     t[0] = 2.0
-    node.rows = [row("echo", 100, 10), row("stuck", 0, 0)]
+    node.rows = [row("echo", 90, 10), row("stuck", 0, 0)]
     sampler.sample_once()
     echo = monitor.component("echo")
-    assert echo.metrics["throughput"].value == pytest.approx(50.0)
-    assert echo.metrics["error_rate"].value == pytest.approx(0.1)
+    assert echo.metrics["throughput"].value == pytest.approx(45.0)
+    assert echo.metrics["error_rate"].value == pytest.approx(0.1)  # 10 of 100 messages failed
     assert echo.metrics["memory"].value > 1.0
     assert "cpu" in echo.metrics and "response_time" in echo.metrics
     assert (echo.details, echo.restarts, echo.ready) == ({"pings": 3}, 2, True)
@@ -247,6 +249,57 @@ def test_statistics_fields_named_like_metrics_are_metrics() -> None:
     node.stats = {"error_rate": 7.0}  # unusable: ignored with a warning, the probe RTT is used
     sampler.sample_once()
     assert monitor.component("pool").metrics["error_rate"].value == 0.0
+
+
+def test_expected_errors_are_answers_and_small_samples_wait() -> None:
+    """Errors the actor lists as expected are not faults: an SQL typo answered beside one
+    success judges nothing (2 messages < min_rate_messages) and, once the sample is full,
+    the rate is 0; the actor's faults still count, over the whole sample."""
+    t = [0.0]
+    monitor = HealthMonitor()
+    node = FakeNode([row("pool", 0, 0)])
+    sampler = Sampler(monitor, node, lambda events: None, threading.Event(), interval=1.0,
+                      probe_timeout=0.1, clock=lambda: t[0])
+    sampler.sample_once()
+    t[0] = 1.0
+    node.rows = [row("pool", 1, 0, expected=1)]
+    sampler.sample_once()
+    pool = monitor.component("pool")
+    assert "error_rate" not in pool.metrics and pool.status == "EXCELLENT"
+    t[0] = 2.0
+    node.rows = [row("pool", 10, 0, expected=10)]
+    sampler.sample_once()
+    assert monitor.component("pool").metrics["error_rate"].value == 0.0  # 0 faults in 20
+    t[0] = 3.0
+    node.rows = [row("pool", 18, 2, expected=10)]  # 8 handled, 2 faults: 2 of 10
+    sampler.sample_once()
+    assert monitor.component("pool").metrics["error_rate"].value == pytest.approx(0.2)
+
+
+def test_statistics_rate_counts_replace_the_node_counters() -> None:
+    """Statistics with cumulative rate_faults/rate_calls give the error rate from their growth
+    (the pool counts leased operations there), in place of the node's counters and of a
+    stated error_rate figure; counts that start again from zero are a new start."""
+    t = [0.0]
+    monitor = HealthMonitor()
+    node = FakeNode([row("pool", 0, 0)], stats={"rate_calls": 100, "rate_faults": 50,
+                                                "error_rate": 1.0})
+    sampler = Sampler(monitor, node, lambda events: None, threading.Event(), interval=1.0,
+                      probe_timeout=0.1, clock=lambda: t[0])
+    sampler.sample_once()  # first sight: the counts so far are the baseline
+    t[0] = 1.0
+    node.rows = [row("pool", 5, 5)]  # the node's counters say 50 %: not read
+    node.stats = {"rate_calls": 104, "rate_faults": 51, "error_rate": 1.0}
+    sampler.sample_once()
+    assert "error_rate" not in monitor.component("pool").metrics  # 4 calls < 10
+    t[0] = 2.0
+    node.stats = {"rate_calls": 110, "rate_faults": 51, "error_rate": 1.0}
+    sampler.sample_once()
+    assert monitor.component("pool").metrics["error_rate"].value == pytest.approx(0.1)
+    t[0] = 3.0
+    node.stats = {"rate_calls": 10, "rate_faults": 5}  # counted again from zero
+    sampler.sample_once()
+    assert monitor.component("pool").metrics["error_rate"].value == pytest.approx(0.5)
 
 
 def test_sampler_repairs_missed_lifecycle_events_but_not_from_stale_rows() -> None:

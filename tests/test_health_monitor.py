@@ -250,3 +250,77 @@ def test_snapshot_restores_alerts_ids_and_thresholds(mon: HealthMonitor, clock: 
     assert again.alerts()[-1].id == 3
     with pytest.raises(InvalidBody, match="next_id"):
         again.restore({"alerts": {"alerts": []}})
+
+
+# -- rate metrics from counts: a minimum number of messages (resilience4j's minimumNumberOfCalls)
+# resilience4j: "if minimumNumberOfCalls is 10, then at least 10 calls must be recorded,
+# before the failure rate can be calculated. If only 9 calls have been evaluated the
+# CircuitBreaker will not transition to open even if all 9 calls have failed."
+
+
+def test_rate_not_judged_before_minimum_messages(mon: HealthMonitor, clock: Clock) -> None:
+    """9 faults in 9 messages judge nothing; the 10th message makes the rate 9/10, critical."""
+    mon.set_live("db", True)
+    for _ in range(9):
+        clock.advance(1.0)
+        assert mon.report_rate("db", "error_rate", 1, 1) == []
+    db = mon.component("db")
+    assert "error_rate" not in db.metrics and db.status == "EXCELLENT"
+    clock.advance(1.0)
+    events = mon.report_rate("db", "error_rate", 0, 1)
+    assert alerts_of(events) == [("opened", "error_rate", "critical")]  # 0.9 >= 0.25
+    assert mon.component("db").metrics["error_rate"].value == pytest.approx(0.9)
+
+
+def test_one_fault_in_two_messages_is_no_alert_and_sample_restarts(mon: HealthMonitor,
+                                                                   clock: Clock) -> None:
+    """The reproducer's sample: 1 fault in 2 messages is not judged; 8 more make it 1/10, a
+    warning (0.05 <= 0.1 < 0.25); the next sample starts empty and clears it at 0/10."""
+    mon.set_live("pool", True)
+    assert mon.report_rate("pool", "error_rate", 1, 2) == []
+    assert mon.component("pool").status == "EXCELLENT"
+    clock.advance(1.0)
+    assert alerts_of(mon.report_rate("pool", "error_rate", 0, 8)) == [
+        ("opened", "error_rate", "warning")]
+    clock.advance(1.0)
+    assert mon.report_rate("pool", "error_rate", 0, 9) == []  # a new sample: 9 < 10
+    assert mon.component("pool").metrics["error_rate"].value == pytest.approx(0.1)
+    clock.advance(1.0)
+    assert alerts_of(mon.report_rate("pool", "error_rate", 0, 1)) == [
+        ("resolved", "error_rate", "warning")]
+
+
+def test_rate_counts_older_than_window_drop_out(clock: Clock) -> None:
+    """Faults counted more than rate_window seconds ago are not judged beside new traffic."""
+    mon = HealthMonitor(clock=clock, min_rate_messages=10, rate_window=30.0)
+    mon.report_rate("db", "error_rate", 5, 5)
+    clock.advance(31.0)
+    assert mon.report_rate("db", "error_rate", 0, 5) == []  # the 5 faults are 31 s old: gone
+    clock.advance(29.0)
+    mon.report_rate("db", "error_rate", 1, 5)  # 10 messages within 30 s: 1 fault
+    assert mon.component("db").metrics["error_rate"].value == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(("metric", "faults", "messages", "match"), [
+    ("cpu", 0, 1, "rate of error_rate"),
+    ("error_rate", -1, 1, "faults"),
+    ("error_rate", 1.0, 2, "faults"),
+    ("error_rate", 0, True, "messages"),
+    ("error_rate", 3, 2, "at most messages"),
+])
+def test_bad_rate_counts_are_refused(mon: HealthMonitor, metric: str, faults: Any, messages: Any,
+                                     match: str) -> None:
+    """Counts that cannot make a rate are InvalidBody naming what is wrong; nothing changes."""
+    with pytest.raises(InvalidBody, match=match):
+        mon.report_rate("db", metric, faults, messages)
+    with pytest.raises(UnknownComponent):
+        mon.component("db")
+
+
+def test_rate_settings_are_checked() -> None:
+    """min_rate_messages below 1 and a rate_window that is not > 0 are config errors naming them."""
+    assert build_monitor(HealthSettings(min_rate_messages=3)).min_rate_messages == 3
+    with pytest.raises(ConfigError, match="min_rate_messages"):
+        build_monitor(HealthSettings(min_rate_messages=0))
+    with pytest.raises(ConfigError, match="rate_window"):
+        build_monitor(HealthSettings(rate_window=math.nan))

@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 
 from actors import EventReader
-from actors.health import ComponentHealth, NodeHealth, Report, StatusQuery, health_cli, watch_events
+from actors.health import (
+    ComponentHealth,
+    NodeHealth,
+    Report,
+    StatusQuery,
+    health_cli,
+    probe_failures,
+    watch_events,
+)
 from messages import HandlerError, RemoteError, RemoteProtocolError
 from tests.nodes import RunningNode, eventually
 
@@ -152,7 +160,10 @@ def test_cli_probe_table_and_watch(health_node: RunningNode) -> None:
     """health_cli prints a table and exits 0 when all are ready; watch prints a published alert."""
     lines: list[str] = []
     with health_node.connect() as conn:
-        assert eventually(lambda: component(conn, "chaos") and component(conn, "echo"), timeout=10.0)
+        # sampled and probed once: a component known only from its lifecycle event changes
+        # status at its first sample (memory alone), which the watcher would print first
+        assert eventually(lambda: all((v := component(conn, n)) and "response_time" in v.metrics
+                                      for n in ("chaos", "echo")), timeout=10.0)
         # readiness also wants every status at WARNING or better: a start-up CPU spike may
         # make a component CRITICAL for one sample, so wait for the probe to pass
         assert eventually(lambda: health_cli(health_node.endpoint, out=lines.append) == 0,
@@ -223,3 +234,36 @@ def test_thresholds_from_environment(start_node: Callable[..., RunningNode]) -> 
         view = component(conn, "web")
         assert view is not None and view.status == "WARNING"
         assert (view.metrics["cpu"].warning, view.metrics["cpu"].critical) == (5.0, 10.0)
+
+
+def test_expected_errors_keep_a_default_node_ready(start_node: Callable[..., RunningNode]) -> None:
+    """An agent's SQL typo and an unknown breaker resource are answers, not faults: the
+    default node stays ready through the sampling rounds after them (it went CRITICAL for
+    5-10 s), and node.status counts them as expected_errors, apart from errors."""
+    node = start_node(None, env={"AGENTCELL_HEALTH__SAMPLE_INTERVAL": "0.2"})
+    with node.connect() as conn:
+        assert eventually(lambda: not probe_failures(conn.ask("health", StatusQuery(), timeout=2.0),
+                                                     "ready"), timeout=20.0), "never ready"
+        with pytest.raises(HandlerError, match="syntax error"):
+            conn.ask("pool", "pool.execute", {"sql": "selec 1"}, timeout=5.0)
+        with pytest.raises(HandlerError, match="typo"):
+            conn.ask("breaker", "breaker.stats", {"resource": "typo"}, timeout=5.0)
+        def counted() -> dict[str, Any]:  # heartbeats bring the counters to the node
+            rows = {r.name: r for r in conn.status().actors if r.expected_errors}
+            return rows if {"pool", "breaker"} <= set(rows) else {}
+        rows = eventually(counted, timeout=5.0)
+        assert {n: (r.errors, r.expected_errors) for n, r in rows.items()} == {
+            "pool": (0, 1), "breaker": (0, 1)}
+        after = time.time()
+        failures: list[str] = []
+
+        def sampled_since() -> bool:
+            view = conn.ask("health", StatusQuery(), timeout=2.0)
+            failures.extend(probe_failures(view, "ready"))
+            seen = {c.component: c.metrics["throughput"].updated for c in view.components
+                    if "throughput" in c.metrics}
+            return all(seen.get(n, 0.0) > after + 1.0 for n in ("pool", "breaker"))
+        assert eventually(sampled_since, timeout=15.0), "health did not sample five more rounds"
+        assert failures == []
+    probe = node.cli("health")
+    assert probe.returncode == 0, probe.stdout + probe.stderr

@@ -11,6 +11,7 @@ from typing import Any
 from ._history import Ring, Trend, trend
 from ._messages import ComponentHealth, MetricHealth
 from ._model import LEVEL_RANK, HealthStatus, Level, Threshold, status_of, weighted_score
+from ._rates import RateSample
 
 
 class Uptime:
@@ -51,6 +52,8 @@ class Component:
         self.history_size = history_size
         self.latest: dict[str, tuple[float, float]] = {}
         self.history: dict[str, Ring] = {}
+        self.rates: dict[str, RateSample] = {}
+        """Counts of each rate metric not judged yet (too few messages so far)."""
         self.scores = Ring(history_size)
         self.live = True
         self.ready = True

@@ -6,10 +6,18 @@ Two background threads of the health actor, each owning its sockets:
   and turns started/exited/gave_up into liveness and availability.
 - :class:`Sampler` every ``interval`` reads ``node.status`` (pids, counters, restarts),
   samples each process's memory and CPU with psutil, derives throughput and error rate
-  from the handled/errors counters, and probes each running actor with
-  ``actor.statistics`` (readiness; the round trip is its response time, unless the
-  statistics carry numeric fields named ``response_time``, ``error_rate``,
-  ``availability`` or ``throughput``, which are then read as those metrics).
+  from the counters, and probes each running actor with ``actor.statistics``
+  (readiness; the round trip is its response time, unless the statistics carry numeric
+  fields named ``response_time``, ``error_rate``, ``availability`` or ``throughput``,
+  which are then read as those metrics).
+
+The error rate from counts is the share of messages that were the actor's faults:
+``errors`` over ``handled + errors + expected_errors`` (an error the actor lists as
+expected is an answer, not a fault), or, when the statistics carry the cumulative
+integers ``rate_faults`` and ``rate_calls``, their growth (a pool counts the operations
+agents run on leased connections there too). The monitor judges it only once the sample
+holds ``min_rate_messages`` messages. An ``error_rate`` the statistics state as a figure
+is taken as it is, in place of the counts.
 
 Both hand what they learn to the thread-safe :class:`HealthMonitor` and pass the events
 it returns to ``emit``.
@@ -23,7 +31,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import psutil
@@ -45,6 +53,9 @@ CPU_MIN_SPAN = 1.0
 """No CPU figure until a process has been watched this long."""
 STATISTICS_METRICS = ("availability", "error_rate", "response_time", "throughput")
 """Fields of an actor's ``statistics`` that, when numeric, are read as these metrics."""
+RATE_COUNTS = ("rate_faults", "rate_calls")
+"""Cumulative integer fields of an actor's ``statistics`` its error rate is counted from
+(faults; calls, faults included), in place of the node's counters."""
 
 
 class LifecycleFeed(threading.Thread):
@@ -94,6 +105,7 @@ class _Baseline:
     incarnation: int
     handled: int
     errors: int
+    expected_errors: int
     when: float
 
 
@@ -127,6 +139,7 @@ class Sampler(threading.Thread):
         self.rounds = 0
         self._procs: dict[int, _Watched] = {}
         self._base: dict[str, _Baseline] = {}
+        self._rate_base: dict[str, tuple[int, int]] = {}
         self._probes = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="health-probe")
 
     def run(self) -> None:
@@ -150,10 +163,11 @@ class Sampler(threading.Thread):
         probes = {row.name: self._probes.submit(self._probe, row.name)
                   for row in rows if row.state == "running"}
         events: list[Event] = []
+        counted: dict[str, tuple[int, int]] = {}
         for row in rows:
             events += self._reconcile(row)
             self.monitor.set_details(row.name, restarts=row.restarts, supervisor=row.supervisor)
-            samples = self._process_samples(row) + self._counter_samples(row)
+            samples = self._process_samples(row) + self._counter_samples(row, counted)
             if samples:
                 events += self.monitor.report_many(samples)
         pids = {row.pid for row in rows}
@@ -164,7 +178,9 @@ class Sampler(threading.Thread):
             events += self.monitor.set_ready(name, ok, "" if ok else "probe timed out or failed")
             if ok:
                 self.monitor.set_details(name, details)
-                events += self._report_statistics(name, details, seconds)
+                events += self._report_statistics(name, details, seconds, counted)
+        for name, (faults, messages) in counted.items():
+            events += self.monitor.report_rate(name, "error_rate", faults, messages)
         events += self.monitor.tick()
         self.emit(events)
 
@@ -189,11 +205,21 @@ class Sampler(threading.Thread):
                                          cause="stopped (seen by sampling; no exit event)")
         return []
 
-    def _report_statistics(self, name: str, details: dict[str, Any], seconds: float) -> list[Event]:
-        """Statistics fields named like a metric are that metric; else the probe's round trip."""
+    def _report_statistics(self, name: str, details: dict[str, Any], seconds: float,
+                           counted: dict[str, tuple[int, int]]) -> list[Event]:
+        """Statistics fields named like a metric are that metric; else the probe's round trip.
+
+        Counts of the error rate in the statistics replace the node's in ``counted``; a
+        stated ``error_rate`` figure replaces both."""
+        own = self._rate_counts(name, details)
+        if own is not None:
+            counted[name] = own
         samples: list[tuple[str, str, object]] = [
             (name, m, details[m]) for m in STATISTICS_METRICS
-            if isinstance(details.get(m), (int, float)) and not isinstance(details.get(m), bool)]
+            if isinstance(details.get(m), (int, float)) and not isinstance(details.get(m), bool)
+            and not (m == "error_rate" and own is not None)]
+        if any(m == "error_rate" for _, m, _ in samples):
+            counted.pop(name, None)
         if not any(m == "response_time" for _, m, _ in samples):
             samples.insert(0, (name, "response_time", seconds))
         try:
@@ -201,6 +227,21 @@ class Sampler(threading.Thread):
         except InvalidBody as exc:
             log.warning("health: statistics of %r not usable as metrics: %s", name, exc)
             return self.monitor.report(name, "response_time", seconds)
+
+    def _rate_counts(self, name: str, details: dict[str, Any]) -> tuple[int, int] | None:
+        """(faults, calls) the statistics' ``rate_faults``/``rate_calls`` grew by since the
+        last round; (0, 0) the first time; None if the statistics do not carry them."""
+        values = [details.get(k) for k in RATE_COUNTS]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+            self._rate_base.pop(name, None)
+            return None
+        faults, calls = cast(list[int], values)
+        base = self._rate_base.get(name, (faults, calls))
+        self._rate_base[name] = (faults, calls)
+        if faults < base[0] or calls < base[1]:  # counted again from zero (a new incarnation)
+            base = (0, 0)
+        grew = (faults - base[0], calls - base[1])
+        return grew if grew[0] <= grew[1] else None
 
     def _probe(self, name: str) -> tuple[bool, float, dict[str, Any]]:
         started = time.perf_counter()
@@ -230,15 +271,17 @@ class Sampler(threading.Thread):
             samples.append((row.name, "cpu", cpu))
         return samples
 
-    def _counter_samples(self, row: Any) -> list[tuple[str, str, object]]:
+    def _counter_samples(self, row: Any,
+                         counted: dict[str, tuple[int, int]]) -> list[tuple[str, str, object]]:
+        """Throughput since the last round; the error rate's counts go into ``counted``."""
         now = self.clock()
         base = self._base.get(row.name)
-        self._base[row.name] = _Baseline(row.incarnation, row.handled, row.errors, now)
+        self._base[row.name] = _Baseline(row.incarnation, row.handled, row.errors,
+                                         row.expected_errors, now)
         if base is None or base.incarnation != row.incarnation or now <= base.when:
             return []
         handled = max(0, row.handled - base.handled)
         errors = max(0, row.errors - base.errors)
-        samples: list[tuple[str, str, object]] = [(row.name, "throughput", handled / (now - base.when))]
-        if handled:
-            samples.append((row.name, "error_rate", min(1.0, errors / handled)))
-        return samples
+        expected = max(0, row.expected_errors - base.expected_errors)
+        counted[row.name] = (errors, handled + errors + expected)
+        return [(row.name, "throughput", handled / (now - base.when))]

@@ -155,6 +155,8 @@ DEFAULT_THRESHOLDS: Final[dict[str, Threshold]] = {
 """The six metrics and their defaults; units are in the comments."""
 
 METRICS: Final = tuple(sorted(DEFAULT_THRESHOLDS))
+RATE_METRICS: Final = ("error_rate",)
+"""Metrics that are a share of messages: from counts, judged only once enough messages came."""
 
 
 def check_metric(metric: object) -> str:
@@ -175,6 +177,22 @@ def check_value(metric: str, value: object) -> float:
     if value < 0:
         raise InvalidBody(f"value of {metric}: expected a number >= 0, got {value!r}")
     return float(value)
+
+
+def check_counts(metric: str, faults: object, messages: object) -> tuple[int, int]:
+    """(faults, messages) of a rate metric as integers; InvalidBody naming what is wrong."""
+    if metric not in RATE_METRICS:
+        raise InvalidBody(f"metric: counts make a rate of {', '.join(RATE_METRICS)}, not {metric!r}")
+    f, m = _count(metric, "faults", faults), _count(metric, "messages", messages)
+    if f > m:
+        raise InvalidBody(f"faults of {metric}: expected at most messages ({m}), got {f}")
+    return f, m
+
+
+def _count(metric: str, name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidBody(f"{name} of {metric}: expected an integer >= 0, got {value!r}")
+    return value
 
 
 def weighted_score(scores: list[tuple[float, float]]) -> float:

@@ -22,10 +22,12 @@ from ._messages import Alert, ComponentHealth, NodeHealth, ThresholdInfo
 from ._model import (
     HealthStatus,
     Threshold,
+    check_counts,
     check_metric,
     check_value,
     rollup,
 )
+from ._rates import RateSample
 from ._thresholds import ThresholdTable
 
 Clock = Callable[[], float]
@@ -40,12 +42,14 @@ class HealthMonitor:
 
     def __init__(self, *, clock: Clock = time.time, history_size: int = 256,
                  trend_window: float = 60.0, availability_window: float = 60.0,
-                 keep_alerts: int = 1000,
+                 keep_alerts: int = 1000, min_rate_messages: int = 10, rate_window: float = 60.0,
                  thresholds: dict[str, Threshold] | None = None) -> None:
         self.clock = clock
         self.history_size = history_size
         self.trend_window = trend_window
         self.availability_window = availability_window
+        self.min_rate_messages = min_rate_messages
+        self.rate_window = rate_window
         self._lock = threading.RLock()
         self._table = ThresholdTable(thresholds)
         self._components: dict[str, Component] = {}
@@ -81,6 +85,26 @@ class HealthMonitor:
             for name in touched:
                 events += self._judge(name, now, [m for c, m, _ in checked if c == name])
             return events
+
+    def report_rate(self, component: str, metric: str, faults: object,
+                    messages: object) -> list[Event]:
+        """Record the counts of a rate metric (``error_rate``) since the last call.
+
+        The rate is judged only once its sample holds ``min_rate_messages`` messages
+        within ``rate_window`` seconds (see :mod:`._rates`); until then nothing changes.
+        InvalidBody (nothing changed) if the counts are bad.
+        """
+        name = _check_component(component)
+        counts = check_counts(check_metric(metric), faults, messages)
+        with self._lock:
+            now = self.clock()
+            c = self._component(name, now)
+            rate = c.rates.setdefault(metric, RateSample()).add(
+                now, *counts, minimum=self.min_rate_messages, window=self.rate_window)
+            if rate is None:
+                return []
+            c.record(metric, rate, now)
+            return self._judge(name, now, [metric])
 
     # -- lifecycle feed ----------------------------------------------------------------
     def set_live(self, component: str, live: bool, *, cause: str = "", incarnation: int | None = None,

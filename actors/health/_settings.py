@@ -43,6 +43,12 @@ class HealthSettings:
     """Seconds over which availability (share of time up) is measured."""
     keep_alerts: int = 1000
     """Resolved alerts kept for ``health.alerts`` (open ones are always kept)."""
+    min_rate_messages: int = 10
+    """A rate metric (``error_rate`` from counts) is judged only once its sample holds this
+    many messages (resilience4j's ``minimumNumberOfCalls``): one fault in two messages is
+    not a 50 % error rate."""
+    rate_window: float = 60.0
+    """Seconds a rate's sample may span: older counts drop out before it is judged."""
     thresholds: dict[str, ThresholdSetting] = attrs.field(factory=dict)
     """Default thresholds per metric."""
     components: dict[str, dict[str, ThresholdSetting]] = attrs.field(factory=dict)
@@ -53,14 +59,14 @@ class HealthSettings:
 def check_settings(s: HealthSettings) -> None:
     """ConfigError naming the setting if a number is out of range."""
     positive = {"probe_timeout": s.probe_timeout, "trend_window": s.trend_window,
-                "availability_window": s.availability_window}
+                "availability_window": s.availability_window, "rate_window": s.rate_window}
     for name, value in positive.items():
         if not (math.isfinite(value) and value > 0):
             raise ConfigError(f"health settings {name}: expected a number > 0, got {value!r}")
     if not (math.isfinite(s.sample_interval) and s.sample_interval >= 0):
         raise ConfigError(f"health settings sample_interval: expected a number >= 0, "
                           f"got {s.sample_interval!r}")
-    for name in ("history_size", "keep_alerts"):
+    for name in ("history_size", "keep_alerts", "min_rate_messages"):
         if getattr(s, name) < 1:
             raise ConfigError(f"health settings {name}: expected an integer >= 1, got {getattr(s, name)!r}")
 
@@ -69,7 +75,8 @@ def build_monitor(s: HealthSettings) -> HealthMonitor:
     """A monitor configured from settings (defaults, then per-component overrides)."""
     check_settings(s)
     monitor = HealthMonitor(history_size=s.history_size, trend_window=s.trend_window,
-                            availability_window=s.availability_window, keep_alerts=s.keep_alerts)
+                            availability_window=s.availability_window, keep_alerts=s.keep_alerts,
+                            min_rate_messages=s.min_rate_messages, rate_window=s.rate_window)
     layers: list[tuple[str | None, dict[str, ThresholdSetting], str]] = [
         (None, s.thresholds, "thresholds")]
     layers += [(c, m, f"components.{c}") for c, m in s.components.items()]

@@ -50,7 +50,11 @@ def actor_families(state: NodeState) -> Iterator[Metric]:
     counters = {key: CounterMetricFamily(f"agentcell_actor_{key}", doc, labels=["actor"])
                 for key, doc in (("restarts", "Restarts of the actor by its supervisor"),
                                  ("handled", "Messages handled by the current incarnation"),
-                                 ("errors", "Handler errors in the current incarnation"),
+                                 ("errors", "Handler errors in the current incarnation "
+                                  "that the actor does not list as expected (its faults)"),
+                                 ("expected_errors", "Handler errors the actor lists as "
+                                  "expected (answers, such as an SQL error) in the current "
+                                  "incarnation"),
                                  ("bad_input", "Undecodable or invalid messages refused by "
                                   "the current incarnation"))}
     incarnation = GaugeMetricFamily("agentcell_actor_incarnation",

@@ -190,7 +190,14 @@ class PoolStatistics:
     throughput: float = 0.0
     """Operations per second over the last few seconds, leased ones included."""
     error_rate: float = 0.0
-    """Share of those operations that failed (SQL errors too); the health monitor reads
-    ``throughput`` and ``error_rate`` by these names."""
+    """Share of those operations that failed for the pool's or its backend's sake
+    (transient, timeout); a statement's own error (permanent: an SQL error) is its answer,
+    not a fault of the pool. The health monitor reads ``throughput`` by this name."""
+    rate_calls: int = 0
+    """Operations so far, failed ones and leased ones included (what ``rate_faults`` is a
+    share of): the health monitor's error_rate of the pool comes from these two counts."""
+    rate_faults: int = 0
+    """Operations so far that failed for the pool's or its backend's sake (transient,
+    timeout), as in ``error_rate``."""
     acquire_wait: OpHistogram | None = None
     """Every acquire's wait since the pool started, as a log-linear histogram (seconds)."""

@@ -12,11 +12,14 @@ from ._pool import Pool
 
 RATE_WINDOW = 5.0
 """Seconds over which ``throughput`` and ``error_rate`` are measured."""
+ANSWERS = frozenset({"connect", "permanent"})
+"""Error kinds that are no failed operation of the pool: a connect error is no operation,
+a permanent error (an SQL error) is the statement's own answer."""
 
 
 class Rates:
-    """Operations and failed operations per second over the last RATE_WINDOW seconds,
-    leased traffic included (sampled by the pool's upkeep thread)."""
+    """Operations and failed operations (faults: not :data:`ANSWERS`) per second over the
+    last RATE_WINDOW seconds, leased traffic included (sampled by the pool's upkeep thread)."""
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
@@ -26,10 +29,9 @@ class Rates:
     def sample(self) -> None:
         """Note the counts now (every upkeep pass)."""
         with self.pool._lock:
-            ops = self.pool.counters["operations"]
-            failed = sum(n for kind, n in self.pool.errors.items() if kind != "connect")
+            ops, failed = calls_and_faults(self.pool)
         now = self.pool.clock()
-        self.samples.append((now, ops, failed))
+        self.samples.append((now, ops - failed, failed))
         while len(self.samples) > 2 and now - self.samples[1][0] >= RATE_WINDOW:
             self.samples.popleft()
 
@@ -41,6 +43,13 @@ class Rates:
         ops, failed = max(0, ops1 - ops0), max(0, failed1 - failed0)
         rate = ops / (t1 - t0) if t1 > t0 else 0.0
         return round(rate, 3), round(min(1.0, failed / (ops + failed)), 4) if ops + failed else 0.0
+
+
+def calls_and_faults(pool: Pool) -> tuple[int, int]:
+    """(operations, failed ones included; those that failed by a fault), lock held."""
+    answered = sum(n for kind, n in pool.errors.items() if kind == "permanent")
+    faults = sum(n for kind, n in pool.errors.items() if kind not in ANSWERS)
+    return pool.counters["operations"] + answered + faults, faults
 
 
 def pool_statistics(pool: Pool, rates: Rates | None = None,
@@ -59,6 +68,7 @@ def pool_statistics(pool: Pool, rates: Rates | None = None,
                                 round(now - s.last_used, 3) if s.raw is not None else 0.0)
                  for s in slots]
         p50, p90, p99, top = percentiles(waits, (50, 90, 99, 100))
+        calls, faults = calls_and_faults(pool)
         return PoolStatistics(
             name=pool.name, backend=pool.connector.backend, target=pool.connector.describe(),
             size=len(slots), min_size=pool.config.min_size, max_size=pool.config.max_size,
@@ -74,7 +84,7 @@ def pool_statistics(pool: Pool, rates: Rates | None = None,
             application_name=pool.connector.client_name,
             leases=leases[0], leased=leases[1],
             leased_operations=pool.counters["leased_operations"],
-            throughput=throughput, error_rate=error_rate,
+            throughput=throughput, error_rate=error_rate, rate_calls=calls, rate_faults=faults,
             acquire_wait=OpHistogram(**waited))
 
 
