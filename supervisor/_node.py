@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
@@ -35,6 +34,7 @@ from ._config import NodeConfig
 from ._control import ControlChannel
 from ._frontdoor import FrontDoor
 from ._process import Launcher, Standby, kill_process
+from ._rundir import make_run_dir
 from ._tree import Supervisor
 from ._worker import Worker
 
@@ -50,7 +50,7 @@ class Node:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
         self.data_dir = str(Path(config.data_dir).resolve())
-        self.run_dir = tempfile.mkdtemp(prefix="agentcell-")
+        self.run_dir = make_run_dir()
         self.keys = None if config.security is None else ServerKeys.load(config.security.keys)
         """The node's key pair and allowed clients: CURVE on every TCP socket (None: plain)."""
         self.ctx = new_context()
