@@ -34,8 +34,8 @@ def make_run_dir(parent: str | None = None) -> str:
     parent = parent or tempfile.gettempdir()
     removed = sweep_stale(parent)
     if removed:
-        log.info("removed %d run director%s of nodes that are gone: %s", len(removed),
-                 "y" if len(removed) == 1 else "ies", ", ".join(removed))
+        log.info("removed %d run director%s of nodes that are gone from %s", len(removed),
+                 "y" if len(removed) == 1 else "ies", parent)
     path = tempfile.mkdtemp(prefix=PREFIX, dir=parent)
     me = psutil.Process()
     draft = Path(path, f".{OWNER_FILE}")
