@@ -22,6 +22,7 @@ from tests.nodes import RunningNode
 from tests.test_pool_actor import PG, POOL, reachable
 
 SQLITE: dict[str, Any] = {}
+MYSQL: dict[str, Any] = {"backend": "mysql", "dbname": "test", "user": "root"}
 
 
 def _node(start_node: Callable[..., RunningNode], settings: dict[str, Any]) -> RunningNode:
@@ -30,12 +31,16 @@ def _node(start_node: Callable[..., RunningNode], settings: dict[str, Any]) -> R
                                      "settings": {**settings, "min_size": 1, "max_size": 1}}]})
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("mysql", marks=pytest.mark.mysql)])
 def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Settings of a SQLite pool, then of a PostgreSQL one."""
+    """Settings of a SQLite pool, then of a PostgreSQL one, then of a MariaDB one."""
     if request.param == "postgres":
         require_service("PostgreSQL", reachable(5432), "nothing answers on 127.0.0.1:5432")
         return PG
+    if request.param == "mysql":
+        require_service("MariaDB", reachable(3306), "nothing answers on 127.0.0.1:3306")
+        return MYSQL
     return SQLITE
 
 
@@ -45,6 +50,12 @@ def _count(settings: dict[str, Any], node: RunningNode, table: str) -> int:
         import psycopg
         with psycopg.connect(PG["dsn"], autocommit=True) as conn:
             row = conn.execute(f"select count(*) from {table}").fetchone()
+    elif settings.get("backend") == "mysql":
+        import pymysql
+        with pymysql.connect(host="127.0.0.1", port=3306, user="root", password="",
+                             database="test", autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute(f"select count(*) from {table}")
+            row = cur.fetchone()
     else:
         import sqlite3
         with sqlite3.connect(node.data_dir / "pool.sqlite3") as conn:
@@ -86,3 +97,20 @@ def test_transaction_that_commits_itself_does_not_say_rolled_back(start_node, ba
         assert "may have been committed" in str(failed.value)
         conn.ask("pool", Execute(f"insert into {table} values (3)"), timeout=10)
     assert _count(backend, node, table) >= 2  # the first row, committed by its commit, and 3
+
+
+@pytest.mark.mysql
+def test_mysql_execute_that_turns_autocommit_off_is_refused(start_node):
+    """``SET autocommit = 0`` through pool.execute would make the connection's next
+    statement open a transaction that nothing commits: refused like ``begin``, and the next
+    acknowledged write on the pool is committed."""
+    require_service("MariaDB", reachable(3306), "nothing answers on 127.0.0.1:3306")
+    node = _node(start_node, MYSQL)
+    table = f"tx_{uuid.uuid4().hex[:10]}"
+    with node.connect() as conn:
+        conn.ask("pool", Execute(f"create table {table} (v integer)"), timeout=10)
+        with pytest.raises(HandlerError) as refused:
+            conn.ask("pool", Execute("set autocommit = 0"), timeout=10)
+        assert refused.value.details.get("may_have_run") is False
+        assert conn.ask("pool", Execute(f"insert into {table} values (1)"), timeout=10).rowcount == 1
+    assert _count(MYSQL, node, table) == 1

@@ -79,8 +79,9 @@ class OpenedTransaction(Exception):
 
     def __init__(self) -> None:
         super().__init__("the statement left a transaction open on its connection (BEGIN or "
-                         "SAVEPOINT sent as pool.execute); it was rolled back and the connection "
-                         "closed: send the statements together as pool.transaction instead")
+                         "SAVEPOINT sent as pool.execute, or autocommit turned off); it was "
+                         "rolled back and the connection closed: send the statements together "
+                         "as pool.transaction instead")
 
 
 class EndedTransaction(Exception):
@@ -90,8 +91,9 @@ class EndedTransaction(Exception):
 
     def __init__(self, index: int) -> None:
         super().__init__(f"statement {index} ended the transaction itself (COMMIT, ROLLBACK or "
-                         "END inside pool.transaction), so the statements before it may have "
-                         "been committed; leave transaction control to pool.transaction")
+                         "END inside pool.transaction, or DDL, which MariaDB/MySQL commit "
+                         "implicitly), so the statements before it may have been committed; "
+                         "leave transaction control to pool.transaction")
         self.index = index
 
 

@@ -8,6 +8,13 @@ ends with error 1969. A MySQL server has neither, so there a statement whose tim
 is ended with ``KILL QUERY <connection id>`` from a second connection (error 1317). Either
 way the statement is aborted and rolled back (InnoDB), so the asker hears "did not run".
 
+Whether a connection is inside a transaction is read from the status flags of the
+server's last answer (``SERVER_STATUS_IN_TRANS``, ``SERVER_STATUS_AUTOCOMMIT``), which
+PyMySQL keeps in ``server_status``: no round trip. So ``BEGIN`` (or ``SET autocommit=0``)
+sent as ``pool.execute`` is refused and its connection closed, and a statement that ends
+the transaction of a ``pool.transaction`` (``COMMIT``, or DDL, which MySQL commits
+implicitly) makes it fail as "may have been committed", as on PostgreSQL and SQLite.
+
 Placeholders are PyMySQL's: ``%s`` or ``%(name)s``.
 """
 
@@ -19,6 +26,7 @@ from typing import Any
 
 import pymysql
 import pymysql.cursors
+from pymysql.constants import SERVER_STATUS
 
 from ._connector import Connector, ErrorClass, Params, ResultSet, spoke_while_idle, to_plain
 
@@ -82,6 +90,15 @@ class MysqlConnector(Connector):
     def close(self, conn: Any) -> None:
         with contextlib.suppress(Exception):  # already broken: nothing left to release
             conn.close()
+
+    def in_transaction(self, conn: Any) -> bool | None:
+        """Inside a transaction block, or with autocommit turned off (then the next
+        statement would open one), as the server's last answer said."""
+        status = conn.server_status
+        if status is None:  # no answer read yet
+            return None
+        return bool(status & SERVER_STATUS.SERVER_STATUS_IN_TRANS
+                    or not status & SERVER_STATUS.SERVER_STATUS_AUTOCOMMIT)
 
     def execute(self, conn: Any, sql: str, params: Params, timeout: float) -> ResultSet:
         own_time = abs(timeout - self.default_timeout) >= 0.001
