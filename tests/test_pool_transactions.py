@@ -64,20 +64,24 @@ def _count(settings: dict[str, Any], node: RunningNode, table: str) -> int:
     return int(row[0])
 
 
-def test_execute_that_opens_a_transaction_is_refused_and_rolled_back(start_node, backend):
-    """``begin`` through pool.execute fails (it did not run), and the next acknowledged
+def _refused_then_committed(node: RunningNode, settings: dict[str, Any], statement: str) -> None:
+    """``statement`` through pool.execute fails (it did not run), and the next acknowledged
     write on the same connection is committed: other connections see it."""
-    node = _node(start_node, backend)
     table = f"tx_{uuid.uuid4().hex[:10]}"
     with node.connect() as conn:
         conn.ask("pool", Execute(f"create table {table} (v integer)"), timeout=10)
         with pytest.raises(HandlerError) as refused:
-            conn.ask("pool", Execute("begin"), timeout=10)
+            conn.ask("pool", Execute(statement), timeout=10)
         assert refused.value.details.get("may_have_run") is False
         assert "transaction" in str(refused.value)
         done = conn.ask("pool", Execute(f"insert into {table} values (1)"), timeout=10)
         assert done.rowcount == 1
-    assert _count(backend, node, table) == 1
+    assert _count(settings, node, table) == 1
+
+
+def test_execute_that_opens_a_transaction_is_refused_and_rolled_back(start_node, backend):
+    """``begin`` through pool.execute is refused and rolled back; later writes commit."""
+    _refused_then_committed(_node(start_node, backend), backend, "begin")
 
 
 def test_transaction_that_commits_itself_does_not_say_rolled_back(start_node, backend):
@@ -102,15 +106,6 @@ def test_transaction_that_commits_itself_does_not_say_rolled_back(start_node, ba
 @pytest.mark.mysql
 def test_mysql_execute_that_turns_autocommit_off_is_refused(start_node):
     """``SET autocommit = 0`` through pool.execute would make the connection's next
-    statement open a transaction that nothing commits: refused like ``begin``, and the next
-    acknowledged write on the pool is committed."""
+    statement open a transaction that nothing commits: refused like ``begin``."""
     require_service("MariaDB", reachable(3306), "nothing answers on 127.0.0.1:3306")
-    node = _node(start_node, MYSQL)
-    table = f"tx_{uuid.uuid4().hex[:10]}"
-    with node.connect() as conn:
-        conn.ask("pool", Execute(f"create table {table} (v integer)"), timeout=10)
-        with pytest.raises(HandlerError) as refused:
-            conn.ask("pool", Execute("set autocommit = 0"), timeout=10)
-        assert refused.value.details.get("may_have_run") is False
-        assert conn.ask("pool", Execute(f"insert into {table} values (1)"), timeout=10).rowcount == 1
-    assert _count(MYSQL, node, table) == 1
+    _refused_then_committed(_node(start_node, MYSQL), MYSQL, "set autocommit = 0")
