@@ -21,6 +21,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Final
 
+import psutil
+
 from actors import BUILTIN_ACTORS, HostSpec, host_main, host_standby
 from actors._exitcodes import (
     EXIT_ESCALATE_DIRECTIVE,
@@ -33,6 +35,10 @@ from actors._exitcodes import (
 from messages import KIND_TELL, Envelope, HostOrder, encode, to_wire, type_tag
 
 log = logging.getLogger("supervisor")
+CANNOT_RUN: Final = frozenset({psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP,
+                               psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD})
+"""Process states in which a warm standby would not take its orders until something else
+happens (SIGCONT, a debugger letting go): it is discarded and a fresh host forked."""
 
 PRELOAD: Final = ("__main__", "actors", "actors._host", "actors.examples", "messages", "zmq",
                   "msgpack", "pykka")
@@ -112,8 +118,16 @@ class Standby:
         self._orders = orders
 
     def activate(self, spec: HostSpec, snapshot: bytes | None) -> BaseProcess | None:
-        """Send the spec; the process (now that incarnation), or None if it had died."""
-        if self.process.exitcode is not None:
+        """Send the spec; the process (now that incarnation), or None if it cannot take it:
+        it died, or it is stopped (SIGSTOP, a debugger), which would hold the restart for
+        the whole start timeout (hosts do not heartbeat in ``on_start``). A stopped one is
+        killed; the caller forks a fresh host instead."""
+        state = _state(self.process)
+        if state in CANNOT_RUN:
+            log.warning("the warm standby of actor %r (pid %s) is %s: discarded, a fresh host "
+                        "is forked instead", spec.name, self.process.pid, state)
+            self._orders.close()
+            stop_process(self.process, grace=None)
             return None
         try:
             order = HostOrder(spec.to_json(), snapshot)
@@ -129,6 +143,18 @@ class Standby:
         """Close the pipe (the standby exits on EOF) and reap it."""
         self._orders.close()
         stop_process(self.process, grace=1.0)
+
+
+def _state(process: BaseProcess) -> str:
+    """The process's state as psutil names it (``dead`` once it has exited)."""
+    if process.exitcode is not None or process.pid is None:
+        return psutil.STATUS_DEAD
+    try:
+        return str(psutil.Process(process.pid).status())
+    except psutil.NoSuchProcess:
+        return psutil.STATUS_DEAD
+    except psutil.Error:  # cannot be read: let the order decide
+        return psutil.STATUS_RUNNING
 
 
 def stop_process(process: BaseProcess, grace: float | None) -> bool:

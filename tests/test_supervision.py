@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 
+import psutil
 import pytest
 
 from actors.examples import Count, Fail, Ping, Save
@@ -358,6 +359,34 @@ def test_warm_standby_takes_over_and_leaves_nothing_behind(start_node):
     node.proc.send_signal(signal.SIGKILL)
     node.wait_exit(10)
     assert wait_gone(children, timeout=10) == set()
+
+
+def test_stopped_warm_standby_is_replaced_by_a_fresh_fork(start_node):
+    """A SIGSTOPped standby would take its orders only after SIGCONT: the restart after a
+    SIGKILL of the actor forks a fresh host instead (served again well inside the 30 s
+    start timeout it waited out before), and the stopped standby is killed and reaped."""
+    node = start_node({"children": [{"name": "chaos", "actor": "chaos", **FAST,
+                                     "warm_standby": True}]})
+    with node.connect() as conn:
+        first = _pid(conn, "chaos")
+        forkserver = psutil.Process(first).ppid()
+        standbys = eventually(lambda: {c.pid for c in psutil.Process(forkserver).children()}
+                              - {first}, timeout=5)
+        assert len(standbys) == 1
+        stopped = standbys.pop()
+        node.descendants()  # remembered, so that teardown kills them whatever happens
+        os.kill(stopped, signal.SIGSTOP)
+        assert eventually(lambda: psutil.Process(stopped).status() == psutil.STATUS_STOPPED)
+        events = node.event_log()
+        try:
+            os.kill(first, signal.SIGKILL)
+            started = events.wait_for("lifecycle.started", "chaos", timeout=10.0, incarnation=2)
+        finally:
+            events.close()
+        assert started["pid"] not in (first, stopped)
+        assert conn.ask_reply("chaos", Count(), timeout=5.0).incarnation == 2
+        assert wait_gone({stopped}) == set()
+        assert "the warm standby of actor 'chaos'" in node.log_text()
 
 
 def test_warm_standby_is_stopped_with_the_node(start_node):
