@@ -35,6 +35,7 @@ from ._control import ControlChannel
 from ._frontdoor import FrontDoor
 from ._process import Launcher, Standby, kill_process
 from ._rundir import make_run_dir
+from ._specs import ChildSpec
 from ._tree import Supervisor
 from ._worker import Worker
 
@@ -55,7 +56,7 @@ class Node:
         """The node's key pair and allowed clients: CURVE on every TCP socket (None: plain)."""
         self.ctx = new_context()
         self.poller = zmq.Poller()
-        self.launcher = Launcher()
+        self.launcher = Launcher(s.actor for s in config.root.walk() if isinstance(s, ChildSpec))
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._sentinels: dict[int, Worker] = {}

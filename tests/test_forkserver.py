@@ -84,3 +84,16 @@ def test_sigterm_to_the_process_group_stops_every_actor_gracefully(tmp_path: Pat
         kill_pids(everything)
         assert proc.stdout is not None
         proc.stdout.close()
+
+
+def test_hosts_carry_only_the_modules_of_the_configured_actors(start_node):
+    """The forkserver preloads the runtime and the configured actors' modules, not every
+    built-in: a node running echo forks hosts without PyTorch (the model actor's), whose
+    pages would otherwise sit in every host's RSS (and count against max_memory)."""
+    node = start_node({"children": [{"name": "echo", "actor": "echo"}]})
+    with node.connect() as conn:
+        assert conn.ask("echo", Ping(n=1)).n == 1
+        [row] = conn.status("echo").actors
+    for pid in (row.pid, _forkserver(node.pid).pid):
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        assert "/torch/" not in maps, pid
