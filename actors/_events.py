@@ -68,7 +68,7 @@ def read_event(frames: list[bytes], *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTE
         raise ProtocolError(f"expected an event on the event stream, got a {env.kind!r}")
     body = env.body if isinstance(env.body, dict) else {"value": env.body}
     cls = _LIFECYCLE.get(env.type)
-    lifecycle = from_wire(cls, body) if cls is not None else None
+    lifecycle = from_wire(cls, body, tolerant=True) if cls is not None else None
     return NodeEvent(env.type, env.to, body, lifecycle)
 
 

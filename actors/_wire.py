@@ -62,10 +62,10 @@ def reply_value(env: Envelope) -> Any:
         raise error_from_wire({"code": "malformed", "message": f"expected a reply, got {env.kind!r}"})
     try:
         if is_registered(env.type):
-            return from_wire(message_class(env.type), env.body)
+            return from_wire(message_class(env.type), env.body, tolerant=True)
         if env.type.endswith("[]") and isinstance(env.body, list) and is_registered(env.type[:-2]):
             cls = message_class(env.type[:-2])  # a list of messages of one type (see _replies)
-            return [from_wire(cls, item) for item in env.body]
+            return [from_wire(cls, item, tolerant=True) for item in env.body]
     except ProtocolError as exc:  # the replier broke the protocol: its error, not ours
         raise RemoteProtocolError(f"reply {env.type!r} from {env.to!r} does not check: {exc}",
                                   details={"code": exc.code, "message": str(exc)}) from None

@@ -85,27 +85,31 @@ def to_wire(value: Any) -> Any:
     return value
 
 
-def from_wire(cls: type[T], body: Any) -> T:
+def from_wire(cls: type[T], body: Any, *, tolerant: bool = False) -> T:
     """Build ``cls`` from a decoded body, checking every field against its annotation.
 
     Total: any failure, a validator's included, is an :class:`InvalidBody` that names the
     field and quotes what came through :func:`summary` (bounded, never recursive).
+
+    ``tolerant`` drops fields the class does not know (at every level) instead of refusing
+    them: a tolerant reader, for replies and events, so a node that adds a field to an
+    answer does not break older clients. Requests are read strictly.
     """
     try:
-        return typing.cast(T, _build(cls, body, cls.__name__))
+        return typing.cast(T, _build(cls, body, cls.__name__, tolerant))
     except InvalidBody:
         raise
     except Exception as exc:  # e.g. RecursionError from a user validator: still bad input
         raise InvalidBody(f"{cls.__name__}: {exception_summary(exc)}") from None
 
 
-def _build(cls: type[Any], body: Any, path: str) -> Any:
+def _build(cls: type[Any], body: Any, path: str, tolerant: bool = False) -> Any:
     if body is None:
         body = {}
     if not isinstance(body, dict):
         raise InvalidBody(f"{path}: expected a map of fields, got {type(body).__name__}")
     schema, names = _schema(typing.cast(typing.Hashable, cls))
-    if not names.issuperset(body):
+    if not names.issuperset(body) and not tolerant:
         unexpected = [k for k in body if k not in names]
         shown = ", ".join(sorted(_key(k) for k in islice(unexpected, 5)))
         more = f" and {len(unexpected) - 5} more" if len(unexpected) > 5 else ""
@@ -124,7 +128,7 @@ def _build(cls: type[Any], body: Any, path: str) -> Any:
         if fast is _ANY or (type(value) in fast and value == value):  # noqa: PLR0124
             kwargs[name] = value
         else:
-            kwargs[name] = _convert(value, hint, f"{path}.{name}")
+            kwargs[name] = _convert(value, hint, f"{path}.{name}", tolerant)
     try:
         return cls(**kwargs)
     except Exception as exc:  # attrs validators and __attrs_post_init__ may raise anything
@@ -169,7 +173,7 @@ def _names(cls: Any) -> tuple[str, ...]:
     return tuple(f.name for f in attrs.fields(cls))
 
 
-def _convert(value: Any, hint: Any, path: str) -> Any:
+def _convert(value: Any, hint: Any, path: str, tolerant: bool = False) -> Any:
     if hint is Any or hint is object:
         return value
     origin = typing.get_origin(hint)
@@ -182,7 +186,7 @@ def _convert(value: Any, hint: Any, path: str) -> Any:
             if option is type(None):
                 continue
             try:
-                return _convert(value, option, path)
+                return _convert(value, option, path, tolerant)
             except InvalidBody as exc:
                 errors.append(str(exc))
         raise InvalidBody(errors[0] if len(errors) == 1 else f"{path}: no type fits {summary(value)}")
@@ -195,16 +199,16 @@ def _convert(value: Any, hint: Any, path: str) -> Any:
             raise _wrong(path, "a list", value)
         args = typing.get_args(hint)
         item = args[0] if args else Any
-        items = [_convert(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+        items = [_convert(v, item, f"{path}[{i}]", tolerant) for i, v in enumerate(value)]
         return tuple(items) if origin is tuple or hint is tuple else items
     if origin in (dict, typing.Mapping) or hint is dict:
         if not isinstance(value, dict):
             raise _wrong(path, "a map", value)
         args = typing.get_args(hint)
         vtype = args[1] if len(args) == 2 else Any
-        return {str(k): _convert(v, vtype, f"{path}.{_key(k)}") for k, v in value.items()}
+        return {str(k): _convert(v, vtype, f"{path}.{_key(k)}", tolerant) for k, v in value.items()}
     if attrs.has(hint):
-        return _build(hint, value, path)
+        return _build(hint, value, path, tolerant)
     if hint is bool:
         if isinstance(value, bool):
             return value

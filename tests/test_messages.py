@@ -152,3 +152,22 @@ def test_error_codes_map_to_classes(code, cls):
     exc = error_from_wire({"code": code, "message": "m", "actor": "a"})
     assert type(exc) is cls
     assert exc.details["actor"] == "a" and str(exc) == "m"
+
+
+def test_replies_and_events_are_read_tolerantly_requests_strictly():
+    """A tolerant reader: a reply from a newer node with a field this client does not know
+    (at any depth) still builds the class; the same body as a request is refused."""
+    from actors._wire import reply_value
+    from messages import ActorStatus, Envelope, InvalidBody, StatusReply, from_wire
+
+    row = {"name": "echo", "state": "running", "pid": 7, "incarnation": 1, "uptime": 1.0,
+           "handled": 0, "errors": 0, "bad_input": 0, "restarts": 0, "endpoint": "tcp://x:1",
+           "supervisor": "root", "added_later": [1, 2]}
+    body = {"actors": [row], "node_bad_input": 0, "also_new": {"x": 1}}
+    with pytest.raises(InvalidBody, match="also_new"):
+        from_wire(StatusReply, body)
+    reply = reply_value(Envelope("reply", 1, "node", "node.status_reply", body))
+    assert isinstance(reply, StatusReply) and isinstance(reply.actors[0], ActorStatus)
+    assert reply.actors[0].pid == 7
+    with pytest.raises(InvalidBody, match=r"pid"):  # known fields are still checked
+        from_wire(StatusReply, {**body, "actors": [{**row, "pid": "seven"}]}, tolerant=True)
