@@ -78,15 +78,76 @@ class Component:
             ring = self.history[metric] = Ring(self.history_size)
         ring.add(now, value)
 
-    def mark_live(self, live: bool, now: float, *, planned: bool = False) -> None:
-        """Record a liveness change; a ``planned`` stop does not count against availability."""
+    def record_counts(self, metric: str, faults: int, messages: int, now: float, *,
+                      minimum: int, window: float) -> bool:
+        """Add a rate metric's counts; whether its rate was recorded (once the sample
+        holds ``minimum`` messages within ``window`` seconds, see :mod:`._rates`)."""
+        rate = self.rates.setdefault(metric, RateSample()).add(
+            now, faults, messages, minimum=minimum, window=window)
+        if rate is None:
+            return False
+        self.record(metric, rate, now)
+        return True
+
+    def record_reported(self, metric: str, value: float, now: float, window: float) -> None:
+        """Store a sample the component reported; an availability it reports is capped by
+        its uptime over ``window`` (see :meth:`availability`)."""
+        if metric == "availability":
+            self.reported_availability = (now, value)
+            capped = self.availability(now, window)
+            value = value if capped is None else capped
+        self.record(metric, value, now)
+
+    def availability(self, now: float, window: float) -> float | None:
+        """Availability from uptime, capped by the component's own recent figure.
+
+        A component may report availability itself (a pool: the share of connections that
+        serve); its process being up must not overwrite that, or the two would take turns and
+        the alert would open and resolve at every sampling round."""
+        if self.uptime is None or self.stopped_on_purpose:
+            return None
+        share = self.uptime.availability(now, window)
+        reported = self.reported_availability
+        if share is not None and reported is not None and now - reported[0] <= window:
+            share = min(share, reported[1])
+        return share
+
+    def mark_live(self, live: bool, now: float, *, cause: str, incarnation: int | None,
+                  pid: int | None, restarts: int | None, on_purpose: bool) -> None:
+        """Record that the component's process started (live) or exited; a stop
+        ``on_purpose`` (shutdown) does not count against availability."""
+        self.stopped_on_purpose = on_purpose and not live
         self.live = live
-        if not live:
-            self.ready = False
+        self.ready = live  # a started component is taken as ready until a probe says otherwise
         if self.uptime is None:
-            self.uptime = Uptime(now, live or planned)
-        elif not planned:
+            self.uptime = Uptime(now, live or self.stopped_on_purpose)
+        elif not self.stopped_on_purpose:
             self.uptime.mark(now, live)
+        self.cause = cause
+        if restarts is not None:
+            self.restarts = restarts
+        if incarnation is not None:
+            self.incarnation = incarnation
+        self.pid = pid if live else None
+
+    def mark_ready(self, ready: bool, cause: str) -> bool:
+        """Record a readiness probe's outcome; whether readiness changed (a component
+        that is down stays not ready)."""
+        if self.ready == ready or (ready and not self.live):
+            return False
+        self.ready = ready
+        if cause:
+            self.cause = cause
+        return True
+
+    def attach(self, details: dict[str, Any] | None, restarts: int | None,
+               supervisor: str | None) -> None:
+        """Keep the component's ``statistics``, restart count and supervisor's name."""
+        self.supervisor = supervisor or self.supervisor
+        if details is not None:
+            self.details = details
+        if restarts is not None:
+            self.restarts = restarts
 
     def evaluate(self, thresholds: dict[str, Threshold]) -> tuple[float, HealthStatus, Level]:
         """(score, status, worst metric level) from the latest values and liveness."""

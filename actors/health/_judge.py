@@ -1,4 +1,5 @@
-"""Judging a component after a change: alerts per condition, then its status.
+"""Judging a component after a change: alerts per condition, then its status; and the
+node-wide rollup of every component's judgement.
 
 Conditions are (component, metric) for each of the six metrics, plus two from the node:
 ``liveness`` (critical while the process is down, unless it was stopped on purpose) and
@@ -13,7 +14,8 @@ from messages import to_wire
 
 from ._alerts import AlertBook, AlertEvent
 from ._component import Component
-from ._model import Threshold
+from ._messages import ComponentHealth, NodeHealth
+from ._model import HealthStatus, Threshold, rollup
 
 Event = tuple[str, dict[str, Any]]
 """(topic, body) of something to publish on the node's event stream."""
@@ -58,3 +60,12 @@ def alert_event(event: AlertEvent) -> Event:
     """The ``health.alert`` event body: what happened (opened, ...) and the alert's fields."""
     kind, alert = event
     return "health.alert", {"event": kind, **to_wire(alert)}
+
+
+def node_health(views: list[ComponentHealth], open_alerts: int, now: float) -> NodeHealth:
+    """The node-wide rollup: the worst status, the mean score (100 with no components),
+    live and ready only if every component is."""
+    status = rollup([HealthStatus(v.status) for v in views])
+    score = sum(v.score for v in views) / len(views) if views else 100.0
+    return NodeHealth(status.value, round(score, 2), all(v.live for v in views),
+                      all(v.ready for v in views), views, open_alerts, now)

@@ -17,17 +17,9 @@ from messages import InvalidBody
 
 from ._alerts import AlertBook
 from ._component import Component
-from ._judge import Event, alert_event, judge
+from ._judge import Event, alert_event, judge, node_health
 from ._messages import Alert, ComponentHealth, NodeHealth, ThresholdInfo
-from ._model import (
-    HealthStatus,
-    Threshold,
-    check_counts,
-    check_metric,
-    check_value,
-    rollup,
-)
-from ._rates import RateSample
+from ._model import Threshold, check_counts, check_metric, check_value
 from ._thresholds import ThresholdTable
 
 Clock = Callable[[], float]
@@ -73,13 +65,8 @@ class HealthMonitor:
             now = self.clock()
             touched: dict[str, None] = {}
             for name, metric, value in checked:
-                c = self._component(name, now)
-                if metric == "availability":  # the component's own figure, capped by its uptime
-                    c.reported_availability = (now, value)
-                    capped = availability_share(c, now, self.availability_window)
-                    c.record(metric, value if capped is None else capped, now)
-                else:
-                    c.record(metric, value, now)
+                self._component(name, now).record_reported(metric, value, now,
+                                                           self.availability_window)
                 touched[name] = None
             events: list[Event] = []
             for name in touched:
@@ -98,12 +85,9 @@ class HealthMonitor:
         counts = check_counts(check_metric(metric), faults, messages)
         with self._lock:
             now = self.clock()
-            c = self._component(name, now)
-            rate = c.rates.setdefault(metric, RateSample()).add(
-                now, *counts, minimum=self.min_rate_messages, window=self.rate_window)
-            if rate is None:
+            if not self._component(name, now).record_counts(
+                    metric, *counts, now, minimum=self.min_rate_messages, window=self.rate_window):
                 return []
-            c.record(metric, rate, now)
             return self._judge(name, now, [metric])
 
     # -- lifecycle feed ----------------------------------------------------------------
@@ -117,16 +101,8 @@ class HealthMonitor:
         with self._lock:
             now = self.clock()
             c = self._component(_check_component(component), now)
-            c.stopped_on_purpose = on_purpose and not live
-            c.mark_live(live, now, planned=c.stopped_on_purpose)
-            if live:
-                c.ready = True
-            c.cause = cause
-            if restarts is not None:
-                c.restarts = restarts
-            if incarnation is not None:
-                c.incarnation = incarnation
-            c.pid = pid if live else None
+            c.mark_live(live, now, cause=cause, incarnation=incarnation, pid=pid, restarts=restarts,
+                        on_purpose=on_purpose)
             events = self._availability(c, now) + self._judge(c.name, now, [], conditions=True)
             parent = self._components.get(c.supervisor or "")
             if live and parent is not None and not parent.live:  # a supervisor that gave up is back
@@ -138,23 +114,16 @@ class HealthMonitor:
         with self._lock:
             now = self.clock()
             c = self._component(_check_component(component), now)
-            if c.ready == ready or (ready and not c.live):
+            if not c.mark_ready(ready, cause):
                 return []
-            c.ready = ready
-            if cause:
-                c.cause = cause
             return self._judge(c.name, now, [], conditions=True)
 
     def set_details(self, component: str, details: dict[str, Any] | None = None, *,
                     restarts: int | None = None, supervisor: str | None = None) -> None:
         """Attach a component's ``statistics``, restart count and supervisor's name."""
         with self._lock:
-            c = self._component(_check_component(component), self.clock())
-            c.supervisor = supervisor or c.supervisor
-            if details is not None:
-                c.details = details
-            if restarts is not None:
-                c.restarts = restarts
+            self._component(_check_component(component), self.clock()).attach(
+                details, restarts, supervisor)
 
     def knows_liveness(self, component: str) -> bool:
         """Whether the lifecycle feed (or a seed) has said if ``component`` runs."""
@@ -213,11 +182,7 @@ class HealthMonitor:
         """The node-wide rollup and every component."""
         with self._lock:
             views = [self.component(n) for n in sorted(self._components)]
-            status = rollup([HealthStatus(v.status) for v in views])
-            score = sum(v.score for v in views) / len(views) if views else 100.0
-            return NodeHealth(status.value, round(score, 2), all(v.live for v in views),
-                              all(v.ready for v in views), views, self._alerts.open_count(),
-                              self.clock())
+            return node_health(views, self._alerts.open_count(), self.clock())
 
     def alerts(self, *, open_only: bool = False) -> list[Alert]:
         """Alerts oldest first (only the unresolved ones if ``open_only``)."""
@@ -253,26 +218,11 @@ class HealthMonitor:
                      conditions=conditions)
 
     def _availability(self, c: Component, now: float) -> list[Event]:
-        share = availability_share(c, now, self.availability_window)
+        share = c.availability(now, self.availability_window)
         if share is None:
             return []
         c.record("availability", share, now)
         return self._judge(c.name, now, ["availability"])
-
-
-def availability_share(c: Component, now: float, window: float) -> float | None:
-    """Availability from uptime, capped by the component's own recent figure.
-
-    A component may report availability itself (a pool: the share of connections that
-    serve); its process being up must not overwrite that, or the two would take turns and
-    the alert would open and resolve at every sampling round."""
-    if c.uptime is None or c.stopped_on_purpose:
-        return None
-    share = c.uptime.availability(now, window)
-    reported = c.reported_availability
-    if share is not None and reported is not None and now - reported[0] <= window:
-        share = min(share, reported[1])
-    return share
 
 
 def _check_component(name: object) -> str:
