@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-import os
 import threading
 import time
 import typing
@@ -34,7 +33,7 @@ from messages import (
 )
 
 from ._actor import Actor
-from ._exitcodes import EXIT_ESCALATE_DIRECTIVE, EXIT_RESTART_DIRECTIVE, EXIT_STOP_DIRECTIVE
+from ._failures import HandlerFailures
 from ._inbox import Readable, SocketInbox, WireFrames
 from ._replies import Replies
 from ._transport import close_with_context
@@ -44,11 +43,6 @@ log = logging.getLogger("actors.host")
 _BUILTIN_TYPES: dict[str, type[Any]] = {"actor.ping": ActorPing,
                                          "actor.statistics": StatisticsRequest}
 """What every actor answers besides its handlers, with the (empty) body each takes."""
-_DIRECTIVE_EXIT = {
-    "restart": EXIT_RESTART_DIRECTIVE,
-    "stop": EXIT_STOP_DIRECTIVE,
-    "escalate": EXIT_ESCALATE_DIRECTIVE,
-}
 
 
 class _DeferredDone:
@@ -105,13 +99,13 @@ class BridgeActor(pykka.ThreadingActor):
         self._name = actor.context.name
         self._incarnation = actor.context.incarnation
         self._max_bytes = max_message_bytes
-        self._on_error = on_error
         self._on_started = on_started
         self._on_fault = on_fault
         self._handlers = type(actor).handled_types()
         self.counters = counters
         self._observer = observer
         self._replies = Replies(socket, self._name, self._incarnation, counters, max_message_bytes)
+        self._failures = HandlerFailures(actor, socket, self._replies, counters, on_error)
         self._thread = 0
         actor.context._readiness = self._inbox
 
@@ -206,7 +200,7 @@ class BridgeActor(pykka.ThreadingActor):
         except Exception as exc:
             counters.busy_since = 0.0
             self._observe(env.type, started, ok=False)
-            self._handler_failed(route, env, exc)
+            self._failures.handler_failed(route, env, exc)
             return
         counters.busy_since = 0.0
         if isinstance(result, concurrent.futures.Future):
@@ -240,7 +234,7 @@ class BridgeActor(pykka.ThreadingActor):
             try:
                 statistics = self._actor.statistics()
             except Exception as exc:  # the actor's own code: a handler error like any other
-                self._handler_failed(route, env, exc)
+                self._failures.handler_failed(route, env, exc)
                 return
             self.counters.handled += 1
             if env.kind == KIND_ASK:
@@ -265,44 +259,8 @@ class BridgeActor(pykka.ThreadingActor):
             return
         self._observe(done.envelope.type, done.started, ok=exc is None)
         if exc is not None:
-            self._handler_failed(done.route, done.envelope, exc)
+            self._failures.handler_failed(done.route, done.envelope, exc)
             return
         self.counters.handled += 1
         if done.envelope.kind == KIND_ASK:
             self._replies.value(done.route, done.envelope, done.future.result())
-
-    # -- failures --------------------------------------------------------------------
-    def _handler_failed(self, route: list[bytes], env: Envelope, exc: BaseException) -> None:
-        text = (f"actor {self._name!r} failed handling {env.type!r}: "
-                f"{exception_summary(exc)}")
-        expected = isinstance(exc, self._actor.expected_errors)
-        if expected:  # a domain error the actor reports, not a fault of the actor
-            self.counters.expected_errors += 1
-            log.info("%s", text)
-        else:
-            self.counters.errors += 1
-            log.error("%s (on_error=%s)", text, self._on_error, exc_info=exc)
-        extra = _answer_details(exc) if expected else {}
-        self._replies.error(route, env, "handler_error", text, **{
-            **extra, "actor": self._name, "type": env.type, "exception": type(exc).__name__,
-            "exception_mro": [c.__name__ for c in type(exc).__mro__ if c is not object]})
-        code = None if expected else _DIRECTIVE_EXIT.get(self._on_error)
-        if code is not None:
-            log.error("actor %r exits (on_error=%s)", self._name, self._on_error)
-            close_with_context(self._socket, linger_ms=1000)  # the error reply goes out first
-            os._exit(code)
-
-
-_ERROR_BODY_KEYS = frozenset({"code", "message"})
-"""Keys of an error reply's body that an error's ``details`` may not replace."""
-
-
-def _answer_details(exc: BaseException) -> dict[str, Any]:
-    """The plain fields an expected error offers its asker (its ``details`` map, if any),
-    e.g. the pool's ``may_have_run``: they travel in the error reply beside its text."""
-    details = getattr(exc, "details", None)
-    if not isinstance(details, dict):
-        return {}
-    return {k: v for k, v in details.items()
-            if isinstance(k, str) and k not in _ERROR_BODY_KEYS
-            and (v is None or type(v) in (str, int, float, bool))}

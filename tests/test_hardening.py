@@ -201,7 +201,7 @@ def test_malicious_replies_do_not_crash_a_client():
 def test_error_details_cannot_replace_the_error_bodys_own_keys() -> None:
     """An expected error whose ``details`` name ``code`` or ``message`` keeps the reply's own
     code and text (such a key once made the host fail while replying)."""
-    from actors._bridge import _answer_details
+    from actors._failures import _answer_details
 
     class Odd(Exception):
         details = {"code": "mine", "message": "mine", "status": 404}
