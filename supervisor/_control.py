@@ -25,6 +25,8 @@ from messages import (
     type_tag,
 )
 
+from ._reports import supervisor_report
+
 if TYPE_CHECKING:
     from ._node import Node
 
@@ -82,9 +84,8 @@ class ControlChannel:
             worker = self._current(failed.name, failed.incarnation)
             if worker is not None:
                 worker.start_failure = f"start_error: {failed.reason}"
-                log.error("supervisor report: supervisor=%r context=start_error reason=%r "
-                          "offender=%r incarnation=%d", worker.parent.name, failed.reason,
-                          failed.name, failed.incarnation)
+                supervisor_report(worker.parent.name, "start_error", failed.reason, failed.name,
+                                  incarnation=failed.incarnation)
         elif type_ == "host.snapshot":
             snapshot = from_wire(HostSnapshot, body)
             worker = self._current(snapshot.name, snapshot.incarnation)
@@ -95,7 +96,7 @@ class ControlChannel:
             if not published.topic or published.topic.startswith(_RESERVED_TOPICS):
                 raise ProtocolError(f"actor {published.name!r} may not publish on topic "
                                     f"{published.topic!r} (lifecycle.* is the node's own)")
-            self.node.publish_body(published.topic, published.name,
+            self.node.events.publish_body(published.topic, published.name,
                                    {"name": published.name, **_as_dict(published.body)})
         else:
             raise ProtocolError(f"unknown control message {type_!r}")

@@ -89,7 +89,7 @@ class FrontDoor:
             "actor.ping": (ActorPing, lambda _: ActorPong(NODE_TARGET, 0)),
             "node.resolve": (Resolve, self._resolve),
             "node.info": (NodeInfo, lambda _: NodeAbout(
-                self.endpoint, node.events_endpoint, os.getpid(), PROTOCOL_VERSION,
+                self.endpoint, node.events.endpoint, os.getpid(), PROTOCOL_VERSION,
                 node.data_dir, PROTOCOL_VERSION, SOFTWARE_VERSION)),
             "node.status": (Status, self._status),
             "node.stop": (StopNode, self._stop),

@@ -3,8 +3,6 @@ process sentinels of every actor host, and timers. Supervisors run inside this l
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import os
 import shutil
@@ -18,24 +16,17 @@ from typing import Any
 
 import zmq
 
-from actors import (
-    BUILTIN_ACTORS,
-    HostSpec,
-    ServerKeys,
-    bind_socket,
-    bound_endpoint,
-    close_context,
-    is_local,
-    new_context,
-)
-from messages import KIND_EVENT, Envelope, ProtocolError, Welcome, decode, encode, to_wire, type_tag
+from actors import BUILTIN_ACTORS, HostSpec, ServerKeys, bind_socket, close_context, is_local, new_context
+from messages import Envelope, ProtocolError, decode
 
 from ._config import NodeConfig
 from ._control import ControlChannel
+from ._eventstream import EventStream
 from ._frontdoor import FrontDoor
 from ._process import Launcher, Standby, kill_process
 from ._rundir import make_run_dir
 from ._specs import ChildSpec
+from ._timers import Timers
 from ._tree import Supervisor
 from ._worker import Worker
 
@@ -57,8 +48,7 @@ class Node:
         self.ctx = new_context()
         self.poller = zmq.Poller()
         self.launcher = Launcher(s.actor for s in config.root.walk() if isinstance(s, ChildSpec))
-        self._timers: list[tuple[float, int, Callable[[], None]]] = []
-        self._seq = itertools.count()
+        self.timers = Timers()
         self._sentinels: dict[int, Worker] = {}
         self.stop_requested = False
         self._stopping = False
@@ -68,10 +58,8 @@ class Node:
         self.forbidden = 0
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.poller.register(self._wake_r, zmq.POLLIN)
-        self.events = bind_socket(self.ctx, zmq.XPUB, self._endpoint("events"), xpub_verbose=1,
-                                  security=self.keys)
-        self.poller.register(self.events, zmq.POLLIN)
-        self.events_endpoint = bound_endpoint(self.events)
+        self.events = EventStream(self.ctx, self._endpoint("events"), self.keys)
+        self.poller.register(self.events.socket, zmq.POLLIN)
         self.control = ControlChannel(self, f"ipc://{self.run_dir}/control.sock")
         self.front = FrontDoor(self, config.endpoint)
         self.root = Supervisor(config.root, None, self, self._endpoint)
@@ -109,15 +97,10 @@ class Node:
             self.poller.unregister(fd)
 
     def publish(self, event: Any) -> None:
-        self.publish_body(type_tag(event), event.name, to_wire(event))
-
-    def publish_body(self, topic: str, name: str, body: dict[str, Any]) -> None:
-        """Put one event on the stream: ``[topic, envelope]``, from ``name``."""
-        env = Envelope(KIND_EVENT, 0, name, topic, body)
-        self.events.send_multipart([topic.encode(), encode(env)])
+        self.events.publish(event)
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> None:
-        heapq.heappush(self._timers, (time.monotonic() + delay, next(self._seq), fn))
+        self.timers.call_later(delay, fn)
 
     def root_gave_up(self, reason: str) -> None:
         log.critical("node gives up: %s; exiting with code 1", reason)
@@ -184,23 +167,20 @@ class Node:
             self.root_gave_up("supervisor 'root' failed to start its children")
             return
         print(f"agent-cellphone node ready at {self.front.endpoint} (pid {os.getpid()}, "
-              f"{len(self._workers)} actors, events at {self.events_endpoint}, data in "
+              f"{len(self._workers)} actors, events at {self.events.endpoint}, data in "
               f"{self.data_dir})", flush=True)
 
     def _stopped(self) -> None:
         self._finished = True
 
     def _turn(self) -> None:
-        timeout = LIVENESS_TICK
-        if self._timers:
-            timeout = max(0.0, min(timeout, self._timers[0][0] - time.monotonic()))
-        ready = dict(self.poller.poll(int(timeout * 1000)))
+        ready = dict(self.poller.poll(int(self.timers.wait(LIVENESS_TICK) * 1000)))
         if self.control.socket in ready:
             self.control.drain()
         if self.front.socket in ready:
             self.front.drain()
-        if self.events in ready:
-            self._welcome_subscribers()
+        if self.events.socket in ready:
+            self.events.welcome_subscribers()
         for fd in [fd for fd in ready if fd in self._sentinels]:
             worker = self._sentinels.get(fd)
             if worker is not None:
@@ -211,22 +191,9 @@ class Node:
             except BlockingIOError:
                 pass
         now = time.monotonic()
-        while self._timers and self._timers[0][0] <= now:
-            _, _, fn = heapq.heappop(self._timers)
-            fn()
+        self.timers.run_due(now)
         for worker in self._workers.values():
             worker.check_liveness(now)
-
-    def _welcome_subscribers(self) -> None:
-        """Answer each new subscription with ``node.welcome``: a subscriber that sees it
-        knows its earlier subscriptions are in place (no slow-joiner gap)."""
-        while True:
-            try:
-                frame = self.events.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            if frame[:1] == b"\x01":
-                self.publish(Welcome(frame[1:].decode(errors="replace")))
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if not self.stop_requested:
@@ -240,7 +207,7 @@ class Node:
                           worker.pid)
                 kill_process(worker.process)
                 worker.process.join(5.0)
-            worker.discard_standby()
+            worker.standby.discard()
         self.launcher.close()
         close_context(self.ctx)  # every socket of the loop: front door, control, events
         shutil.rmtree(self.run_dir, ignore_errors=True)

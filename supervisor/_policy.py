@@ -133,3 +133,19 @@ class BackoffState:
         base = min(spec.max, spec.initial * spec.factor ** (self.step - 1))
         spread = base * spec.jitter
         return max(0.0, min(spec.max, base + self._rng.uniform(-spread, spread)))
+
+
+def hang_cause(now: float, last_beat: float, busy_for: float, *, interval: float,
+               liveness: int, max_busy: float | None) -> str | None:
+    """Why a serving host counts as hung (the node then kills it), or None.
+
+    Silent for ``interval × liveness`` seconds (the Paranoid Pirate's expiry), or one
+    handler busy for more than ``max_busy`` seconds, as its last heartbeat said.
+    """
+    expiry = interval * liveness
+    silent = now - last_beat
+    if silent > expiry:
+        return f"hung: no heartbeat for {silent:.2f} s (expiry {expiry:g} s)"
+    if max_busy is not None and busy_for > max_busy:
+        return f"hung: one handler busy for {busy_for:.2f} s (max_busy {max_busy:g} s)"
+    return None

@@ -15,6 +15,7 @@ from typing import Any
 from messages import ActorRestarting, SupervisorGaveUp
 
 from ._policy import ExitDecision, RestartIntensity, decide_exit
+from ._reports import supervisor_report
 from ._restart import Child, Restart
 from ._runtime import Runtime
 from ._specs import SupervisorSpec
@@ -187,9 +188,8 @@ class Supervisor:
         """Intensity exceeded or escalation: stop all children, then exit to the parent
         with the decision's cause (OTP's ``shutdown`` past the intensity)."""
         log.error("supervisor %r gave up: %s; stopping its children", self.name, decision.reason)
-        log.error("supervisor report: supervisor=%r context=shutdown reason=%r offender=%r",
-                  self.name, "reached_max_restart_intensity" if decision.exit_cause == "shutdown"
-                  else "escalate_directive", offender)
+        supervisor_report(self.name, "shutdown", "reached_max_restart_intensity"
+                          if decision.exit_cause == "shutdown" else "escalate_directive", offender)
         self.runtime.publish(SupervisorGaveUp(self.name, 0, decision.reason))
         parent = self.parent
         if parent is None:

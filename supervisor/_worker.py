@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from messages import PLANNED_EXIT_CAUSES, ActorExited, ActorStarted
 
-from ._policy import BackoffState
-from ._process import Standby, exit_cause, kill_process, terminate_process
+from ._policy import BackoffState, hang_cause
+from ._process import exit_cause, kill_process, terminate_process
 from ._recycle import Recycling
+from ._reports import supervisor_report
 from ._runtime import Runtime
 from ._specs import ChildSpec
+from ._standby import WarmStandby
 
 if TYPE_CHECKING:
     from ._tree import Supervisor
@@ -46,7 +48,7 @@ class Worker:
         self.backoff = BackoffState(spec.backoff)
         self._kill_reason: str | None = None
         self.start_failure: str | None = None
-        self._standby: Standby | None = None
+        self.standby = WarmStandby(runtime, self.name, enabled=spec.warm_standby)
         self._start_waiters: list[Callable[[bool], None]] = []
         self._stop_waiters: list[Callable[[], None]] = []
         self.recycling = Recycling(spec)
@@ -81,8 +83,7 @@ class Worker:
             mailbox_size=self.spec.mailbox_size, on_error=self.spec.on_error)
         self.state = "starting"
         self._start_waiters = [done]
-        standby, self._standby = self._standby, None
-        process = standby.activate(spec, self.snapshot) if standby is not None else None
+        process = self.standby.take(spec, self.snapshot)
         try:
             self.process = process or self.runtime.launch(spec, self.snapshot)
         except (OSError, EOFError) as exc:  # no process could be made: a failed start
@@ -96,8 +97,8 @@ class Worker:
     def _launch_failed(self, cause: str) -> None:
         """Fail the start under way without a process (fork refused, forkserver gone):
         its waiters hear False from the loop, as after a host that died starting."""
-        log.error("supervisor report: supervisor=%r context=start_error reason=%r offender=%r "
-                  "incarnation=%d", self.parent.name, cause, self.name, self.incarnation)
+        supervisor_report(self.parent.name, "start_error", cause, self.name,
+                          incarnation=self.incarnation)
         self.state, self.process, self.start_failure = "stopped", None, cause
         waiters, self._start_waiters = self._start_waiters, []
 
@@ -119,12 +120,7 @@ class Worker:
         self.busy_for = 0.0
         log.info("started actor %r incarnation %d pid %d at %s (supervisor %r)",
                  self.name, self.incarnation, pid, endpoint, self.parent.name)
-        if self.spec.warm_standby and self._standby is None:
-            try:
-                self._standby = self.runtime.launch_standby(self.name)
-            except (OSError, EOFError) as exc:  # the next restart forks instead
-                log.warning("no warm standby for actor %r: %s: %s", self.name,
-                            type(exc).__name__, exc)
+        self.standby.fill()
         self.runtime.publish(ActorStarted(self.name, self.incarnation, pid=pid))
         waiters, self._start_waiters = self._start_waiters, []
         for waiter in waiters:
@@ -142,13 +138,11 @@ class Worker:
         """Kill the process if it missed its heartbeats or one handler ran past max_busy."""
         if self.state != "running" or self.process is None or self._kill_reason:
             return
-        expiry = self.spec.heartbeat_interval * self.spec.heartbeat_liveness
-        silent = now - self.last_beat
-        if silent > expiry:
-            self._kill(f"hung: no heartbeat for {silent:.2f} s (expiry {expiry:g} s)")
-        elif self.spec.max_busy is not None and self.busy_for > self.spec.max_busy:
-            self._kill(f"hung: one handler busy for {self.busy_for:.2f} s "
-                       f"(max_busy {self.spec.max_busy:g} s)")
+        reason = hang_cause(now, self.last_beat, self.busy_for,
+                            interval=self.spec.heartbeat_interval,
+                            liveness=self.spec.heartbeat_liveness, max_busy=self.spec.max_busy)
+        if reason is not None:
+            self._kill(reason)
 
     def _kill(self, reason: str) -> None:
         assert self.process is not None
@@ -178,9 +172,9 @@ class Worker:
 
     def _grace_over(self, incarnation: int, grace: float) -> None:
         if self.state == "stopping" and self.incarnation == incarnation and self.process is not None:
-            log.error("supervisor report: supervisor=%r context=shutdown_error reason=%r "
-                      "offender=%r incarnation=%d", self.parent.name,
-                      f"ignored shutdown for {grace:g} s; killed", self.name, self.incarnation)
+            supervisor_report(self.parent.name, "shutdown_error",
+                              f"ignored shutdown for {grace:g} s; killed", self.name,
+                              incarnation=self.incarnation)
             kill_process(self.process)
 
     def ended(self) -> None:
@@ -213,17 +207,10 @@ class Worker:
             log.info("actor %r incarnation %d exited: %s (exit code %s, supervisor %r)",
                      self.name, self.incarnation, cause, code, self.parent.name)
         else:
-            log.error("supervisor report: supervisor=%r context=%s reason=%r offender=%r "
-                      "incarnation=%d exit_code=%s", self.parent.name, context, cause, self.name,
-                      self.incarnation, code)
+            supervisor_report(self.parent.name, context, cause, self.name,
+                              incarnation=self.incarnation, exit_code=code)
         self.runtime.publish(ActorExited(self.name, self.incarnation, cause,
                                          self.process.pid if self.process else None))
-
-    def discard_standby(self) -> None:
-        """Let the waiting standby go (node shutdown): it exits on its closed pipe."""
-        standby, self._standby = self._standby, None
-        if standby is not None:
-            standby.discard()
 
     def describe(self) -> dict[str, Any]:
         """This worker's node in the tree (for ``tree`` and restart counts)."""
