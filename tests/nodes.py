@@ -102,8 +102,17 @@ def wait_gone(pids: set[int], timeout: float = 10.0) -> set[int]:
     """Wait until none of ``pids`` runs; those still alive at the deadline."""
     deadline = time.monotonic() + timeout
     while (left := alive(pids)) and time.monotonic() < deadline:
-        psutil.wait_procs([psutil.Process(p) for p in left if psutil.pid_exists(p)], timeout=0.1)
+        psutil.wait_procs(_processes(left), timeout=0.1)
     return alive(pids)
+
+
+def _processes(pids: set[int]) -> list[psutil.Process]:
+    """The processes of ``pids`` that still exist (one may end while they are looked up)."""
+    found = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            found.append(psutil.Process(pid))
+    return found
 
 
 def kill_pids(pids: set[int]) -> None:
