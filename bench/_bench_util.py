@@ -1,5 +1,5 @@
-"""Shared helpers of bench_core.py and bench_restart.py: process bookkeeping (every process a
-bench starts is killed by pid at the end), baselines run as separate processes, statistics,
+"""Shared helpers of the benches: process bookkeeping (every process a bench starts is
+killed by pid at the end, a watchdog for a bench that hangs), baselines run as separate processes, statistics,
 and table printing.
 
 This module imports only the standard library at the top, so that ``spawn`` children that
@@ -26,7 +26,9 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,28 @@ class Procs:
                 proc.wait(5)
         return killed
 
+    def stop_nodes(self, nodes: Iterable[Any]) -> list[str]:
+        """Stop each node started so far (None: not yet), remembering its descendants
+        first, then :meth:`cleanup`. Returns what had to be SIGKILLed."""
+        for node in nodes:
+            if node is not None:
+                self.pids |= node.descendants()
+                node.stop()
+        return self.cleanup()
+
+
+def watchdog(bench: str, seconds: float, cleanup: Callable[[], object]) -> threading.Timer:
+    """A started daemon timer: past ``seconds``, say so, run ``cleanup`` and exit 2, so
+    that a hung bench leaves no process behind. Cancel it when the bench ends."""
+    def expire() -> None:
+        print(f"{bench}: deadline passed; cleaning up", flush=True)
+        cleanup()
+        os._exit(2)
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -110,6 +134,20 @@ def pct(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def best_per_call(fn: Callable[[], object], n: int, *, repeats: int, warmup: bool = False) -> float:
+    """Seconds per call of ``fn``: the best mean of ``repeats`` rounds of ``n`` calls (the
+    machine is shared: take the quietest round); with ``warmup``, one call first."""
+    if warmup:
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - start) / n)
+    return best
 
 
 def table(title: str, header: list[str], rows: list[list[Any]]) -> str:

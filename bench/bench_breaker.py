@@ -25,6 +25,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import _bench_util as bu
 import pybreaker
 import tenacity
 
@@ -46,13 +47,7 @@ from tests.nodes import start_node_process  # noqa: E402
 
 def per_call(fn: Callable[[], Any], n: int, repeats: int = 5) -> float:
     """Best-of-``repeats`` seconds per call of ``fn`` over ``n`` calls."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - start) / n)
-    return best
+    return bu.best_per_call(fn, n, repeats=repeats)
 
 
 def us(seconds: float) -> str:

@@ -15,11 +15,9 @@ Every process it starts is killed by pid at the end.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -252,11 +250,7 @@ def main() -> int:
     procs = bu.Procs()
     node = None
     out: list[str] = []
-    watchdog = threading.Timer(DEADLINE, lambda: (print("bench_core: deadline passed; cleaning "
-                                                        "up", flush=True), _cleanup(procs, node),
-                                                  os._exit(2)))
-    watchdog.daemon = True
-    watchdog.start()
+    watchdog = bu.watchdog("bench_core", DEADLINE, lambda: procs.stop_nodes([node]))
     tmp = Path(tempfile.mkdtemp(prefix="bench-core-"))
     try:
         port = bu.free_port()
@@ -424,18 +418,11 @@ def main() -> int:
         conn.close()
         tell_conn.close()
     finally:
-        leftovers = _cleanup(procs, node)
+        leftovers = procs.stop_nodes([node])
         watchdog.cancel()
     print(f"\nbench_core: {time.monotonic() - started:.1f} s; cleaned up "
           f"{len(procs.pids)} processes; SIGKILLed at the end (by pid): {leftovers}")
     return 0
-
-
-def _cleanup(procs: bu.Procs, node: Any) -> list[str]:
-    if node is not None:
-        procs.pids |= node.descendants()
-        node.stop()
-    return procs.cleanup()
 
 
 if __name__ == "__main__":

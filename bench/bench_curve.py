@@ -17,10 +17,8 @@ Every process it starts is killed by pid at the end.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -83,11 +81,7 @@ def main() -> int:
 
     procs = bu.Procs()
     nodes: list[Any] = []
-    watchdog = threading.Timer(DEADLINE, lambda: (print("bench_curve: deadline passed; cleaning "
-                                                        "up", flush=True), _cleanup(procs, nodes),
-                                                  os._exit(2)))
-    watchdog.daemon = True
-    watchdog.start()
+    watchdog = bu.watchdog("bench_curve", DEADLINE, lambda: procs.stop_nodes(nodes))
     tmp = Path(tempfile.mkdtemp(prefix="bench-curve-"))
     try:
         write_keys(tmp / "keys", agents=["bench"])
@@ -170,18 +164,11 @@ def main() -> int:
         for conn in conns.values():
             conn.close()
     finally:
-        leftovers = _cleanup(procs, nodes)
+        leftovers = procs.stop_nodes(nodes)
         watchdog.cancel()
     print(f"\nbench_curve: {time.monotonic() - started:.1f} s; SIGKILLed at the end (by pid): "
           f"{leftovers}")
     return 0
-
-
-def _cleanup(procs: bu.Procs, nodes: list[Any]) -> list[str]:
-    for node in nodes:
-        procs.pids |= node.descendants()
-        node.stop()
-    return procs.cleanup()
 
 
 if __name__ == "__main__":

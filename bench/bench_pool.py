@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _bench_util as bu
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -287,15 +289,8 @@ def _user_exists(name: str) -> bool:
 
 # -- single-process latency baselines -----------------------------------------------------------
 def latency(fn: Any, n: int, repeats: int = 3) -> float:
-    """Best of ``repeats`` mean latencies (the machine is shared: take the quietest run)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - start) / n)
-    return best
+    """Best of ``repeats`` mean latencies, after one call to warm up."""
+    return bu.best_per_call(fn, n, repeats=repeats, warmup=True)
 
 
 def main() -> None:

@@ -160,11 +160,7 @@ def main() -> int:
     procs = bu.Procs()
     nodes: list[Any] = []
     out: list[str] = []
-    watchdog = threading.Timer(DEADLINE + 20, lambda: (print("bench_restart: deadline passed; "
-                                                             "cleaning up", flush=True),
-                                                       _cleanup(procs, nodes), os._exit(2)))
-    watchdog.daemon = True
-    watchdog.start()
+    watchdog = bu.watchdog("bench_restart", DEADLINE + 20, lambda: procs.stop_nodes(nodes))
     tmp = Path(tempfile.mkdtemp(prefix="bench-restart-"))
     try:
         # -- 1. crash to serving ------------------------------------------------------
@@ -289,18 +285,11 @@ def main() -> int:
                              "PSS median each"], rows))
         print(out[-1], flush=True)
     finally:
-        killed = _cleanup(procs, nodes)
+        killed = procs.stop_nodes(nodes)
         watchdog.cancel()
     print(f"\nbench_restart: {time.monotonic() - started:.1f} s; cleaned up {len(procs.pids)} "
           f"processes; SIGKILLed at the end (by pid): {killed}")
     return 0
-
-
-def _cleanup(procs: bu.Procs, nodes: list[Any]) -> list[str]:
-    for node in nodes:
-        procs.pids |= node.descendants()
-        node.stop()
-    return procs.cleanup()
 
 
 if __name__ == "__main__":
