@@ -25,7 +25,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from actors.connectors import BridgeStatistics
-from tests.conftest import _reachable
+from tests.conftest import reachable
 from tests.nodes import free_port
 
 START_TIMEOUT = 20.0
@@ -84,7 +84,7 @@ class PrivateBroker:
                                          env=None if self.env is None else {**os.environ, **self.env})
         self.pids.add(self.proc.pid)
         deadline = time.monotonic() + START_TIMEOUT
-        while not _reachable(("127.0.0.1", self.port)):
+        while not reachable(("127.0.0.1", self.port)):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name} did not start on port {self.port}: "
                                    f"{self.log.read_text(errors='replace')[-2000:]}")

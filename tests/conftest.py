@@ -67,17 +67,23 @@ def require_service(name: str, reachable: bool, reason: str) -> None:
     pytest.skip(f"{name} is not reachable: {reason}")
 
 
+def require_server(name: str, port: int) -> None:
+    """Skip (fail under CI) unless a server answers on 127.0.0.1:``port``."""
+    require_service(name, reachable(("127.0.0.1", port)), f"nothing answers on 127.0.0.1:{port}")
+
+
 @pytest.fixture
 def pg_proxy() -> Iterator[TcpProxy]:
     """A TCP proxy to PostgreSQL at 127.0.0.1:5432 that a test can stop and start again
     (skips without the server); closed, with every connection through it, at teardown."""
-    require_service("PostgreSQL", _reachable(("127.0.0.1", 5432)), "nothing answers on 127.0.0.1:5432")
+    require_server("PostgreSQL", 5432)
     proxy = TcpProxy(("127.0.0.1", 5432))
     yield proxy
     proxy.close()
 
 
-def _reachable(address: tuple[str, int]) -> bool:
+def reachable(address: tuple[str, int]) -> bool:
+    """Whether something accepts a TCP connection at ``address`` within a second."""
     try:
         socket.create_connection(address, timeout=1).close()
     except OSError:

@@ -12,7 +12,7 @@ import pytest
 from actors.connectors import Publish, Published
 from messages import HandlerError
 from tests.brokers import AmqpPeer, Bridges, PrivateBroker, private_rabbitmq
-from tests.conftest import _reachable, require_service
+from tests.conftest import require_server, require_service
 from tests.connector_actors import handled_ids, kill_mid_stream
 from tests.nodes import RunningNode, eventually
 
@@ -23,7 +23,7 @@ COLLECTOR = "tests.connector_actors:Collector"
 @pytest.fixture
 def peer(uid: str) -> Iterator[AmqpPeer]:
     """A client of the machine's RabbitMQ; this test's queues are deleted afterwards."""
-    require_service("RabbitMQ", _reachable(("127.0.0.1", 5672)), "nothing answers on 127.0.0.1:5672")
+    require_server("RabbitMQ", 5672)
     client = AmqpPeer()
     yield client
     client.delete(*(f"{kind}-{uid}" for kind in ("in", "out", "dead", "a", "b")))

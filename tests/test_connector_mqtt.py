@@ -17,7 +17,7 @@ from actors.connectors import Publish, Published
 from actors.health import ComponentHealth, StatusQuery
 from messages import HandlerError, RemoteError, unpack_value
 from tests.brokers import Bridges, MqttPeer, PrivateBroker, private_mosquitto
-from tests.conftest import _reachable, require_service
+from tests.conftest import require_server, require_service
 from tests.connector_actors import handled_ids, kill_mid_stream
 from tests.nodes import RunningNode, eventually
 
@@ -28,7 +28,7 @@ COLLECTOR = "tests.connector_actors:Collector"
 @pytest.fixture
 def mosquitto() -> None:
     """The machine's Mosquitto at 127.0.0.1:1883."""
-    require_service("Mosquitto", _reachable(("127.0.0.1", 1883)), "nothing answers on 127.0.0.1:1883")
+    require_server("Mosquitto", 1883)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from actors.connectors import Publish, Published
 from messages import HandlerError
 from tests.brokers import Bridges, NatsPeer, PrivateBroker, private_nats
-from tests.conftest import _reachable, require_service
+from tests.conftest import require_server, require_service
 from tests.connector_actors import handled_ids, kill_mid_stream
 from tests.nodes import RunningNode, eventually
 
@@ -24,7 +24,7 @@ COLLECTOR = "tests.connector_actors:Collector"
 @pytest.fixture
 def peer() -> Iterator[NatsPeer]:
     """A client of the machine's nats-server at 127.0.0.1:4222."""
-    require_service("NATS", _reachable(("127.0.0.1", 4222)), "nothing answers on 127.0.0.1:4222")
+    require_server("NATS", 4222)
     client = NatsPeer()
     yield client
     client.close()

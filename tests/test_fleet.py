@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import _reachable, require_service
+from tests.conftest import require_server
 from tests.nodes import ROOT, alive, kill_pids, read_line
 
 pytestmark = pytest.mark.timeout(180)
@@ -42,7 +42,7 @@ def test_the_fleet_recovers_from_injected_faults(backend: str, tmp_path: Path,
     recovery rule grows the pool on the slowdown, and when the fleet stops every write the
     pool acknowledged is in the ledger exactly once."""
     if backend == "postgres":
-        require_service("PostgreSQL", _reachable(("127.0.0.1", 5432)), "nothing answers on 127.0.0.1:5432")
+        require_server("PostgreSQL", 5432)
     run = tmp_path / "run"
     fleet = subprocess.Popen(
         [sys.executable, "examples/fleet.py", "--agents", "2", "--backend", backend, "--seconds", "25",

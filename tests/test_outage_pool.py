@@ -20,7 +20,7 @@ from actors.pool import (
     Stats,
 )
 from messages import AskTimeout, HandlerError
-from tests.conftest import _reachable, require_service
+from tests.conftest import require_server
 from tests.nodes import RunningNode, eventually
 
 POOL = "actors.pool:PoolActor"
@@ -95,7 +95,7 @@ def test_runner_does_not_start_past_the_deadline() -> None:
 @pytest.fixture
 def pg_pool(start_node: Callable[..., RunningNode]) -> RunningNode:
     """A node with one PostgreSQL connection, so a stuck statement blocks everything behind it."""
-    require_service("PostgreSQL", _reachable(("127.0.0.1", 5432)), "nothing answers on 127.0.0.1:5432")
+    require_server("PostgreSQL", 5432)
     return start_node({"children": [{"name": "pool", "actor": POOL, "settings": {
         **PG, "min_size": 1, "max_size": 1, "acquire_timeout": 5.0, "statement_timeout": 30.0}}]})
 

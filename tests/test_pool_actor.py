@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -23,19 +24,12 @@ from actors.pool import (
     Transaction,
 )
 from messages import ActorNotFound, HandlerError, RemoteProtocolError
-from tests.conftest import require_service
+from tests.conftest import require_server
 from tests.nodes import RunningNode, eventually, free_port
 
 POOL = "actors.pool:PoolActor"
 PG = {"backend": "postgres", "dsn": "host=127.0.0.1 port=5432 dbname=test user=postgres"}
 
-
-def reachable(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 def pool_node(start_node: Callable[..., RunningNode], settings: dict[str, Any],
@@ -198,7 +192,7 @@ def test_settings_are_validated_by_the_node(start_node):
 # -- PostgreSQL --------------------------------------------------------------------------
 @pytest.fixture
 def pg_ready() -> None:
-    require_service("PostgreSQL", reachable(5432), "nothing answers on 127.0.0.1:5432")
+    require_server("PostgreSQL", 5432)
 
 
 def asks_in_threads(node: RunningNode, n: int, fn: Callable[[Any, int], Any]) -> list[Any]:
@@ -217,6 +211,24 @@ def asks_in_threads(node: RunningNode, n: int, fn: Callable[[Any, int], Any]) ->
     for t in threads:
         t.join(60)
     return results
+
+
+@contextlib.contextmanager
+def repeating(action: Callable[[], object], every: float) -> Iterator[None]:
+    """Run ``action`` every ``every`` seconds on a thread of its own while the block runs."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every):
+            action()
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 @pytest.mark.postgres
@@ -242,12 +254,10 @@ def test_terminated_backends_under_load_are_replaced(start_node, pg_ready):
     table = f"pool_kill_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG["dsn"], autocommit=True) as admin:
         admin.execute(f"create table {table} (a int)")
-        stop = threading.Event()
 
-        def killer() -> None:
-            while not stop.wait(0.05):
-                admin.execute("select pg_terminate_backend(pid) from pg_stat_activity "
-                              "where application_name = %s", [name])
+        def kill() -> None:
+            admin.execute("select pg_terminate_backend(pid) from pg_stat_activity "
+                          "where application_name = %s", [name])
 
         def work(conn: Any, i: int) -> tuple[int, int, list[str]]:
             reads = writes = 0
@@ -262,13 +272,8 @@ def test_terminated_backends_under_load_are_replaced(start_node, pg_ready):
                     write_errors.append(str(exc))
             return reads, writes, write_errors
 
-        thread = threading.Thread(target=killer)
-        thread.start()
-        try:
+        with repeating(kill, every=0.05):
             results = asks_in_threads(node, 4, work)
-        finally:
-            stop.set()
-            thread.join()
         assert all(isinstance(r, tuple) for r in results), results
         errors = [e for r in results for e in r[2]]
         assert all("not retried because it is not idempotent (it may have run)" in e or
@@ -304,7 +309,7 @@ def test_pool_pointed_where_nothing_listens_fails_fast_and_keeps_running(start_n
 def test_redis_pool_serves_commands_through_killed_connections(start_node):
     """Under load, with the pool's Redis connections killed again and again, GETs (retried)
     all succeed and INCRs (not retried) either succeed or say whether they may have run."""
-    require_service("Redis", reachable(6379), "nothing answers on 127.0.0.1:6379")
+    require_server("Redis", 6379)
     node = pool_node(start_node, {"backend": "redis", "min_size": 3, "max_size": 3, "retries": 5},
                      name="rpool")
     import redis
@@ -312,13 +317,11 @@ def test_redis_pool_serves_commands_through_killed_connections(start_node):
     admin = redis.Redis(host="127.0.0.1", port=6379, decode_responses=True)
     admin.set("cellphone:pool:k", "v")
     admin.delete("cellphone:pool:n")
-    stop = threading.Event()
 
-    def killer() -> None:
-        while not stop.wait(0.03):
-            for client in admin.client_list():
-                if client.get("name") == "cellphone-rpool":
-                    admin.client_kill_filter(_id=client["id"])
+    def kill() -> None:
+        for client in admin.client_list():
+            if client.get("name") == "cellphone-rpool":
+                admin.client_kill_filter(_id=client["id"])
 
     def work(conn: Any, i: int) -> tuple[int, list[str]]:
         incrs, errors = 0, []
@@ -331,13 +334,8 @@ def test_redis_pool_serves_commands_through_killed_connections(start_node):
                 errors.append(str(exc))
         return incrs, errors
 
-    thread = threading.Thread(target=killer)
-    thread.start()
-    try:
+    with repeating(kill, every=0.03):
         results = asks_in_threads(node, 4, work)
-    finally:
-        stop.set()
-        thread.join()
     assert all(isinstance(r, tuple) for r in results), results
     errors = [e for r in results for e in r[1]]
     assert all("not idempotent" in e and "may have run" in e for e in errors), errors[:3]

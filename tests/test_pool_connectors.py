@@ -15,18 +15,11 @@ import pytest
 from actors.pool._connector import CommitFailed, StatementFailed
 from actors.pool._sqlite import SqliteConnector, resolve_sqlite_path
 from actors.pool._tcp import TcpConnector
-from tests.conftest import require_service
+from tests.conftest import require_server
 from tests.nodes import free_port
 
 PG_DSN = "host=127.0.0.1 port=5432 dbname=test user=postgres"
 
-
-def reachable(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 # -- SQLite ------------------------------------------------------------------------------
@@ -129,7 +122,7 @@ def test_sqlite_closed_connection_is_broken(lite):
 # -- PostgreSQL --------------------------------------------------------------------------
 @pytest.fixture
 def pg() -> Iterator[tuple[Any, Any]]:
-    require_service("PostgreSQL", reachable(5432), "nothing answers on 127.0.0.1:5432")
+    require_server("PostgreSQL", 5432)
     from actors.pool._postgres import PostgresConnector
 
     c = PostgresConnector(PG_DSN, statement_timeout=5.0, client_name="cellphone-conntest")
@@ -155,7 +148,7 @@ def test_postgres_execute_and_errors(pg):
 @pytest.mark.postgres
 def test_postgres_dsn_options_are_kept_beside_the_statement_timeout():
     """``options`` in the user's DSN (a search_path) survive the pool's own statement timeout."""
-    require_service("PostgreSQL", reachable(5432), "nothing answers on 127.0.0.1:5432")
+    require_server("PostgreSQL", 5432)
     from actors.pool._postgres import PostgresConnector
 
     dsn = f"{PG_DSN} options='-c search_path=cellphone_opt,public'"
@@ -227,7 +220,7 @@ def test_commit_failure_may_have_run():
 # -- Redis -------------------------------------------------------------------------------
 @pytest.fixture
 def rd() -> Iterator[tuple[Any, Any]]:
-    require_service("Redis", reachable(6379), "nothing answers on 127.0.0.1:6379")
+    require_server("Redis", 6379)
     from actors.pool._redis import RedisConnector
 
     c = RedisConnector(url="redis://127.0.0.1:6379/0", command_timeout=2.0,

@@ -6,7 +6,6 @@ whether they may have run, statement timeouts by deadline)."""
 from __future__ import annotations
 
 import concurrent.futures
-import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,25 +15,18 @@ import pytest
 from actors.pool import Execute, ExecuteResult, Statement, Transaction
 from actors.pool._connector import StatementFailed
 from messages import HandlerError
-from tests.conftest import require_service
+from tests.conftest import require_server
 from tests.nodes import RunningNode, eventually, free_port
 
 pytestmark = pytest.mark.mysql
 SERVER = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "database": "test"}
 
 
-def _reachable() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 3306), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
 
 @pytest.fixture
 def maria() -> Iterator[tuple[Any, Any]]:
     """A connector (statement_timeout 5 s) and one of its connections."""
-    require_service("MariaDB", _reachable(), "nothing answers on 127.0.0.1:3306")
+    require_server("MariaDB", 3306)
     from actors.pool._mysql import MysqlConnector
 
     c = MysqlConnector(**SERVER, statement_timeout=5.0, client_name="cellphone-conntest")
@@ -142,7 +134,7 @@ def test_nothing_listening_is_transient_and_did_not_run() -> None:
 # -- a pool actor on MariaDB -----------------------------------------------------------------
 @pytest.fixture
 def maria_pool(start_node: Callable[..., RunningNode]) -> RunningNode:
-    require_service("MariaDB", _reachable(), "nothing answers on 127.0.0.1:3306")
+    require_server("MariaDB", 3306)
     return start_node({"children": [{"name": "pool", "actor": "pool", "settings": {
         "backend": "mysql", "dbname": "test", "user": "root", "min_size": 2, "max_size": 4,
         "retries": 2, "backoff_initial": 0.05}}]})

@@ -17,9 +17,9 @@ import pytest
 
 from actors.pool import Execute, Statement, Transaction
 from messages import HandlerError
-from tests.conftest import require_service
+from tests.conftest import require_server
 from tests.nodes import RunningNode
-from tests.test_pool_actor import PG, POOL, reachable
+from tests.test_pool_actor import PG, POOL
 
 SQLITE: dict[str, Any] = {}
 MYSQL: dict[str, Any] = {"backend": "mysql", "dbname": "test", "user": "root"}
@@ -36,10 +36,10 @@ def _node(start_node: Callable[..., RunningNode], settings: dict[str, Any]) -> R
 def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Settings of a SQLite pool, then of a PostgreSQL one, then of a MariaDB one."""
     if request.param == "postgres":
-        require_service("PostgreSQL", reachable(5432), "nothing answers on 127.0.0.1:5432")
+        require_server("PostgreSQL", 5432)
         return PG
     if request.param == "mysql":
-        require_service("MariaDB", reachable(3306), "nothing answers on 127.0.0.1:3306")
+        require_server("MariaDB", 3306)
         return MYSQL
     return SQLITE
 
@@ -107,5 +107,5 @@ def test_transaction_that_commits_itself_does_not_say_rolled_back(start_node, ba
 def test_mysql_execute_that_turns_autocommit_off_is_refused(start_node):
     """``SET autocommit = 0`` through pool.execute would make the connection's next
     statement open a transaction that nothing commits: refused like ``begin``."""
-    require_service("MariaDB", reachable(3306), "nothing answers on 127.0.0.1:3306")
+    require_server("MariaDB", 3306)
     _refused_then_committed(_node(start_node, MYSQL), MYSQL, "set autocommit = 0")

@@ -18,7 +18,7 @@ from actors.pool import Execute, PoolStatistics, Stats
 from actors.recovery import RecoveryStatistics, RecoveryStatus
 from actors.recovery import StatusQuery as RecoveryQuery
 from messages import ActorCrashed
-from tests.conftest import _reachable, require_service
+from tests.conftest import require_server
 from tests.nodes import EventLog, RunningNode, eventually
 
 PG = {"backend": "postgres", "dsn": "host=127.0.0.1 port=5432 dbname=test user=postgres"}
@@ -63,7 +63,7 @@ def pool_node(request: pytest.FixtureRequest, start_node: Callable[..., RunningN
     after 1 s, and the default grow rule (cooldown 4 s)."""
     backend = request.param
     if backend == "postgres":
-        require_service("PostgreSQL", _reachable(("127.0.0.1", 5432)), "nothing answers on 127.0.0.1:5432")
+        require_server("PostgreSQL", 5432)
     settings = {**(PG if backend == "postgres" else {}), "min_size": 1, "max_size": 6,
                 "fill": "lazy", "shrink_after": 1.0, "max_idle": 1.0}
     node = start_node({"children": [
