@@ -46,7 +46,7 @@ from ._wire import (
     IncarnationCache,
     check_timeout,
     deadline_after,
-    encode_checked,
+    encode_request,
     not_sent,
     outgoing,
     reply_value,
@@ -114,7 +114,7 @@ class AsyncConnection:
             pending = _Pending(loop.create_future(), target, incarnation)
             self._pending[id_] = pending
             try:
-                data = encode_checked(Envelope(KIND_ASK, id_, target, tag, payload, wall_deadline),
+                data = encode_request(KIND_ASK, id_, target, tag, payload, wall_deadline,
                                       self.max_message_bytes)
                 try:
                     await socket.send(data, zmq.NOBLOCK)
@@ -142,7 +142,7 @@ class AsyncConnection:
         """Send without waiting; ActorOverloaded if the queue to the actor is full."""
         tag, payload = outgoing(message, body)
         endpoint = self.endpoint if target == NODE_TARGET else (await self.resolve(target)).endpoint
-        data = encode_checked(Envelope(KIND_TELL, next(self._ids), target, tag, payload),
+        data = encode_request(KIND_TELL, next(self._ids), target, tag, payload, None,
                               self.max_message_bytes)
         try:
             await self._socket(endpoint).send(data, zmq.NOBLOCK)

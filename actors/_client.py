@@ -1,8 +1,8 @@
 """The synchronous client agents use to talk to a node and its actors.
 
 Each calling thread gets its own sockets (ZeroMQ sockets have one owner thread), so an
-ask crosses no thread: send on the caller's DEALER, poll it and the lifecycle events
-until the reply, the actor's death, or the deadline.
+ask crosses no thread: send on the caller's DEALER, wait on it for the reply, the actor's
+death (which the connection's lifecycle watcher reports), or the deadline.
 """
 
 from __future__ import annotations
@@ -35,14 +35,15 @@ from messages import (
 )
 
 from ._events import EventReader
+from ._pipeline import Pipeline
 from ._security import ClientKeys
-from ._sockets import ThreadSockets
+from ._sockets import Lane, ThreadSockets
 from ._waiting import Waiter
 from ._wire import (
     IncarnationCache,
     check_timeout,
     deadline_after,
-    encode_checked,
+    encode_request,
     not_sent,
     outgoing,
     reply_value,
@@ -54,6 +55,7 @@ DEFAULT_SEND_HWM = 1000
 """Messages a connection queues per actor before a send fails as overloaded."""
 CLOSE_LINGER = 0.5
 """Seconds a closing connection waits for queued tells to leave."""
+_NOBLOCK = int(zmq.NOBLOCK)  # a plain int: no enum work per send
 
 
 @attrs.frozen
@@ -106,6 +108,7 @@ class Connection:
         self._events_endpoint: str | None = None
         self._ids = itertools.count(1)
         self._waiter = Waiter(self._cache, max_message_bytes)
+        self._pipeline = Pipeline(self._waiter, self._ids, max_message_bytes)
         self._asks = self._tells = self._dropped = 0
 
     # -- public API ------------------------------------------------------------------
@@ -118,24 +121,13 @@ class Connection:
         the next incarnation), ActorOverloaded, DeadlineExpired, AskTimeout, or a
         ProtocolError subclass.
         """
-        return self.ask_reply(target, message, body, timeout=timeout, retries=retries).value
+        return reply_value(self._ask(target, message, body, timeout, retries)[0])
 
     def ask_reply(self, target: str, message: Any, body: Any = None, *,
                   timeout: float | None = None, retries: int = 0) -> Reply:
         """As :meth:`ask`, returning a :class:`Reply` that says how many attempts it took."""
-        if retries < 0:
-            raise ValueError(f"retries must be >= 0, got {retries!r}")
-        tag, payload = outgoing(message, body)
-        seconds = check_timeout(timeout, self.default_timeout)
-        wall_deadline, deadline = deadline_after(seconds)
-        self._asks += 1
-        if target == NODE_TARGET:
-            return self._exchange(self._sockets.front(), None, target, tag, payload, wall_deadline,
-                                  deadline, seconds, 0)
-        resolved = self.resolve(target, timeout=seconds)
-        socket = self._sockets.actor(resolved.endpoint)
-        return self._exchange(socket, resolved, target, tag, payload, wall_deadline, deadline,
-                              seconds, retries)
+        env, attempt = self._ask(target, message, body, timeout, retries)
+        return Reply(reply_value(env), attempt, env.incarnation, env.type)
 
     def ask_many(self, target: str, messages: Iterable[Any], *, timeout: float | None = None,
                  window: int = DEFAULT_WINDOW, return_exceptions: bool = False) -> list[Any]:
@@ -148,47 +140,13 @@ class Connection:
         """
         if not isinstance(window, int) or window < 1:
             raise ValueError(f"window must be an integer >= 1, got {window!r}")
-        outgoing_ = [outgoing(m, None) for m in messages]
+        requests = [outgoing(m, None) for m in messages]
         seconds = check_timeout(timeout, self.default_timeout)
-        wall_deadline, deadline = deadline_after(seconds)
+        deadlines = deadline_after(seconds)
         resolved = self.resolve(target, timeout=seconds)
-        socket = self._sockets.actor(resolved.endpoint)
-        events = self._events()
-        poller = self._sockets.poller(socket, events)
-        results: list[Any] = [None] * len(outgoing_)
-        slot_of: dict[int, int] = {}
-        sent = done = 0
-        while done < len(outgoing_):
-            while sent < len(outgoing_) and len(slot_of) < window:
-                tag, payload = outgoing_[sent]
-                id_ = next(self._ids)
-                try:
-                    socket.send(encode_checked(Envelope(KIND_ASK, id_, target, tag, payload,
-                                                        wall_deadline), self.max_message_bytes),
-                                zmq.NOBLOCK)
-                except zmq.Again:
-                    raise ActorOverloaded(f"actor {target!r} is overloaded after {sent} of "
-                                          f"{len(outgoing_)} asks") from None
-                slot_of[id_] = sent
-                sent += 1
-            outcome = self._waiter.wait(socket, events, poller, None, target,
-                                        resolved.incarnation, deadline)
-            if outcome is None:
-                raise AskTimeout(f"{len(outgoing_) - done} of {len(outgoing_)} asks to {target!r} "
-                                 f"unanswered after {seconds:g} s")
-            if not isinstance(outcome, Envelope):
-                raise ActorCrashed(f"actor {target!r} incarnation {outcome[0]} died ({outcome[1]}) "
-                                   f"with {len(slot_of)} asks in flight",
-                                   details={"actor": target, "incarnation": outcome[0],
-                                            "cause": outcome[1]})
-            while outcome is not None:  # take every reply already queued, one poll for all
-                slot = slot_of.pop(outcome.id, None)  # type: ignore[arg-type]
-                if slot is None:
-                    self._waiter.late += 1
-                else:
-                    results[slot], done = _value_or_error(outcome), done + 1
-                outcome = self._waiter.recv(socket, zmq.NOBLOCK) if slot_of else None
-        self._asks += len(outgoing_)
+        lane = self._sockets.lane(resolved.endpoint, self._events_address(), self._cache)
+        results = self._pipeline.run(lane, target, resolved, requests, window, seconds, deadlines)
+        self._asks += len(requests)
         first_error = next((v for v in results if isinstance(v, RemoteError)), None)
         if first_error is not None and not return_exceptions:
             raise first_error
@@ -197,9 +155,9 @@ class Connection:
     def tell(self, target: str, message: Any, body: Any = None) -> None:
         """Send without waiting; ActorOverloaded (and counted as dropped) if the queue is full."""
         tag, payload = outgoing(message, body)
-        socket = self._sockets.front() if target == NODE_TARGET else \
+        socket = self._sockets.front().socket if target == NODE_TARGET else \
             self._sockets.actor(self.resolve(target).endpoint)
-        data = encode_checked(Envelope(KIND_TELL, next(self._ids), target, tag, payload),
+        data = encode_request(KIND_TELL, next(self._ids), target, tag, payload, None,
                               self.max_message_bytes)
         self._tells += 1
         try:
@@ -257,26 +215,40 @@ class Connection:
         self.close()
 
     # -- internals -------------------------------------------------------------------
-    def _exchange(self, socket: zmq.Socket[bytes], resolved: Resolved | None, target: str,
-                  tag: str, payload: Any, wall_deadline: float, deadline: float,
-                  seconds: float, retries: int) -> Reply:
-        events = self._events() if resolved is not None else None
+    def _ask(self, target: str, message: Any, body: Any, timeout: float | None,
+             retries: int) -> tuple[Envelope, int]:
+        """(reply envelope, attempts) of one ask; the errors :meth:`ask` names."""
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, got {retries!r}")
+        tag, payload = outgoing(message, body)
+        seconds = check_timeout(timeout, self.default_timeout)
+        self._asks += 1
+        if target == NODE_TARGET:
+            return self._exchange(self._sockets.front(), None, target, tag, payload, seconds, 0)
+        resolved = self._cache.resolved.get(target) or self.resolve(target, timeout=seconds)
+        lane = self._sockets.lane(resolved.endpoint, self._events_endpoint or self._events_address(),
+                                  self._cache)
+        return self._exchange(lane, resolved, target, tag, payload, seconds, retries)
+
+    def _exchange(self, lane: Lane, resolved: Resolved | None, target: str, tag: str,
+                  payload: Any, seconds: float, retries: int) -> tuple[Envelope, int]:
+        wall_deadline, deadline = deadline_after(seconds)
+        deaths, waiter = lane.deaths, self._waiter
         incarnation = resolved.incarnation if resolved is not None else None
-        poller = self._sockets.poller(socket, events)
         for attempt in range(1, retries + 2):
-            if events is not None:
-                incarnation = self._waiter.incarnation_before_send(events, target, incarnation)
+            if deaths is not None:
+                incarnation = waiter.incarnation_before_send(deaths, target, incarnation)
             id_ = next(self._ids)
-            data = encode_checked(Envelope(KIND_ASK, id_, target, tag, payload, wall_deadline),
+            data = encode_request(KIND_ASK, id_, target, tag, payload, wall_deadline,
                                   self.max_message_bytes)
             try:
-                socket.send(data, zmq.NOBLOCK)
+                lane.socket.send(data, _NOBLOCK)
             except zmq.Again:
                 where = self.endpoint if resolved is None else resolved.endpoint
                 raise ActorOverloaded(not_sent(target, tag, self._send_hwm, where)) from None
-            outcome = self._waiter.wait(socket, events, poller, id_, target, incarnation, deadline)
+            outcome = waiter.wait(lane, id_, target, incarnation, deadline)
             if isinstance(outcome, Envelope):
-                return Reply(reply_value(outcome), attempt, outcome.incarnation, outcome.type)
+                return outcome, attempt
             if outcome is None:
                 raise AskTimeout(f"no reply from {target!r} to {tag!r} within {seconds:g} s; "
                                  "pass a longer timeout= if the work is slow, or check "
@@ -292,20 +264,10 @@ class Connection:
                              "attempts": attempt})
         raise AssertionError("unreachable")
 
-    def _events(self) -> EventReader:
-        return self._sockets.events(self._events_address())
-
     def _events_address(self) -> str:
         if self._events_endpoint is None:
             self._events_endpoint = self.about().events
         return self._events_endpoint
-
-
-def _value_or_error(env: Envelope) -> Any:
-    try:
-        return reply_value(env)
-    except RemoteError as exc:
-        return exc
 
 
 def connect(endpoint: str = "tcp://127.0.0.1:5570", **options: Any) -> Connection:

@@ -1,8 +1,9 @@
 """The sockets of a sync connection: each thread owns its own, made on first use.
 
 ZeroMQ sockets have one owner thread; giving every calling thread its own DEALERs (front
-door, one per actor endpoint) and its own lifecycle reader means an ask crosses no thread.
-Every socket comes from the transport (:mod:`actors._transport`).
+door, one per actor endpoint) means an ask crosses no thread. The lifecycle events are read
+once per connection, by its :class:`~actors._deaths.DeathWatch`. Every socket comes from
+the transport (:mod:`actors._transport`).
 """
 
 from __future__ import annotations
@@ -11,19 +12,32 @@ import threading
 
 import zmq
 
-from ._events import EventReader
+from ._deaths import DeathWatch
 from ._security import ClientKeys
 from ._transport import close_context, connect_socket, new_context
+from ._wire import IncarnationCache
+
+
+class Lane:
+    """One thread's way to one endpoint: its DEALER, and the watch that tells of the
+    actor's death (None for the node's front door)."""
+
+    __slots__ = ("deaths", "rcvtimeo", "socket")
+
+    def __init__(self, socket: zmq.Socket[bytes], deaths: DeathWatch | None) -> None:
+        self.socket = socket
+        self.deaths = deaths
+        self.rcvtimeo = -1
+        """The socket's receive timeout now (ms), so that it is set only when it changes."""
 
 
 class _Owned:
     """One thread's sockets."""
 
     def __init__(self) -> None:
-        self.front: zmq.Socket[bytes] | None = None
+        self.front: Lane | None = None
         self.actors: dict[str, zmq.Socket[bytes]] = {}
-        self.events: EventReader | None = None
-        self.pollers: dict[zmq.Socket[bytes], zmq.Poller] = {}
+        self.lanes: dict[str, Lane] = {}
 
 
 class ThreadSockets:
@@ -40,12 +54,13 @@ class ThreadSockets:
         self._lock = threading.Lock()
         self._all: list[zmq.Socket[bytes]] = []
         self._closed = False
+        self._deaths: DeathWatch | None = None
 
-    def front(self) -> zmq.Socket[bytes]:
-        """This thread's DEALER to the node's front door."""
+    def front(self) -> Lane:
+        """This thread's lane to the node's front door (no lifecycle reader)."""
         owned = self._owned()
         if owned.front is None:
-            owned.front = self._dealer(self.endpoint)
+            owned.front = Lane(self._dealer(self.endpoint), None)
         return owned.front
 
     def actor(self, endpoint: str) -> zmq.Socket[bytes]:
@@ -56,28 +71,22 @@ class ThreadSockets:
             socket = owned.actors[endpoint] = self._dealer(endpoint)
         return socket
 
-    def events(self, events_endpoint: str) -> EventReader:
-        """This thread's reader of the node's lifecycle events, confirmed before first use."""
+    def lane(self, endpoint: str, events_endpoint: str, cache: IncarnationCache) -> Lane:
+        """This thread's lane to the actor at ``endpoint``, watched for the actor's death."""
         owned = self._owned()
-        if owned.events is None:
-            with self._lock:
-                self._check_open()
-                reader = EventReader(events_endpoint, "lifecycle.", keys=self.keys, ctx=self._ctx,
-                                     max_bytes=self.max_message_bytes)
-                self._all.append(reader.socket)
-            owned.events = reader
-        return owned.events
+        lane = owned.lanes.get(endpoint)
+        if lane is None:
+            lane = owned.lanes[endpoint] = Lane(self.actor(endpoint), self.deaths(events_endpoint, cache))
+        return lane
 
-    def poller(self, socket: zmq.Socket[bytes], events: EventReader | None) -> zmq.Poller:
-        """This thread's poller over ``socket`` (and the events), made once."""
-        pollers = self._owned().pollers
-        poller = pollers.get(socket)
-        if poller is None:
-            poller = pollers[socket] = zmq.Poller()
-            poller.register(socket, zmq.POLLIN)
-            if events is not None:
-                poller.register(events.socket, zmq.POLLIN)
-        return poller
+    def deaths(self, events_endpoint: str, cache: IncarnationCache) -> DeathWatch:
+        """The connection's watch on actor deaths, started (and confirmed) on first use."""
+        with self._lock:
+            self._check_open()
+            if self._deaths is None:
+                self._deaths = DeathWatch(events_endpoint, cache, keys=self.keys, ctx=self._ctx,
+                                          max_bytes=self.max_message_bytes)
+            return self._deaths
 
     def close(self, linger_ms: int) -> None:
         """Close every thread's sockets and the context (when no thread uses them)."""
@@ -85,6 +94,8 @@ class ThreadSockets:
             if self._closed:
                 return
             self._closed = True
+            if self._deaths is not None:
+                self._deaths.close()
             for socket in self._all:
                 socket.close(linger=linger_ms)
             self._all.clear()

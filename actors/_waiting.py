@@ -1,22 +1,30 @@
 """Waiting for one reply in the caller's thread: the reply, the actor's death, or the deadline.
 
-A lifecycle ``exited`` event for the incarnation an ask went to means that ask will never
-be answered; events that arrived before the ask was sent only move the cache forward.
+The caller waits on its reply socket alone, in slices; between slices it looks at the
+connection's :class:`~actors._deaths.DeathWatch`. A death of the incarnation an ask went to
+means that ask will never be answered; a death seen before the ask was sent only means
+the ask goes to the next incarnation.
 """
 
 from __future__ import annotations
 
 import time
-import typing
 
 import zmq
 
 from messages import Envelope, ProtocolError, decode
 
-from ._events import EventReader
+from ._deaths import DeathWatch
+from ._sockets import Lane
 from ._wire import IncarnationCache
 
-_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # plain ints: no enum work per ask
+# plain ints: no enum work per ask
+_RCVMORE, _RCVTIMEO = int(zmq.RCVMORE), int(zmq.RCVTIMEO)
+FIRST_SLICE_MS = 5
+"""How long a wait blocks on the reply socket before it first looks for a death (ms)..."""
+LONGEST_SLICE_MS = 50
+"""...doubling up to this: a death is noticed within about this long, and a long wait
+costs a few wake-ups a second."""
 
 Outcome = Envelope | tuple[int, str] | None
 """A reply; (incarnation, cause) of a death; or None when the deadline passed."""
@@ -30,63 +38,63 @@ class Waiter:
         self.max_message_bytes = max_message_bytes
         self.late = 0
 
-    def incarnation_before_send(self, events: EventReader, target: str,
+    def incarnation_before_send(self, deaths: DeathWatch, target: str,
                                 incarnation: int | None) -> int | None:
-        """The incarnation a message sent now will reach, after reading queued events.
+        """The incarnation a message sent now will reach, as far as the events tell.
 
-        An exit seen before sending means the message waits for the next incarnation; it
+        A death seen before sending means the message waits for the next incarnation; it
         is not a failure of this ask.
         """
-        if not typing.cast(int, events.socket.getsockopt(_EVENTS)) & _POLLIN:
-            return incarnation
-        seen = self.crash_of(events, target, incarnation)
+        seen = deaths.death(target, incarnation)
         if seen is not None:
             incarnation = seen[0] + 1
         cached = self.cache.get(target)
-        if cached is not None and incarnation is not None:
-            incarnation = max(incarnation, cached.incarnation)
+        if cached is not None and incarnation is not None and cached.incarnation > incarnation:
+            incarnation = cached.incarnation
         return incarnation
 
-    def wait(self, socket: zmq.Socket[bytes], events: EventReader | None,
-             poller: zmq.Poller, id_: int | None, target: str, incarnation: int | None,
+    def wait(self, lane: Lane, id_: int | None, target: str, incarnation: int | None,
              deadline: float) -> Outcome:
         """The reply with ``id_`` (any reply if None), a death of ``incarnation``, or None."""
+        socket, deaths, slice_ms = lane.socket, lane.deaths, FIRST_SLICE_MS
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            ready = dict(poller.poll(max(1, int(remaining * 1000))))
-            if socket in ready:
-                env = self.recv(socket)
+            wait_ms = min(slice_ms, max(1, int(remaining * 1000)))
+            if wait_ms != lane.rcvtimeo:
+                socket.setsockopt(_RCVTIMEO, wait_ms)
+                lane.rcvtimeo = wait_ms
+            try:
+                data = socket.recv()
+                while socket.getsockopt(_RCVMORE):
+                    data = socket.recv()
+            except zmq.Again:
+                slice_ms = min(2 * slice_ms, LONGEST_SLICE_MS)
+            else:
+                env = self.decode(data)
                 if env is not None and (id_ is None or env.id == id_):
                     return env
                 self.late += 1
-            if events is not None and events.socket in ready:
-                crash = self.crash_of(events, target, incarnation)
-                if crash is not None:
-                    return crash
+            crash = deaths.death(target, incarnation) if deaths is not None else None
+            if crash is not None:
+                return crash
 
     def recv(self, socket: zmq.Socket[bytes], flags: int = 0) -> Envelope | None:
-        """The next reply on ``socket`` (None if it does not decode, or none is queued)."""
+        """The next reply on ``socket`` (None if it does not decode, or none is queued);
+        of a message of several frames, the last is the payload."""
         try:
-            frames = socket.recv_multipart(flags)
+            data = socket.recv(flags)
+            while socket.getsockopt(_RCVMORE):
+                data = socket.recv(flags)
         except zmq.Again:
             return None
+        return self.decode(data)
+
+    def decode(self, data: bytes) -> Envelope | None:
+        """The reply in ``data``; None if it does not decode (a peer's bad reply is dropped
+        and the wait goes on: the ask ends at its deadline, or on the actor's death)."""
         try:
-            return decode(frames[-1], max_bytes=self.max_message_bytes)
+            return decode(data, max_bytes=self.max_message_bytes)
         except ProtocolError:
             return None
-
-    def crash_of(self, events: EventReader, target: str,
-                 incarnation: int | None) -> tuple[int, str] | None:
-        """Drain lifecycle events; (incarnation, cause) if the one asked has died."""
-        crash = None
-        for event in events.drain():
-            lifecycle = event.lifecycle
-            if lifecycle is None:
-                continue
-            self.cache.learn(lifecycle)
-            if lifecycle.name == target and lifecycle.ended and \
-                    (incarnation is None or lifecycle.incarnation >= incarnation):
-                crash = (lifecycle.incarnation, lifecycle.cause or lifecycle.event)
-        return crash

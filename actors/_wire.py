@@ -16,7 +16,7 @@ from messages import (
     ProtocolError,
     RemoteProtocolError,
     Resolved,
-    encode,
+    encode_fields,
     error_from_wire,
     from_wire,
     is_registered,
@@ -39,17 +39,20 @@ def check_timeout(timeout: float | None, default: float = DEFAULT_ASK_TIMEOUT) -
     """A finite positive timeout; ValueError names the parameter otherwise."""
     if timeout is None:
         return default
+    if type(timeout) is float and 0.0 < timeout < math.inf:  # the usual case (NaN fails it)
+        return timeout
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout) \
             or timeout <= 0 or math.isinf(timeout):
         raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
     return float(timeout)
 
 
-def encode_checked(env: Envelope, max_bytes: int) -> bytes:
-    """Encode ``env`` and refuse it locally if the receiver would refuse it for size."""
-    data = encode(env)
+def encode_request(kind: str, id_: int, to: str, type_: str, body: Any, deadline: float | None,
+                   max_bytes: int) -> bytes:
+    """Encode an ask or tell, refused locally if the receiver would refuse it for size."""
+    data = encode_fields(kind, id_, to, type_, body, deadline)
     if len(data) > max_bytes:
-        raise MessageTooLarge(f"message {env.type!r} to {env.to!r} is {len(data)} bytes, "
+        raise MessageTooLarge(f"message {type_!r} to {to!r} is {len(data)} bytes, "
                               f"over the limit of {max_bytes} bytes")
     return data
 

@@ -28,7 +28,7 @@ from ._builtin import (
     StopNode,
     TreeRequest,
 )
-from ._codec import decode, encode, pack_value, payload_frame, unpack_value
+from ._codec import decode, encode, encode_fields, pack_value, payload_frame, unpack_value
 from ._constants import (
     DEFAULT_ASK_TIMEOUT,
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -147,6 +147,7 @@ __all__ = [
     "Welcome",
     "decode",
     "encode",
+    "encode_fields",
     "error_from_wire",
     "exception_summary",
     "from_wire",

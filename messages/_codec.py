@@ -34,22 +34,24 @@ leaves an upper bound on how many containers (so how deep a nesting) it can hold
 
 def encode(envelope: Envelope) -> bytes:
     """Encode an envelope as one msgpack map (the single payload frame)."""
-    data: dict[str, Any] = {
-        "v": envelope.v,
-        "kind": envelope.kind,
-        "id": envelope.id,
-        "to": envelope.to,
-        "type": envelope.type,
-        "body": envelope.body,
-    }
-    if envelope.deadline is not None:
-        data["deadline"] = envelope.deadline
-    if envelope.incarnation is not None:
-        data["incarnation"] = envelope.incarnation
+    return encode_fields(envelope.kind, envelope.id, envelope.to, envelope.type, envelope.body,
+                         envelope.deadline, envelope.incarnation, envelope.v)
+
+
+def encode_fields(kind: str, id_: int | str, to: str, type_: str, body: Any,
+                  deadline: float | None = None, incarnation: int | None = None,
+                  v: int = PROTOCOL_VERSION) -> bytes:
+    """As :func:`encode`, from the envelope's fields: the hot paths (an ask, a reply) skip
+    building an :class:`Envelope` only to take it apart again."""
+    data: dict[str, Any] = {"v": v, "kind": kind, "id": id_, "to": to, "type": type_, "body": body}
+    if deadline is not None:
+        data["deadline"] = deadline
+    if incarnation is not None:
+        data["incarnation"] = incarnation
     try:
         return _packb(data)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise TypeError(f"message {envelope.type!r} has a body msgpack cannot encode: {exc}") from exc
+        raise TypeError(f"message {type_!r} has a body msgpack cannot encode: {exc}") from exc
 
 
 def pack_value(value: Any) -> bytes:
