@@ -1,8 +1,9 @@
 """The asyncio client: many tasks ask at once over one socket per actor.
 
-One reader task per socket routes replies to waiting futures by correlation id; one
-reader task on the lifecycle events fails (or re-sends) the asks held by an incarnation
-that died. All sockets belong to the event loop's thread.
+One reader per socket, run by the event loop when the socket has replies, hands each to
+the future waiting on its correlation id (:mod:`._async_replies`); one reader task on the
+lifecycle events fails (or re-sends) the asks held by an incarnation that died. All
+sockets belong to the event loop's thread.
 """
 
 from __future__ import annotations
@@ -29,15 +30,14 @@ from messages import (
     Envelope,
     NodeAbout,
     NodeInfo,
-    ProtocolError,
     Resolve,
     Resolved,
     Status,
     StatusReply,
     StopNode,
-    decode,
 )
 
+from ._async_replies import ReplyReader
 from ._client import CLOSE_LINGER, DEFAULT_SEND_HWM, Reply
 from ._events import AsyncEventReader
 from ._security import ClientKeys
@@ -51,6 +51,18 @@ from ._wire import (
     outgoing,
     reply_value,
 )
+
+_NOBLOCK = int(zmq.NOBLOCK)  # a plain int: no enum work per send
+
+
+class _Lane:
+    """The loop's DEALER to one endpoint and the reader of its replies."""
+
+    __slots__ = ("reader", "socket")
+
+    def __init__(self, socket: zmq.Socket[bytes], reader: ReplyReader) -> None:
+        self.socket = socket
+        self.reader = reader
 
 
 @attrs.define
@@ -79,7 +91,9 @@ class AsyncConnection:
         self.keys = ClientKeys.resolve(client_key, node_key)
         """As :attr:`Connection.keys`."""
         self._ctx = new_async_context()
-        self._sockets: dict[str, zmq.asyncio.Socket] = {}
+        self._plain_ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.shadow(self._ctx.underlying)
+        """The same context, making plain sockets: replies are read by :class:`ReplyReader`."""
+        self._lanes: dict[str, _Lane] = {}
         self._events: AsyncEventReader | None = None
         self._pending: dict[int, _Pending] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -102,11 +116,12 @@ class AsyncConnection:
         wall_deadline, deadline = deadline_after(seconds)
         resolved = None
         if target == NODE_TARGET:
-            socket = self._socket(self.endpoint)
+            lane = self._lane(self.endpoint)
         else:
-            resolved = await self.resolve(target, timeout=seconds)
-            socket = self._socket(resolved.endpoint)
-            await self._start_events()
+            resolved = self._cache.get(target) or await self.resolve(target, timeout=seconds)
+            lane = self._lane(resolved.endpoint)
+            if not self._events_started:
+                await self._start_events()
         loop = asyncio.get_running_loop()
         incarnation = resolved.incarnation if resolved else None
         for attempt in range(1, retries + 2):
@@ -117,10 +132,11 @@ class AsyncConnection:
                 data = encode_request(KIND_ASK, id_, target, tag, payload, wall_deadline,
                                       self.max_message_bytes)
                 try:
-                    await socket.send(data, zmq.NOBLOCK)
+                    lane.socket.send(data, _NOBLOCK)
                 except zmq.Again:
                     where = self.endpoint if resolved is None else resolved.endpoint
                     raise ActorOverloaded(not_sent(target, tag, self._send_hwm, where)) from None
+                lane.reader.sent()
                 # one timer per ask (cheaper than wait_for, which wraps the future in a task)
                 timer = loop.call_later(max(0.0, deadline - time.monotonic()), _expire, pending.future,
                                         f"no reply from {target!r} to {tag!r} within {seconds:g} s")
@@ -144,8 +160,10 @@ class AsyncConnection:
         endpoint = self.endpoint if target == NODE_TARGET else (await self.resolve(target)).endpoint
         data = encode_request(KIND_TELL, next(self._ids), target, tag, payload, None,
                               self.max_message_bytes)
+        lane = self._lane(endpoint)
         try:
-            await self._socket(endpoint).send(data, zmq.NOBLOCK)
+            lane.socket.send(data, _NOBLOCK)
+            lane.reader.sent()
         except zmq.Again:
             raise ActorOverloaded(f"tell {tag!r} to actor {target!r} dropped: queue full") from None
 
@@ -181,8 +199,9 @@ class AsyncConnection:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for socket in self._sockets.values():
-            socket.close(linger=int(CLOSE_LINGER * 1000))
+        for lane in self._lanes.values():
+            lane.reader.close()
+            lane.socket.close(linger=int(CLOSE_LINGER * 1000))
         if self._events is not None:
             self._events.close()
         close_context(self._ctx, linger_ms=int(CLOSE_LINGER * 1000))
@@ -193,25 +212,20 @@ class AsyncConnection:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _socket(self, endpoint: str) -> zmq.asyncio.Socket:
-        socket = self._sockets.get(endpoint)
-        if socket is None:
-            socket = connect_socket(self._ctx, zmq.DEALER, endpoint, keys=self.keys,
+    def _lane(self, endpoint: str) -> _Lane:
+        lane = self._lanes.get(endpoint)
+        if lane is None:
+            socket = connect_socket(self._plain_ctx, zmq.DEALER, endpoint, keys=self.keys,
                                     sndhwm=self._send_hwm)
-            self._sockets[endpoint] = socket
-            self._tasks.append(asyncio.create_task(self._read_replies(socket)))
-        return socket
+            reader = ReplyReader(socket, asyncio.get_running_loop(), self._deliver,
+                                 self.max_message_bytes)
+            lane = self._lanes[endpoint] = _Lane(socket, reader)
+        return lane
 
-    async def _read_replies(self, socket: zmq.asyncio.Socket) -> None:
-        while True:
-            frames = await socket.recv_multipart()
-            try:
-                env = decode(frames[-1], max_bytes=self.max_message_bytes)
-            except ProtocolError:
-                continue
-            pending = self._pending.get(env.id) if isinstance(env.id, int) else None
-            if pending is not None and not pending.future.done():
-                pending.future.set_result(env)
+    def _deliver(self, env: Envelope) -> None:
+        pending = self._pending.get(env.id) if isinstance(env.id, int) else None
+        if pending is not None and not pending.future.done():
+            pending.future.set_result(env)
 
     async def _start_events(self) -> None:
         if self._events_started:

@@ -17,9 +17,12 @@ from collections.abc import Callable
 from typing import Any
 
 import zmq
+from zmq.backend import zmq_poll
 
 _POLL_MS = 1000
-_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # plain ints: no enum work per message
+# plain ints: no enum work per message
+_EVENTS, _POLLIN, _RCVMORE, _NOBLOCK = (int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.RCVMORE),
+                                        int(zmq.NOBLOCK))
 FAIRNESS = 32
 """Wire messages taken in a row before watched descriptors are polled again, so a busy
 socket cannot starve the I/O the actor is driving."""
@@ -92,25 +95,25 @@ class SocketInbox:
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Next local envelope, else next wire message; blocks until there is one."""
         socket = self._socket
+        readable = False  # the poll below found the socket readable: no EVENTS look first
         while True:
             if self._local:
                 return self._local.popleft()
             starving = bool(self._watched) and self._streak >= FAIRNESS
             # EVENTS first: an empty socket costs a flag test, not a raised zmq.Again
-            if socket is not None and not starving \
-                    and typing.cast(int, socket.getsockopt(_EVENTS)) & _POLLIN:
-                try:
-                    frames = socket.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    pass
-                else:
+            if socket is not None and not starving and \
+                    (readable or typing.cast(int, socket.getsockopt(_EVENTS)) & _POLLIN):
+                frames = _recv_frames(socket)
+                if frames is not None:
                     self._streak += 1
                     if self._streak > self._peak:  # noqa: PLR1730 (no call on the hot path)
                         self._peak = self._streak
                     return _InboxEnvelope(WireFrames(frames))
-            self._streak = 0
-            for item, _ in self._poller.poll(0 if starving else _POLL_MS):
-                if item == self._wake:
+            self._streak, readable = 0, False
+            for item, _ in zmq_poll(self._poller.sockets, 0 if starving else _POLL_MS):
+                if item is socket:
+                    readable = True
+                elif item == self._wake:
                     try:
                         os.eventfd_read(self._wake)
                     except BlockingIOError:
@@ -138,3 +141,15 @@ class SocketInbox:
     def close(self) -> None:
         """Release the wake descriptor."""
         os.close(self._wake)
+
+
+def _recv_frames(socket: zmq.Socket[bytes]) -> list[bytes] | None:
+    """Every frame of the next message, without waiting (None if none is queued): what
+    ``recv_multipart`` does, without its per-call option lookups."""
+    try:
+        frames = [socket.recv(_NOBLOCK)]
+    except zmq.Again:
+        return None
+    while socket.getsockopt(_RCVMORE):
+        frames.append(socket.recv(_NOBLOCK))
+    return frames

@@ -16,7 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 
-from messages import KIND_ASK, Envelope, encode, exception_summary, is_registered, to_wire, type_tag
+from messages import (
+    KIND_ASK,
+    KIND_REPLY,
+    Envelope,
+    encode,
+    encode_fields,
+    exception_summary,
+    is_registered,
+    to_wire,
+    type_tag,
+)
 
 from ._client import Reply
 
@@ -25,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("actors.host")
 
+_SNDMORE = int(zmq.SNDMORE)  # a plain int: no enum arithmetic per reply
 WARN_EVERY = 10.0
 """Seconds between log lines about refused messages (the rest are only counted)."""
 
@@ -65,7 +76,7 @@ class Replies:
                 tag, body = type_tag(result), to_wire(result)
             else:
                 tag, body = list_tag(result), to_wire(result)
-            data = encode(env.reply(tag, body, incarnation=self.incarnation))
+            data = encode_fields(KIND_REPLY, env.id, env.to, tag, body, None, self.incarnation)
         except Exception as exc:  # unencodable, too deep for msgpack, a cycle: the handler's fault
             self.counters.errors += 1
             self.error(route, env, "handler_error",
@@ -81,19 +92,26 @@ class Replies:
             self._warn(text)
             self.error(route, env, "too_large", text, limit=self.max_bytes, size=len(data))
             return
-        self.socket.send_multipart([*route, data])
+        self._send(route, data)
 
     def error(self, route: list[bytes], env: Envelope, code: str, text: str, **details: Any) -> None:
         """Reply to ``env`` with an error (asks only; a tell gets no answer)."""
         if env.kind == KIND_ASK:
-            self.socket.send_multipart([*route, encode(env.error(
-                code, text, incarnation=self.incarnation, **details))])
+            self._send(route, encode(env.error(code, text, incarnation=self.incarnation, **details)))
 
     def refuse(self, route: list[bytes], env: Envelope | None, code: str, text: str) -> None:
         """Refuse bad input: count it, log it now and then, answer it if it was an ask."""
         self.counters.bad_input += 1
         self._warn(f"actor {self.name!r} refused a message: {text}")
         self.error(route, env or Envelope(KIND_ASK, "", self.name, "error"), code, text)
+
+    def _send(self, route: list[bytes], data: bytes) -> None:
+        """Send ``data`` back along ``route`` (the ROUTER's identity frames): what
+        ``send_multipart`` does, without its enum arithmetic and checks per frame."""
+        send = self.socket.send
+        for frame in route:
+            send(frame, _SNDMORE)
+        send(data)
 
     def _warn(self, text: str) -> None:
         """Log ``text`` unless a warning went out less than WARN_EVERY seconds ago."""
