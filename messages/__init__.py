@@ -83,6 +83,13 @@ from ._registry import (
     type_tag,
 )
 from ._summary import exception_summary, summary
+from ._validators import (
+    integer_at_least,
+    non_negative_number,
+    non_negative_seconds,
+    positive_number,
+    positive_seconds,
+)
 
 __all__ = [
     "DEFAULT_ASK_TIMEOUT",
@@ -151,11 +158,16 @@ __all__ = [
     "error_from_wire",
     "exception_summary",
     "from_wire",
+    "integer_at_least",
     "is_registered",
     "message",
     "message_class",
+    "non_negative_number",
+    "non_negative_seconds",
     "pack_value",
     "payload_frame",
+    "positive_number",
+    "positive_seconds",
     "registered_tags",
     "summary",
     "to_wire",

@@ -26,18 +26,9 @@ from typing import Any
 
 import attrs
 
+from messages import integer_at_least, non_negative_number
+
 from ._errors import RateLimited
-
-
-def _non_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            math.isfinite(value) and value >= 0):
-        raise ValueError(f"{attribute.name}: expected a finite number >= 0, got {value!r}")
-
-
-def _count(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{attribute.name}: expected an integer >= 0, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -46,9 +37,9 @@ class RateLimit:
     ``burst`` (0: one second's worth, at least 1), and at most ``concurrency`` requests in
     flight (0: no bound)."""
 
-    rate: float = attrs.field(default=0.0, validator=_non_negative)
-    burst: int = attrs.field(default=0, validator=_count)
-    concurrency: int = attrs.field(default=0, validator=_count)
+    rate: float = attrs.field(default=0.0, validator=non_negative_number)
+    burst: int = attrs.field(default=0, validator=integer_at_least(0))
+    concurrency: int = attrs.field(default=0, validator=integer_at_least(0))
 
     @property
     def capacity(self) -> float:

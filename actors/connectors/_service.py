@@ -12,7 +12,6 @@ may have reached the service only when it is idempotent.
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ from typing import Any, TypeVar
 import attrs
 
 from actors.breaker import RetryPolicy, decide
+from messages import positive_seconds
 
 from ._errors import ServiceTimeout, ServiceUnavailable
 from ._guard import BrokerGuard
@@ -30,12 +30,6 @@ T = TypeVar("T")
 
 REPLY_MARGIN = 0.05
 """Seconds before the asker's deadline at which an attempt is cut, so the asker hears why."""
-
-
-def _seconds(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            math.isfinite(value) and value > 0):
-        raise ValueError(f"{attribute.name}: expected a finite number of seconds > 0, got {value!r}")
 
 
 def _service_retry() -> RetryPolicy:
@@ -56,10 +50,10 @@ class ServiceSettings:
     rate: float = 0.0
     burst: int = 0
     concurrency: int = 0
-    timeout: float = attrs.field(default=30.0, validator=_seconds)
-    connect_timeout: float = attrs.field(default=5.0, validator=_seconds)
+    timeout: float = attrs.field(default=30.0, validator=positive_seconds)
+    connect_timeout: float = attrs.field(default=5.0, validator=positive_seconds)
     retry: RetryPolicy = attrs.field(factory=_service_retry)
-    max_retry_after: float = attrs.field(default=60.0, validator=_seconds)
+    max_retry_after: float = attrs.field(default=60.0, validator=positive_seconds)
 
     def __attrs_post_init__(self) -> None:
         self.rate_limit()  # validates rate, burst and concurrency, naming the field

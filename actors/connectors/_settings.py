@@ -8,26 +8,14 @@ before anything starts, with an error naming the key.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import attrs
 
 from actors.breaker import RetryPolicy
+from messages import integer_at_least, positive_seconds
 
 from ._payload import Encoding
-
-
-def _seconds(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{attribute.name}: expected a finite number of seconds > 0, got {value!r}")
-
-
-def _at_least(low: int) -> Any:
-    def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{attribute.name}: expected an integer >= {low}, got {value!r}")
-    return check
 
 
 def _name(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -60,7 +48,7 @@ class Route:
     reply_encoding: Encoding | None = None
     id_field: str | None = None
     reply_to: str = ""
-    timeout: float = attrs.field(default=5.0, validator=_seconds)
+    timeout: float = attrs.field(default=5.0, validator=positive_seconds)
 
 
 @attrs.frozen(kw_only=True)
@@ -76,19 +64,19 @@ class BridgeSettings:
     """
 
     host: str = "127.0.0.1"
-    port: int = attrs.field(default=0, validator=_at_least(0))
+    port: int = attrs.field(default=0, validator=integer_at_least(0))
     username: str | None = None
     password: str | None = None
     publish: list[str] = attrs.field(factory=list)
-    publish_timeout: float = attrs.field(default=5.0, validator=_seconds)
-    max_waiting_publishes: int = attrs.field(default=1000, validator=_at_least(1))
+    publish_timeout: float = attrs.field(default=5.0, validator=positive_seconds)
+    max_waiting_publishes: int = attrs.field(default=1000, validator=integer_at_least(1))
     dead_letter: str | None = None
-    max_in_flight: int = attrs.field(default=100, validator=_at_least(1))
+    max_in_flight: int = attrs.field(default=100, validator=integer_at_least(1))
     retry: RetryPolicy = attrs.field(factory=_delivery_retry)
-    reconnect_min: float = attrs.field(default=0.1, validator=_seconds)
-    reconnect_max: float = attrs.field(default=5.0, validator=_seconds)
-    connect_timeout: float = attrs.field(default=5.0, validator=_seconds)
-    drain_timeout: float = attrs.field(default=2.0, validator=_seconds)
+    reconnect_min: float = attrs.field(default=0.1, validator=positive_seconds)
+    reconnect_max: float = attrs.field(default=5.0, validator=positive_seconds)
+    connect_timeout: float = attrs.field(default=5.0, validator=positive_seconds)
+    drain_timeout: float = attrs.field(default=2.0, validator=positive_seconds)
     breaker: str | None = "breaker"
 
     def __attrs_post_init__(self) -> None:

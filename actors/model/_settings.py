@@ -7,19 +7,14 @@ from typing import Any
 
 import attrs
 
+from messages import integer_at_least
+
 
 def _factory(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     module, _, name = value.partition(":") if isinstance(value, str) else ("", "", "")
     if not module or not name:
         raise ValueError(f"{attribute.name}: expected 'module:function' returning a torch.nn.Module, "
                          f"got {value!r}")
-
-
-def _at_least(low: int) -> Any:
-    def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{attribute.name}: expected an integer >= {low}, got {value!r}")
-    return check
 
 
 def _millis(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -48,8 +43,8 @@ class ModelSettings:
     factory: str = attrs.field(validator=_factory)
     args: dict[str, Any] = attrs.field(factory=dict)
     state_dict: str | None = None
-    max_batch: int = attrs.field(default=32, validator=_at_least(1))
+    max_batch: int = attrs.field(default=32, validator=integer_at_least(1))
     max_wait_ms: float = attrs.field(default=2.0, validator=_millis)
     input_shape: list[int] | None = None
-    max_queue: int = attrs.field(default=1024, validator=_at_least(1))
-    threads: int = attrs.field(default=1, validator=_at_least(1))
+    max_queue: int = attrs.field(default=1024, validator=integer_at_least(1))
+    threads: int = attrs.field(default=1, validator=integer_at_least(1))

@@ -12,22 +12,17 @@ from typing import Any
 
 import attrs
 
-from messages import message
-
-
-def _count(instance: Any, attribute: Any, value: int) -> None:
-    if value < 0:
-        raise ValueError(f"{attribute.name}: expected an integer >= 0, got {value!r}")
+from messages import integer_at_least, message
 
 
 @attrs.frozen
 class LeaseReport:
     """What a lease holder ran since its last renewal (added to ``pool.stats``)."""
 
-    operations: int = attrs.field(default=0, validator=_count)
+    operations: int = attrs.field(default=0, validator=integer_at_least(0))
     errors: dict[str, int] = attrs.field(factory=dict)
-    retries: int = attrs.field(default=0, validator=_count)
-    ended_idle: int = attrs.field(default=0, validator=_count)
+    retries: int = attrs.field(default=0, validator=integer_at_least(0))
+    ended_idle: int = attrs.field(default=0, validator=integer_at_least(0))
     latency: dict[str, Any] = attrs.field(factory=dict)
     """Per operation name, a profiler histogram (``Histogram.to_dict()``) of durations."""
 
@@ -42,10 +37,10 @@ class Lease:
     holder that died. ``want`` 0 gives the lease back once ``open`` is 0.
     """
 
-    want: int = attrs.field(validator=_count)
+    want: int = attrs.field(validator=integer_at_least(0))
     lease: str = ""
-    open: int = attrs.field(default=0, validator=_count)
-    pid: int = attrs.field(default=0, validator=_count)
+    open: int = attrs.field(default=0, validator=integer_at_least(0))
+    pid: int = attrs.field(default=0, validator=integer_at_least(0))
     host: str = ""
     report: LeaseReport | None = None
 

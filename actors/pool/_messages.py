@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import attrs
 
 from actors.profiler import OpHistogram
-from messages import message
+from messages import message, positive_number, positive_seconds
 
 from ._connector import ResultSet
 
-
-def _positive_or_none(instance: Any, attribute: Any, value: float | None) -> None:
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{attribute.name}: expected a finite number of seconds > 0, got {value!r}")
+_optional_seconds = attrs.validators.optional(positive_seconds)
+_optional_positive = attrs.validators.optional(positive_number)
 
 
 @message("pool.execute")
@@ -31,7 +28,7 @@ class Execute:
     sql: str
     params: list[Any] | dict[str, Any] | None = None
     idempotent: bool | None = None
-    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    timeout: float | None = attrs.field(default=None, validator=_optional_seconds)
 
 
 @message("pool.command")
@@ -41,7 +38,7 @@ class Command:
 
     args: list[Any]
     idempotent: bool | None = None
-    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    timeout: float | None = attrs.field(default=None, validator=_optional_seconds)
 
     def __attrs_post_init__(self) -> None:
         if not self.args:
@@ -67,16 +64,11 @@ class Transaction:
 
     statements: list[Statement]
     idempotent: bool = False
-    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    timeout: float | None = attrs.field(default=None, validator=_optional_seconds)
 
     def __attrs_post_init__(self) -> None:
         if not self.statements:
             raise ValueError("statements: expected at least one statement, got an empty list")
-
-
-def _positive(instance: Any, attribute: Any, value: float | int | None) -> None:
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{attribute.name}: expected a finite number > 0, got {value!r}")
 
 
 @message("pool.configure")
@@ -87,14 +79,14 @@ class Configure:
     The reply is the pool's settings after the change."""
 
     min_size: int | None = attrs.field(default=None)
-    max_size: int | None = attrs.field(default=None, validator=_positive)
-    acquire_timeout: float | None = attrs.field(default=None, validator=_positive)
-    statement_timeout: float | None = attrs.field(default=None, validator=_positive)
+    max_size: int | None = attrs.field(default=None, validator=_optional_positive)
+    acquire_timeout: float | None = attrs.field(default=None, validator=_optional_positive)
+    statement_timeout: float | None = attrs.field(default=None, validator=_optional_positive)
     retries: int | None = None
-    max_idle: float | None = attrs.field(default=None, validator=_positive)
-    max_lifetime: float | None = attrs.field(default=None, validator=_positive)
-    health_check_interval: float | None = attrs.field(default=None, validator=_positive)
-    shrink_after: float | None = attrs.field(default=None, validator=_positive)
+    max_idle: float | None = attrs.field(default=None, validator=_optional_positive)
+    max_lifetime: float | None = attrs.field(default=None, validator=_optional_positive)
+    health_check_interval: float | None = attrs.field(default=None, validator=_optional_positive)
+    shrink_after: float | None = attrs.field(default=None, validator=_optional_positive)
 
     def __attrs_post_init__(self) -> None:
         for name in ("min_size", "retries"):

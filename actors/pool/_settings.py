@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import quote
 
 import attrs
 
+from messages import integer_at_least, positive_seconds
+
 from ._connector import Connector
 from ._policy import Backoff
 from ._slot import PoolConfig
-
-
-def _seconds(instance: Any, attribute: Any, value: float) -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{attribute.name}: expected a finite number of seconds > 0, got {value!r}")
-
-
-def _count(minimum: int) -> Any:
-    def check(instance: Any, attribute: Any, value: int) -> None:
-        if value < minimum:
-            raise ValueError(f"{attribute.name}: expected an integer >= {minimum}, got {value!r}")
-    return check
 
 
 @attrs.frozen(kw_only=True)
@@ -40,50 +29,50 @@ class PoolSettings:
     path: str = "pool.sqlite3"
     dsn: str = ""
     host: str = "127.0.0.1"
-    port: int = attrs.field(default=0, validator=_count(0))
+    port: int = attrs.field(default=0, validator=integer_at_least(0))
     dbname: str = ""
     user: str = ""
     password: str = ""
-    db: int = attrs.field(default=0, validator=_count(0))
+    db: int = attrs.field(default=0, validator=integer_at_least(0))
     decode_responses: bool = True
     line_terminator: str = "\n"
     check_line: str = ""
-    min_size: int = attrs.field(default=1, validator=_count(0))
-    max_size: int = attrs.field(default=10, validator=_count(1))
+    min_size: int = attrs.field(default=1, validator=integer_at_least(0))
+    max_size: int = attrs.field(default=10, validator=integer_at_least(1))
     fill: Literal["eager", "lazy"] = "eager"
-    max_lifetime: float = attrs.field(default=3600.0, validator=_seconds)
-    max_idle: float = attrs.field(default=300.0, validator=_seconds)
-    health_check_interval: float = attrs.field(default=30.0, validator=_seconds)
-    check_after_idle: float = attrs.field(default=5.0, validator=_seconds)
-    slow_check: float = attrs.field(default=1.0, validator=_seconds)
-    acquire_timeout: float = attrs.field(default=5.0, validator=_seconds)
-    connect_timeout: float = attrs.field(default=5.0, validator=_seconds)
-    statement_timeout: float = attrs.field(default=30.0, validator=_seconds)
-    reply_margin: float = attrs.field(default=0.1, validator=_seconds)
+    max_lifetime: float = attrs.field(default=3600.0, validator=positive_seconds)
+    max_idle: float = attrs.field(default=300.0, validator=positive_seconds)
+    health_check_interval: float = attrs.field(default=30.0, validator=positive_seconds)
+    check_after_idle: float = attrs.field(default=5.0, validator=positive_seconds)
+    slow_check: float = attrs.field(default=1.0, validator=positive_seconds)
+    acquire_timeout: float = attrs.field(default=5.0, validator=positive_seconds)
+    connect_timeout: float = attrs.field(default=5.0, validator=positive_seconds)
+    statement_timeout: float = attrs.field(default=30.0, validator=positive_seconds)
+    reply_margin: float = attrs.field(default=0.1, validator=positive_seconds)
     """Seconds kept free before an asker's deadline for the verdict to reach it: a statement
     capped by the deadline ends this much before it (at most a quarter of the time left)."""
-    client_check_interval: float = attrs.field(default=0.5, validator=_seconds)
+    client_check_interval: float = attrs.field(default=0.5, validator=positive_seconds)
     """PostgreSQL 14+: how often the server checks, while a statement runs, that the pool
     is still connected; a statement whose pool died ends within this time."""
-    max_lease: int = attrs.field(default=0, validator=_count(0))
+    max_lease: int = attrs.field(default=0, validator=integer_at_least(0))
     """PostgreSQL fast lane: connections one agent process may lease and open itself (0:
     no leases). A lease hands the agent the DSN, credentials included (README)."""
-    lease_ttl: float = attrs.field(default=2.0, validator=_seconds)
+    lease_ttl: float = attrs.field(default=2.0, validator=positive_seconds)
     """Seconds a lease lasts unless renewed (holders renew four times per ttl)."""
     breaker: str = ""
     """A circuit-breaker resource name for this pool's backend ("" : none); failures of the
     backend open it on the node's breaker actor, and an open circuit refuses operations
     at once and takes the leases back."""
     breaker_actor: str = "breaker"
-    retries: int = attrs.field(default=2, validator=_count(0))
-    backoff_initial: float = attrs.field(default=0.1, validator=_seconds)
-    backoff_max: float = attrs.field(default=10.0, validator=_seconds)
-    shrink_after: float = attrs.field(default=60.0, validator=_seconds)
-    close_timeout: float = attrs.field(default=3.0, validator=_seconds)
+    retries: int = attrs.field(default=2, validator=integer_at_least(0))
+    backoff_initial: float = attrs.field(default=0.1, validator=positive_seconds)
+    backoff_max: float = attrs.field(default=10.0, validator=positive_seconds)
+    shrink_after: float = attrs.field(default=60.0, validator=positive_seconds)
+    close_timeout: float = attrs.field(default=3.0, validator=positive_seconds)
     """How long a stopping pool waits for leased connections (under the node's grace period)."""
-    stats_interval: float = attrs.field(default=10.0, validator=_seconds)
+    stats_interval: float = attrs.field(default=10.0, validator=positive_seconds)
     """Seconds between ``pool.stats`` events on the node's event stream."""
-    worker_threads: int = attrs.field(default=16, validator=_count(1))
+    worker_threads: int = attrs.field(default=16, validator=integer_at_least(1))
     """Threads running operations: keep it >= max_size so every connection can be busy."""
 
     def __attrs_post_init__(self) -> None:

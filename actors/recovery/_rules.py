@@ -19,12 +19,13 @@ exactly one of ``breaker``, ``resize_pool``, ``restart``, ``publish``. Names are
 
 from __future__ import annotations
 
-import math
 import re
 import string
 from typing import Any, ClassVar, Literal
 
 import attrs
+
+from messages import integer_at_least, positive_number
 
 SEVERITY_RANK = {"warning": 1, "critical": 2}
 BOTTLENECK_KINDS = ("threshold", "jump", "share")
@@ -34,18 +35,6 @@ _RULE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$")
 def _glob(instance: Any, attribute: Any, value: str) -> None:
     if not value:
         raise ValueError(f"{attribute.name}: expected a name or glob pattern, got ''")
-
-
-def _positive(instance: Any, attribute: Any, value: Any) -> None:
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{attribute.name}: expected a finite number > 0, got {value!r}")
-
-
-def _at_least(minimum: int) -> Any:
-    def check(instance: Any, attribute: Any, value: Any) -> None:
-        if value is not None and value < minimum:
-            raise ValueError(f"{attribute.name}: expected an integer >= {minimum}, got {value!r}")
-    return check
 
 
 def _kinds(instance: Any, attribute: Any, value: Any) -> None:
@@ -63,7 +52,7 @@ class OnBottleneck:
 
     op: str = attrs.field(validator=_glob)
     kind: str | list[str] | None = attrs.field(default=None, validator=_kinds)
-    min_ratio: float | None = attrs.field(default=None, validator=_positive)
+    min_ratio: float | None = attrs.field(default=None, validator=attrs.validators.optional(positive_number))
     """For jumps: the fast window's percentile over the baseline's, at least this."""
 
     placeholders: ClassVar[tuple[str, ...]] = ("op", "kind", "actor")
@@ -98,8 +87,8 @@ class OnRestarts:
     do not count."""
 
     actor: str = attrs.field(validator=_glob)
-    more_than: int = attrs.field(validator=_at_least(0))
-    within: float = attrs.field(validator=_positive)
+    more_than: int = attrs.field(validator=integer_at_least(0))
+    within: float = attrs.field(validator=positive_number)
 
     placeholders: ClassVar[tuple[str, ...]] = ("actor", "count")
 
@@ -138,7 +127,7 @@ class BreakerAction:
 
     resource: str = attrs.field(validator=_glob)
     state: Literal["open", "closed"] = "open"
-    seconds: float | None = attrs.field(default=None, validator=_positive)
+    seconds: float | None = attrs.field(default=None, validator=attrs.validators.optional(positive_number))
     actor: str = ""
     """The breaker actor (default: the settings' ``breaker``)."""
 
@@ -150,8 +139,8 @@ class ResizePoolAction:
     which the pool shrinks idle connections by itself."""
 
     pool: str = "pool"
-    grow: int = attrs.field(default=2, validator=_at_least(1))
-    up_to: int | None = attrs.field(default=None, validator=_at_least(1))
+    grow: int = attrs.field(default=2, validator=integer_at_least(1))
+    up_to: int | None = attrs.field(default=None, validator=attrs.validators.optional(integer_at_least(1)))
 
 
 @attrs.frozen(kw_only=True)
@@ -212,10 +201,10 @@ class Rule:
 
     when: When
     do: Do
-    cooldown: float = attrs.field(default=30.0, validator=_positive)
+    cooldown: float = attrs.field(default=30.0, validator=positive_number)
     repeat: bool = False
     undo: bool = True
-    max_per_hour: int = attrs.field(default=20, validator=_at_least(1))
+    max_per_hour: int = attrs.field(default=20, validator=integer_at_least(1))
 
     def __attrs_post_init__(self) -> None:
         known = type(self.when.condition).placeholders
@@ -256,17 +245,17 @@ class RecoverySettings:
     """The health monitor whose alerts rules read."""
     breaker: str = "breaker"
     """The breaker actor whose states rules read, and that breaker actions use."""
-    sync_interval: float = attrs.field(default=5.0, validator=_positive)
+    sync_interval: float = attrs.field(default=5.0, validator=positive_number)
     """Seconds between re-reads of bottlenecks, alerts and breaker states (events are best
     effort; a restarted recovery actor learns what it missed)."""
-    ask_timeout: float = attrs.field(default=2.0, validator=_positive)
+    ask_timeout: float = attrs.field(default=2.0, validator=positive_number)
     """Timeout of each ask an action or a re-read makes."""
-    retry_initial: float = attrs.field(default=1.0, validator=_positive)
+    retry_initial: float = attrs.field(default=1.0, validator=positive_number)
     """Seconds before a failed action is tried again (doubling, up to ``retry_max``)."""
-    retry_max: float = attrs.field(default=30.0, validator=_positive)
-    history: int = attrs.field(default=200, validator=_at_least(1))
+    retry_max: float = attrs.field(default=30.0, validator=positive_number)
+    history: int = attrs.field(default=200, validator=integer_at_least(1))
     """Action records kept for ``recovery.status``."""
-    worker_threads: int = attrs.field(default=2, validator=_at_least(1))
+    worker_threads: int = attrs.field(default=2, validator=integer_at_least(1))
     """Threads that carry out actions and re-reads (a slow target never stalls the rules)."""
 
 

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import attrs
 
 from actors.connectors import Encoding
+from messages import positive_seconds
 
 
 def _path(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not isinstance(value, str) or not value.strip("/") or " " in value:
         raise ValueError(f"{attribute.name}: expected a resource path such as 'sensors/temp', "
                          f"got {value!r}")
-
-
-def _seconds(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{attribute.name}: expected a finite number of seconds > 0, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -36,7 +31,7 @@ class CoapResource:
     get: str | None = None
     post: str | None = None
     payload: Encoding = "json"
-    timeout: float = attrs.field(default=5.0, validator=_seconds)
+    timeout: float = attrs.field(default=5.0, validator=positive_seconds)
 
     def __attrs_post_init__(self) -> None:
         if self.get is None and self.post is None:
@@ -61,5 +56,5 @@ class CoapSettings:
     port: int = 5683
     resources: list[CoapResource] = attrs.field(factory=list)
     request: list[str] = attrs.field(factory=list)
-    request_timeout: float = attrs.field(default=5.0, validator=_seconds)
+    request_timeout: float = attrs.field(default=5.0, validator=positive_seconds)
     breaker: str | None = "breaker"

@@ -7,13 +7,7 @@ from typing import Any
 import attrs
 
 from actors.connectors import ApiSettings
-
-
-def _count(low: int) -> Any:
-    def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{attribute.name}: expected an integer >= {low}, got {value!r}")
-    return check
+from messages import integer_at_least
 
 
 @attrs.frozen(kw_only=True)
@@ -36,8 +30,8 @@ class HttpResource(ApiSettings):
     auth_scheme: str = "Bearer"
     methods: list[str] = attrs.field(factory=list)
     http2: bool = True
-    max_connections: int = attrs.field(default=20, validator=_count(1))
-    max_keepalive: int = attrs.field(default=10, validator=_count(0))
+    max_connections: int = attrs.field(default=20, validator=integer_at_least(1))
+    max_keepalive: int = attrs.field(default=10, validator=integer_at_least(0))
     follow_redirects: bool = False
     ca_file: str | None = None
 

@@ -7,17 +7,13 @@ from typing import Any
 import attrs
 
 from actors.connectors import BridgeSettings, Route
+from messages import positive_seconds
 
 
 def _subject(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not isinstance(value, str) or not value or " " in value:
         raise ValueError(f"{attribute.name}: expected a NATS subject (wildcards * and >), "
                          f"got {value!r}")
-
-
-def _seconds(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
-        raise ValueError(f"{attribute.name}: expected a finite number of seconds > 0, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -36,7 +32,7 @@ class NatsSubscription(Route):
     queue: str = ""
     stream: str | None = None
     durable: str = ""
-    ack_wait: float = attrs.field(default=30.0, validator=_seconds)
+    ack_wait: float = attrs.field(default=30.0, validator=positive_seconds)
 
 
 @attrs.frozen(kw_only=True)

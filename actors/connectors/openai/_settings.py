@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from actors.connectors import ApiSettings
+from messages import non_negative_seconds, positive_number
 
 
 def _price(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -15,18 +16,6 @@ def _price(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
             math.isfinite(value) and value >= 0):
         raise ValueError(f"{attribute.name}: expected a price >= 0 (USD per million tokens), "
                          f"got {value!r}")
-
-
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            math.isfinite(value) and value > 0):
-        raise ValueError(f"{attribute.name}: expected a finite number > 0, got {value!r}")
-
-
-def _at_least_zero(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            math.isfinite(value) and value >= 0):
-        raise ValueError(f"{attribute.name}: expected a finite number of seconds >= 0, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -56,7 +45,7 @@ class OpenAISettings(ApiSettings):
     api_key_env: str | None = "OPENAI_API_KEY"
     model: str = ""
     prices: dict[str, Price] = attrs.field(factory=dict)
-    stream_idle_timeout: float = attrs.field(default=30.0, validator=_positive)
+    stream_idle_timeout: float = attrs.field(default=30.0, validator=positive_number)
     max_streams: int = 100
-    snapshot_interval: float = attrs.field(default=5.0, validator=_at_least_zero)
+    snapshot_interval: float = attrs.field(default=5.0, validator=non_negative_seconds)
     breaker: str | None = "breaker"
