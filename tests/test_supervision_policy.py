@@ -118,3 +118,38 @@ def test_manual_clock_moves_only_forward():
         clock.advance(-1)
     with pytest.raises(ValueError, match="seconds"):
         clock.advance(float("nan"))
+
+
+def test_hang_cause_silence_past_interval_times_liveness():
+    """Silent longer than interval × liveness is hung (the Paranoid Pirate's expiry); up to it is not."""
+    from supervisor._policy import hang_cause
+    rule = {"interval": 0.5, "liveness": 3, "max_busy": None}
+    assert hang_cause(101.5, 100.0, 0.0, **rule) is None
+    cause = hang_cause(101.6, 100.0, 0.0, **rule)
+    assert cause is not None and cause.startswith("hung: no heartbeat for 1.60 s (expiry 1.5 s)")
+
+
+def test_hang_cause_one_handler_past_max_busy():
+    """A heartbeat that says one handler ran past max_busy is hung; without max_busy it is not."""
+    from supervisor._policy import hang_cause
+    assert hang_cause(100.1, 100.0, 2.5, interval=1.0, liveness=3, max_busy=2.0) == \
+        "hung: one handler busy for 2.50 s (max_busy 2 s)"
+    assert hang_cause(100.1, 100.0, 2.5, interval=1.0, liveness=3, max_busy=None) is None
+
+
+def test_timers_run_due_callbacks_in_time_then_set_order():
+    """Due timers run earliest first, ties in the order set; later ones wait and bound the poll."""
+    import time
+
+    from supervisor._timers import Timers
+    timers, ran = Timers(), []
+    assert timers.wait(0.05) == 0.05
+    timers.call_later(0.0, lambda: ran.append("a"))
+    timers.call_later(0.0, lambda: ran.append("b"))
+    timers.call_later(3600.0, lambda: ran.append("later"))
+    assert timers.wait(0.05) == 0.0
+    timers.run_due(time.monotonic())
+    assert ran == ["a", "b"]
+    assert 0.0 < timers.wait(0.05) <= 0.05
+    timers.run_due(time.monotonic() + 3600.0)
+    assert ran == ["a", "b", "later"]
