@@ -19,15 +19,8 @@ from actors.breaker import (
 from actors.testing import ManualClock
 
 
-class Clock(ManualClock):
-    """The shared manual clock (actors.testing), starting at 1000.0."""
-
-    def __init__(self) -> None:
-        super().__init__(1000.0)
-
-
-def make(**policy: object) -> tuple[Breaker, Clock, list[Transition]]:
-    clock = Clock()
+def make(**policy: object) -> tuple[Breaker, ManualClock, list[Transition]]:
+    clock = ManualClock()
     seen: list[Transition] = []
     return Breaker("db", BreakerPolicy(**policy), clock, seen.append), clock, seen  # type: ignore[arg-type]
 

@@ -25,13 +25,6 @@ from actors.testing import ManualClock
 from messages import ActorCrashed, ActorNotFound, AskTimeout, HandlerError, InvalidBody
 
 
-class Clock(ManualClock):
-    """The shared manual clock (actors.testing), starting at 50.0."""
-
-    def __init__(self) -> None:
-        super().__init__(50.0)
-
-
 def test_full_jitter_is_uniform_below_the_exponential_ceiling() -> None:
     """Full jitter scales base * multiplier^(n-1), capped at max_delay, by the random draw."""
     p = RetryPolicy(base_delay=0.1, multiplier=2, max_delay=1.0, jitter="full")
@@ -140,8 +133,8 @@ def test_classify_uses_the_callees_own_verdict() -> None:
 
 
 # -- the breaker.call loop ---------------------------------------------------------------------
-def book_and_clock(**policy: Any) -> tuple[BreakerBook, Clock]:
-    clock = Clock()
+def book_and_clock(**policy: Any) -> tuple[BreakerBook, ManualClock]:
+    clock = ManualClock(50.0)
     settings = BreakerSettings(default=BreakerPolicy(**policy))
     return BreakerBook(settings, clock, lambda: 0.0), clock
 
@@ -149,7 +142,7 @@ def book_and_clock(**policy: Any) -> tuple[BreakerBook, Clock]:
 class Scripted:
     """An ask that plays back outcomes, each taking ``cost`` seconds of the fake clock."""
 
-    def __init__(self, clock: Clock, outcomes: list[Any], cost: float = 0.01) -> None:
+    def __init__(self, clock: ManualClock, outcomes: list[Any], cost: float = 0.01) -> None:
         self.clock, self.outcomes, self.cost = clock, list(outcomes), cost
         self.timeouts: list[float] = []
 
@@ -162,7 +155,7 @@ class Scripted:
         return outcome
 
 
-def call(book: BreakerBook, clock: Clock, ask: Scripted, policy: RetryPolicy,
+def call(book: BreakerBook, clock: ManualClock, ask: Scripted, policy: RetryPolicy,
          budget: float = 10.0) -> Any:
     sleeps: list[float] = []
 

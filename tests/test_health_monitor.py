@@ -13,20 +13,13 @@ from actors.testing import ManualClock
 from messages import ConfigError, InvalidBody
 
 
-class Clock(ManualClock):
-    """The shared manual clock (actors.testing), starting at 1000.0."""
-
-    def __init__(self) -> None:
-        super().__init__(1000.0)
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def mon(clock: Clock) -> HealthMonitor:
+def mon(clock: ManualClock) -> HealthMonitor:
     return HealthMonitor(clock=clock, trend_window=10.0, availability_window=100.0)
 
 
@@ -52,7 +45,7 @@ def test_known_inputs_give_known_score_and_status(mon: HealthMonitor) -> None:
     assert view.metrics["response_time"].warning == 0.5
 
 
-def test_crossing_opens_one_alert_and_hysteresis_holds(mon: HealthMonitor, clock: Clock) -> None:
+def test_crossing_opens_one_alert_and_hysteresis_holds(mon: HealthMonitor, clock: ManualClock) -> None:
     """A warning crossing opens one alert; more bad samples open none; critical escalates it."""
     events = mon.report("db", "response_time", 0.7)
     assert alerts_of(events) == [("opened", "response_time", "warning")]
@@ -66,7 +59,7 @@ def test_crossing_opens_one_alert_and_hysteresis_holds(mon: HealthMonitor, clock
     assert (alert.severity, alert.threshold, alert.value) == ("critical", 2.0, 3.0)
 
 
-def test_condition_clears_and_resolves(mon: HealthMonitor, clock: Clock) -> None:
+def test_condition_clears_and_resolves(mon: HealthMonitor, clock: ManualClock) -> None:
     """When the value comes back under warning the alert resolves, with time; status recovers."""
     mon.report("db", "error_rate", 0.5)
     clock.now += 5
@@ -89,7 +82,7 @@ def test_hysteresis_band_keeps_alert_open(mon: HealthMonitor) -> None:
     assert alerts_of(mon.report("db", "cpu", 75.0)) == [("resolved", "cpu", "warning")]
 
 
-def test_ack_marks_alert_once_and_escalation_clears_it(mon: HealthMonitor, clock: Clock) -> None:
+def test_ack_marks_alert_once_and_escalation_clears_it(mon: HealthMonitor, clock: ManualClock) -> None:
     """ack sets acknowledged with time; acking twice emits nothing; escalation un-acks."""
     mon.report("db", "cpu", 85.0)
     (alert,) = mon.alerts()
@@ -140,7 +133,7 @@ def test_unknown_component_status(mon: HealthMonitor) -> None:
         mon.component("web")
 
 
-def test_liveness_down_is_failed_with_critical_alert(mon: HealthMonitor, clock: Clock) -> None:
+def test_liveness_down_is_failed_with_critical_alert(mon: HealthMonitor, clock: ManualClock) -> None:
     """An exit makes the component FAILED with a critical liveness alert; a start resolves it."""
     mon.set_live("echo", True, incarnation=1, pid=123)
     clock.now += 50
@@ -194,7 +187,7 @@ def test_configure_changes_thresholds_and_rejudges(mon: HealthMonitor) -> None:
         mon.configure("nope")
 
 
-def test_trend_in_status(mon: HealthMonitor, clock: Clock) -> None:
+def test_trend_in_status(mon: HealthMonitor, clock: ManualClock) -> None:
     """Rising response times show as a degrading metric trend and a degrading score trend."""
     for i in range(8):
         mon.report("db", "response_time", 0.2 * i)
@@ -234,7 +227,7 @@ def test_settings_layer_defaults_then_components() -> None:
         build_monitor(HealthSettings(probe_timeout=0.0))
 
 
-def test_snapshot_restores_alerts_ids_and_thresholds(mon: HealthMonitor, clock: Clock) -> None:
+def test_snapshot_restores_alerts_ids_and_thresholds(mon: HealthMonitor, clock: ManualClock) -> None:
     """A new monitor restored from a snapshot keeps open alerts, continues ids, keeps configure."""
     mon.configure("cpu", "db", warning=50.0)
     mon.report("db", "cpu", 60.0)
@@ -258,7 +251,7 @@ def test_snapshot_restores_alerts_ids_and_thresholds(mon: HealthMonitor, clock: 
 # CircuitBreaker will not transition to open even if all 9 calls have failed."
 
 
-def test_rate_not_judged_before_minimum_messages(mon: HealthMonitor, clock: Clock) -> None:
+def test_rate_not_judged_before_minimum_messages(mon: HealthMonitor, clock: ManualClock) -> None:
     """9 faults in 9 messages judge nothing; the 10th message makes the rate 9/10, critical."""
     mon.set_live("db", True)
     for _ in range(9):
@@ -273,7 +266,7 @@ def test_rate_not_judged_before_minimum_messages(mon: HealthMonitor, clock: Cloc
 
 
 def test_one_fault_in_two_messages_is_no_alert_and_sample_restarts(mon: HealthMonitor,
-                                                                   clock: Clock) -> None:
+                                                                   clock: ManualClock) -> None:
     """The reproducer's sample: 1 fault in 2 messages is not judged; 8 more make it 1/10, a
     warning (0.05 <= 0.1 < 0.25); the next sample starts empty and clears it at 0/10."""
     mon.set_live("pool", True)
@@ -290,7 +283,7 @@ def test_one_fault_in_two_messages_is_no_alert_and_sample_restarts(mon: HealthMo
         ("resolved", "error_rate", "warning")]
 
 
-def test_rate_counts_older_than_window_drop_out(clock: Clock) -> None:
+def test_rate_counts_older_than_window_drop_out(clock: ManualClock) -> None:
     """Faults counted more than rate_window seconds ago are not judged beside new traffic."""
     mon = HealthMonitor(clock=clock, min_rate_messages=10, rate_window=30.0)
     mon.report_rate("db", "error_rate", 5, 5)

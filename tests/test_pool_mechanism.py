@@ -27,13 +27,6 @@ from actors.pool._stats import pool_statistics
 from actors.testing import ManualClock
 
 
-class Clock(ManualClock):
-    """The shared manual clock (actors.testing), starting at 1000.0."""
-
-    def __init__(self) -> None:
-        super().__init__(1000.0)
-
-
 class FakeConn:
     def __init__(self, n: int) -> None:
         self.n = n
@@ -98,8 +91,8 @@ class FakeConnector(Connector):
         return list(args)
 
 
-def make(min_size: int = 1, max_size: int = 3, **kw: Any) -> tuple[Pool, FakeConnector, Clock, Upkeep]:
-    clock = Clock()
+def make(min_size: int = 1, max_size: int = 3, **kw: Any) -> tuple[Pool, FakeConnector, ManualClock, Upkeep]:
+    clock = ManualClock()
     connector = FakeConnector()
     cfg = PoolConfig(min_size=min_size, max_size=max_size, backoff=Backoff(initial=0.1, maximum=1.0),
                      **kw)

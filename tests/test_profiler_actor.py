@@ -40,17 +40,9 @@ class PublishingContext(ActorContext):
         self.events.append((topic, body))
 
 
-
-class Clock(ManualClock):
-    """The shared manual clock (actors.testing), starting at 500.0."""
-
-    def __init__(self) -> None:
-        super().__init__(500.0)
-
-
-def make(**settings: Any) -> tuple[ProfilerActor, Clock, PublishingContext]:
+def make(**settings: Any) -> tuple[ProfilerActor, ManualClock, PublishingContext]:
     """A started profiler with ``settings`` (validated as the node would)."""
-    clock = Clock()
+    clock = ManualClock(500.0)
     ctx = PublishingContext("profiler", 1, from_wire(ProfilerSettings, settings), "")
     actor = ProfilerActor(ctx, clock=clock)
     actor.on_start()
@@ -230,7 +222,7 @@ def test_reset_forgets_samples() -> None:
 
 def test_without_an_event_channel_alerts_are_only_counted() -> None:
     """Outside a node (publish raises RuntimeError) detection still works and counts."""
-    clock = Clock()
+    clock = ManualClock(500.0)
     ctx = ActorContext("profiler", 1, ProfilerSettings(default_threshold=0.01), "")
     actor = ProfilerActor(ctx, clock=clock)
     actor.on_start()
@@ -257,7 +249,7 @@ class SnapshotContext(PublishingContext):
 
 def test_since_start_totals_survive_a_restart() -> None:
     """Totals saved periodically come back in the next incarnation; windows start empty."""
-    clock = Clock()
+    clock = ManualClock(500.0)
     ctx = SnapshotContext("profiler", 1, ProfilerSettings(snapshot_interval=5.0), "")
     actor = ProfilerActor(ctx, clock=clock)
     actor.on_start()
@@ -281,7 +273,7 @@ def test_a_corrupt_snapshot_entry_is_ignored() -> None:
     good.record(0.1, times=3)
     snap = {"v": 1, "totals": {"ok": good.to_dict(), "bad": {"sub_bits": 7, "buckets": [1]}}}
     actor = ProfilerActor(SnapshotContext("profiler", 2, ProfilerSettings(), "", snapshot=snap),
-                          clock=Clock())
+                          clock=ManualClock(500.0))
     actor.on_start()
     assert actor.restored == 1 and sorted(actor.store.ops) == ["ok"]
 

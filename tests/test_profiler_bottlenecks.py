@@ -76,15 +76,7 @@ def test_detect_combines_and_sorts() -> None:
     assert all(set(b.to_dict()) == {"op", "kind", "summary", "evidence"} for b in found)
 
 
-
-class Clock(ManualClock):
-    """The shared manual clock (actors.testing), starting at 1000.0."""
-
-    def __init__(self) -> None:
-        super().__init__(1000.0)
-
-
-def feed(s: ProfileStore, clock: Clock, seconds: float, latency: float, per_tick: int = 20,
+def feed(s: ProfileStore, clock: ManualClock, seconds: float, latency: float, per_tick: int = 20,
          tick: float = 0.25) -> list[tuple[float, list[str]]]:
     """Feed ``per_tick`` samples every ``tick`` for ``seconds``; return detections per tick."""
     seen = []
@@ -107,7 +99,7 @@ def _small() -> Histogram:
 
 def test_synthetic_slowdown_is_detected_within_a_second() -> None:
     """A query going from 5 ms to 200 ms is flagged (jump and threshold) within 1 s."""
-    clock = Clock()
+    clock = ManualClock()
     s = ProfileStore([10.0, 60.0, 300.0], 10, 7,
                      Policy(thresholds={"pool.query": 0.1}, jump_factor=3.0, share=0.95),
                      max_ops=10, trend_tolerance=0.2, now=clock.now)
@@ -125,7 +117,7 @@ def test_synthetic_slowdown_is_detected_within_a_second() -> None:
 
 def test_slowdown_clears_once_it_leaves_the_fast_window() -> None:
     """A 2 s burst of slowness stops being a bottleneck 10 s after it ended."""
-    clock = Clock()
+    clock = ManualClock()
     s = ProfileStore([10.0, 60.0, 300.0], 10, 7, Policy(jump_factor=3.0, share=0.95),
                      max_ops=10, trend_tolerance=0.2, now=clock.now)
     feed(s, clock, 60.0, 0.005)
