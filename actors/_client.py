@@ -236,7 +236,7 @@ class Connection:
         deaths, waiter = lane.deaths, self._waiter
         incarnation = resolved.incarnation if resolved is not None else None
         for attempt in range(1, retries + 2):
-            if deaths is not None:
+            if deaths is not None and target in deaths.deaths:  # it died once: which life now?
                 incarnation = waiter.incarnation_before_send(deaths, target, incarnation)
             id_ = next(self._ids)
             data = encode_request(KIND_ASK, id_, target, tag, payload, wall_deadline,

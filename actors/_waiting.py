@@ -20,6 +20,7 @@ from ._wire import IncarnationCache
 
 # plain ints: no enum work per ask
 _RCVMORE, _RCVTIMEO = int(zmq.RCVMORE), int(zmq.RCVTIMEO)
+# (a Frame's ``more`` is read without the option lookup getsockopt(RCVMORE) does)
 FIRST_SLICE_MS = 5
 """How long a wait blocks on the reply socket before it first looks for a death (ms)..."""
 LONGEST_SLICE_MS = 50
@@ -66,13 +67,13 @@ class Waiter:
                 socket.setsockopt(_RCVTIMEO, wait_ms)
                 lane.rcvtimeo = wait_ms
             try:
-                data = socket.recv()
-                while socket.getsockopt(_RCVMORE):
-                    data = socket.recv()
+                frame = socket.recv(0, False)
+                while frame.more:  # of several frames, the last is the payload
+                    frame = socket.recv(0, False)
             except zmq.Again:
                 slice_ms = min(2 * slice_ms, LONGEST_SLICE_MS)
             else:
-                env = self.decode(data)
+                env = self.decode(frame.bytes)
                 if env is not None and (id_ is None or env.id == id_):
                     return env
                 self.late += 1

@@ -109,7 +109,8 @@ def decode(data: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Envelo
     if not isinstance(raw, dict):
         raise MalformedMessage(f"envelope must be a msgpack map, got {type(raw).__name__}")
     try:
-        if len(data.translate(None, _NOT_CONTAINER_HEADER)) > MAX_NESTING and _too_deep(raw):
+        if size > MAX_NESTING and len(data.translate(None, _NOT_CONTAINER_HEADER)) > MAX_NESTING \
+                and _too_deep(raw):
             raise MalformedMessage(f"envelope nests arrays and maps more than {MAX_NESTING} deep")
         return _envelope_from_map(raw)
     except ProtocolError as exc:
@@ -175,6 +176,21 @@ def _too_deep(value: dict[Any, Any]) -> bool:
 
 
 def _envelope_from_map(raw: dict[Any, Any]) -> Envelope:
+    """The envelope in a decoded map: at once when every field has its usual type (an int
+    id, a float deadline), else through :func:`_checked_envelope`, which names the fault."""
+    get = raw.get
+    v, kind, id_, to, type_ = get("v"), get("kind"), get("id"), get("to"), get("type")
+    deadline, incarnation = get("deadline"), get("incarnation")
+    if type(v) is int and v == PROTOCOL_VERSION and type(kind) is str and kind in KINDS \
+            and type(id_) is int and type(to) is str and len(to) <= MAX_NAME_LENGTH \
+            and type(type_) is str and 0 < len(type_) <= MAX_NAME_LENGTH \
+            and (deadline is None or (type(deadline) is float and not math.isnan(deadline))) \
+            and (incarnation is None or type(incarnation) is int) and _KEYS.issuperset(raw):
+        return Envelope(kind, id_, to, type_, get("body"), deadline, incarnation, v)
+    return _checked_envelope(raw)
+
+
+def _checked_envelope(raw: dict[Any, Any]) -> Envelope:
     v = raw.get("v")
     if type(v) is not int or v != PROTOCOL_VERSION:
         raise MalformedMessage(f"protocol version {summary(v)} is not supported "

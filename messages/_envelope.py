@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from ._constants import KIND_ASK, PROTOCOL_VERSION
 from ._errors import ProtocolError
 
 
-@attrs.frozen(slots=True)
-class Envelope:
-    """One message on the wire.
+class Envelope(NamedTuple):
+    """One message on the wire (immutable).
 
     ``deadline`` is an absolute Unix time in seconds (``None``: no deadline); ``id`` is the
     correlation id a reply echoes; ``incarnation`` is set on replies and events so a
     client knows which life of an actor answered.
+
+    A named tuple, not an attrs class: every message in and out of every process makes
+    one, and a tuple is made in one step where a frozen attrs class sets each field.
     """
 
     kind: str

@@ -77,7 +77,11 @@ def to_wire(value: Any) -> Any:
     if kind in _PLAIN:
         return value
     if _is_message_like(kind):
-        return {name: to_wire(getattr(value, name)) for name in _names(kind)}
+        wire = {}
+        for name in _names(kind):
+            item = getattr(value, name)
+            wire[name] = item if type(item) in _PLAIN else to_wire(item)  # no call for plain ones
+        return wire
     if isinstance(value, (list, tuple)):
         return [to_wire(v) for v in value]
     if isinstance(value, dict):
@@ -95,12 +99,55 @@ def from_wire(cls: type[T], body: Any, *, tolerant: bool = False) -> T:
     them: a tolerant reader, for replies and events, so a node that adds a field to an
     answer does not break older clients. Requests are read strictly.
     """
+    fast = _FAST_BUILDERS.get(cls)
+    if fast is None:
+        fast = _FAST_BUILDERS[cls] = _fast_builder(cls)
+    made = fast(body)
+    if made is not _MISS:
+        return typing.cast(T, made)
     try:
         return typing.cast(T, _build(cls, body, cls.__name__, tolerant))
     except InvalidBody:
         raise
     except Exception as exc:  # e.g. RecursionError from a user validator: still bad input
         raise InvalidBody(f"{cls.__name__}: {exception_summary(exc)}") from None
+
+
+_MISS: Any = object()
+_FAST_BUILDERS: dict[type[Any], Callable[[Any], Any]] = {}
+
+
+def _fast_builder(cls: type[Any]) -> Callable[[Any], Any]:
+    """A function that builds ``cls`` from a body holding exactly its fields, each of an
+    exact plain type the field takes (what a peer running this code sends), else returns
+    _MISS so that :func:`_build` checks it and names the fault. Generated per class, as
+    attrs generates ``__init__``: it runs for every message in and out of every process."""
+    try:
+        schema, _ = _schema(typing.cast(typing.Hashable, cls))
+    except Exception:  # not an attrs class: _build says so
+        return lambda body: _MISS
+    if not schema or any(fast is not _ANY and not fast for _, _, fast, _ in schema):
+        return lambda body: _MISS  # a field that always needs converting (or none at all)
+    names = [name for name, _, _, _ in schema]
+    checks = " and ".join(f"type(v{i}) in t{i} and v{i} == v{i}"
+                          for i, (_, _, fast, _) in enumerate(schema) if fast is not _ANY)
+    lines = [f"def build(body, cls=cls, _MISS=_MISS, {', '.join(f't{i}=t{i}' for i in range(len(names)))}):",
+             f"    if type(body) is not dict or len(body) != {len(names)}:",
+             "        return _MISS",
+             "    try:",
+             *(f"        v{i} = body[{name!r}]" for i, name in enumerate(names)),
+             "    except KeyError:",
+             "        return _MISS",
+             f"    if not ({checks or 'True'}):",
+             "        return _MISS",
+             "    try:",
+             f"        return cls({', '.join(f'{name}=v{i}' for i, name in enumerate(names))})",
+             "    except Exception:  # a validator refused: _build names it",
+             "        return _MISS"]
+    scope: dict[str, Any] = {"cls": cls, "_MISS": _MISS,
+                             **{f"t{i}": fast for i, (_, _, fast, _) in enumerate(schema)}}
+    exec("\n".join(lines), scope)  # the source is made here, from the class's field names
+    return typing.cast(Callable[[Any], Any], scope["build"])
 
 
 def _build(cls: type[Any], body: Any, path: str, tolerant: bool = False) -> Any:
