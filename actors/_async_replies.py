@@ -18,8 +18,7 @@ import zmq
 from messages import Envelope, ProtocolError, decode
 
 # plain ints: no enum work per reply
-_EVENTS, _POLLIN, _RCVMORE, _NOBLOCK, _FD = (int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.RCVMORE),
-                                             int(zmq.NOBLOCK), int(zmq.FD))
+_EVENTS, _POLLIN, _NOBLOCK, _FD = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK), int(zmq.FD)
 
 
 class ReplyReader:
@@ -47,13 +46,13 @@ class ReplyReader:
         socket, deliver, max_bytes = self.socket, self._deliver, self._max_bytes
         while cast(int, socket.getsockopt(_EVENTS)) & _POLLIN:
             try:
-                data = socket.recv(_NOBLOCK)
-                while socket.getsockopt(_RCVMORE):
-                    data = socket.recv(_NOBLOCK)
+                frame = socket.recv(_NOBLOCK, False)
+                while frame.more:  # of several frames, the last is the payload
+                    frame = socket.recv(_NOBLOCK, False)
             except zmq.Again:
                 return
             try:
-                env = decode(data, max_bytes=max_bytes)
+                env = decode(frame.bytes, max_bytes=max_bytes)
             except ProtocolError:
                 continue
             deliver(env)

@@ -207,7 +207,8 @@ class BridgeActor(pykka.ThreadingActor):
             result.add_done_callback(
                 lambda fut: self._deferred_done(_DeferredDone(route, env, fut, started)))
             return
-        self._observe(env.type, started, ok=True)
+        if self._observer is not None:
+            self._observe(env.type, started, ok=True)
         counters.handled += 1
         if env.kind == KIND_ASK:
             self._replies.value(route, env, result)

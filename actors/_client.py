@@ -37,7 +37,7 @@ from messages import (
 from ._events import EventReader
 from ._pipeline import Pipeline
 from ._security import ClientKeys
-from ._sockets import Lane, ThreadSockets
+from ._sockets import ThreadSockets
 from ._waiting import Waiter
 from ._wire import (
     IncarnationCache,
@@ -223,15 +223,13 @@ class Connection:
         tag, payload = outgoing(message, body)
         seconds = check_timeout(timeout, self.default_timeout)
         self._asks += 1
+        resolved: Resolved | None
         if target == NODE_TARGET:
-            return self._exchange(self._sockets.front(), None, target, tag, payload, seconds, 0)
-        resolved = self._cache.resolved.get(target) or self.resolve(target, timeout=seconds)
-        lane = self._sockets.lane(resolved.endpoint, self._events_endpoint or self._events_address(),
-                                  self._cache)
-        return self._exchange(lane, resolved, target, tag, payload, seconds, retries)
-
-    def _exchange(self, lane: Lane, resolved: Resolved | None, target: str, tag: str,
-                  payload: Any, seconds: float, retries: int) -> tuple[Envelope, int]:
+            lane, resolved, retries = self._sockets.front(), None, 0
+        else:
+            resolved = self._cache.resolved.get(target) or self.resolve(target, timeout=seconds)
+            lane = self._sockets.lane(resolved.endpoint,
+                                      self._events_endpoint or self._events_address(), self._cache)
         wall_deadline, deadline = deadline_after(seconds)
         deaths, waiter = lane.deaths, self._waiter
         incarnation = resolved.incarnation if resolved is not None else None

@@ -21,8 +21,7 @@ from zmq.backend import zmq_poll
 
 _POLL_MS = 1000
 # plain ints: no enum work per message
-_EVENTS, _POLLIN, _RCVMORE, _NOBLOCK = (int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.RCVMORE),
-                                        int(zmq.NOBLOCK))
+_EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
 FAIRNESS = 32
 """Wire messages taken in a row before watched descriptors are polled again, so a busy
 socket cannot starve the I/O the actor is driving."""
@@ -147,9 +146,11 @@ def _recv_frames(socket: zmq.Socket[bytes]) -> list[bytes] | None:
     """Every frame of the next message, without waiting (None if none is queued): what
     ``recv_multipart`` does, without its per-call option lookups."""
     try:
-        frames = [socket.recv(_NOBLOCK)]
+        frame = socket.recv(_NOBLOCK, False)
     except zmq.Again:
         return None
-    while socket.getsockopt(_RCVMORE):
-        frames.append(socket.recv(_NOBLOCK))
+    frames = [frame.bytes]
+    while frame.more:  # a Frame says so without the option lookup getsockopt(RCVMORE) does
+        frame = socket.recv(_NOBLOCK, False)
+        frames.append(frame.bytes)
     return frames

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import zmq
+import zmq.backend
 
 from messages import (
     KIND_ASK,
@@ -25,7 +26,6 @@ from messages import (
     exception_summary,
     is_registered,
     to_wire,
-    type_tag,
 )
 
 from ._client import Reply
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("actors.host")
 
 _SNDMORE = int(zmq.SNDMORE)  # a plain int: no enum arithmetic per reply
+_send = zmq.backend.Socket.send
+"""libzmq's send as pyzmq's Cython layer has it: the Python ``Socket.send`` above it only
+adds the ``routing_id``/``group`` options (draft sockets), which a reply never uses."""
 WARN_EVERY = 10.0
 """Seconds between log lines about refused messages (the rest are only counted)."""
 
@@ -70,10 +73,11 @@ class Replies:
         A :class:`Reply` (another actor's answer) goes out as it came: its type tag, its body.
         """
         try:
-            if isinstance(result, Reply):
+            tag = getattr(result, "__message_type__", None)  # a message's (see type_tag)
+            if type(tag) is str and is_registered(tag):
+                body = to_wire(result)
+            elif isinstance(result, Reply):
                 tag, body = result.type, to_wire(result.value)
-            elif result is not None and is_registered(getattr(result, "__message_type__", "")):
-                tag, body = type_tag(result), to_wire(result)
             else:
                 tag, body = list_tag(result), to_wire(result)
             data = encode_fields(KIND_REPLY, env.id, env.to, tag, body, None, self.incarnation)
@@ -108,10 +112,10 @@ class Replies:
     def _send(self, route: list[bytes], data: bytes) -> None:
         """Send ``data`` back along ``route`` (the ROUTER's identity frames): what
         ``send_multipart`` does, without its enum arithmetic and checks per frame."""
-        send = self.socket.send
+        socket = self.socket
         for frame in route:
-            send(frame, _SNDMORE)
-        send(data)
+            _send(socket, frame, _SNDMORE)
+        _send(socket, data, 0)
 
     def _warn(self, text: str) -> None:
         """Log ``text`` unless a warning went out less than WARN_EVERY seconds ago."""

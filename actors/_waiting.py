@@ -19,8 +19,9 @@ from ._sockets import Lane
 from ._wire import IncarnationCache
 
 # plain ints: no enum work per ask
-_RCVMORE, _RCVTIMEO = int(zmq.RCVMORE), int(zmq.RCVTIMEO)
-# (a Frame's ``more`` is read without the option lookup getsockopt(RCVMORE) does)
+_RCVTIMEO = int(zmq.RCVTIMEO)
+# (replies are read as Frames: a Frame's ``more`` is read without the option lookup that
+# getsockopt(RCVMORE) does)
 FIRST_SLICE_MS = 5
 """How long a wait blocks on the reply socket before it first looks for a death (ms)..."""
 LONGEST_SLICE_MS = 50
@@ -73,10 +74,14 @@ class Waiter:
             except zmq.Again:
                 slice_ms = min(2 * slice_ms, LONGEST_SLICE_MS)
             else:
-                env = self.decode(frame.bytes)
-                if env is not None and (id_ is None or env.id == id_):
-                    return env
-                self.late += 1
+                try:
+                    env = decode(frame.bytes, max_bytes=self.max_message_bytes)
+                except ProtocolError:  # a peer's bad reply: dropped, the wait goes on
+                    self.late += 1
+                else:
+                    if id_ is None or env.id == id_:
+                        return env
+                    self.late += 1
             crash = deaths.death(target, incarnation) if deaths is not None else None
             if crash is not None:
                 return crash
@@ -85,12 +90,12 @@ class Waiter:
         """The next reply on ``socket`` (None if it does not decode, or none is queued);
         of a message of several frames, the last is the payload."""
         try:
-            data = socket.recv(flags)
-            while socket.getsockopt(_RCVMORE):
-                data = socket.recv(flags)
+            frame = socket.recv(flags, False)
+            while frame.more:
+                frame = socket.recv(flags, False)
         except zmq.Again:
             return None
-        return self.decode(data)
+        return self.decode(frame.bytes)
 
     def decode(self, data: bytes) -> Envelope | None:
         """The reply in ``data``; None if it does not decode (a peer's bad reply is dropped

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
@@ -27,6 +28,8 @@ from ._summary import exception_summary, summary
 
 _packb = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 _KEYS = frozenset({"v", "kind", "id", "to", "type", "body", "deadline", "incarnation"})
+_USUAL_TYPES = (int, str, int, str, str)
+"""Types of v, kind, id, to and type in the envelopes this code sends."""
 _NOT_CONTAINER_HEADER = bytes(b for b in range(256) if not (0x80 <= b <= 0x9F or 0xDC <= b <= 0xDF))
 """Every byte that cannot start a msgpack map or array: deleting them from a payload
 leaves an upper bound on how many containers (so how deep a nesting) it can hold."""
@@ -178,12 +181,12 @@ def _too_deep(value: dict[Any, Any]) -> bool:
 def _envelope_from_map(raw: dict[Any, Any]) -> Envelope:
     """The envelope in a decoded map: at once when every field has its usual type (an int
     id, a float deadline), else through :func:`_checked_envelope`, which names the fault."""
-    get = raw.get
+    get: Callable[[str], Any] = raw.get
     v, kind, id_, to, type_ = get("v"), get("kind"), get("id"), get("to"), get("type")
     deadline, incarnation = get("deadline"), get("incarnation")
-    if type(v) is int and v == PROTOCOL_VERSION and type(kind) is str and kind in KINDS \
-            and type(id_) is int and type(to) is str and len(to) <= MAX_NAME_LENGTH \
-            and type(type_) is str and 0 < len(type_) <= MAX_NAME_LENGTH \
+    if (type(v), type(kind), type(id_), type(to), type(type_)) == _USUAL_TYPES \
+            and v == PROTOCOL_VERSION and kind in KINDS and len(to) <= MAX_NAME_LENGTH \
+            and 0 < len(type_) <= MAX_NAME_LENGTH \
             and (deadline is None or (type(deadline) is float and not math.isnan(deadline))) \
             and (incarnation is None or type(incarnation) is int) and _KEYS.issuperset(raw):
         return Envelope(kind, id_, to, type_, get("body"), deadline, incarnation, v)

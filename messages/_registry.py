@@ -76,7 +76,14 @@ def to_wire(value: Any) -> Any:
     kind: Any = type(value)
     if kind in _PLAIN:
         return value
+    dump = _DUMPERS.get(kind)
+    if dump is not None:
+        made = dump(value)
+        if made is not _MISS:
+            return made
     if _is_message_like(kind):
+        if dump is None:
+            _DUMPERS[kind] = _dumper(kind)
         wire = {}
         for name in _names(kind):
             item = getattr(value, name)
@@ -148,6 +155,24 @@ def _fast_builder(cls: type[Any]) -> Callable[[Any], Any]:
                              **{f"t{i}": fast for i, (_, _, fast, _) in enumerate(schema)}}
     exec("\n".join(lines), scope)  # the source is made here, from the class's field names
     return typing.cast(Callable[[Any], Any], scope["build"])
+
+
+_DUMPERS: dict[type[Any], Callable[[Any], Any]] = {}
+
+
+def _dumper(cls: type[Any]) -> Callable[[Any], Any]:
+    """A function that turns a ``cls`` message whose fields all hold plain values into its
+    map at once, else returns _MISS (and :func:`to_wire` walks it): generated per class,
+    as :func:`_fast_builder` is."""
+    names = _names(typing.cast(typing.Hashable, cls))
+    lines = ["def dump(value, _PLAIN=_PLAIN, _MISS=_MISS):",
+             *(f"    v{i} = value.{name}" for i, name in enumerate(names)),
+             f"    if {' and '.join(f'type(v{i}) in _PLAIN' for i in range(len(names))) or 'True'}:",
+             f"        return {{{', '.join(f'{name!r}: v{i}' for i, name in enumerate(names))}}}",
+             "    return _MISS"]
+    scope: dict[str, Any] = {"_PLAIN": _PLAIN, "_MISS": _MISS}
+    exec("\n".join(lines), scope)  # the source is made here, from the class's field names
+    return typing.cast(Callable[[Any], Any], scope["dump"])
 
 
 def _build(cls: type[Any], body: Any, path: str, tolerant: bool = False) -> Any:
