@@ -130,7 +130,8 @@ def test_broker_restarted_during_a_stream(start_node: Callable[..., RunningNode]
     """The broker is killed by pid and started again mid-stream: the bridge reconnects, the
     broker requeues what the lost channel held, and every persistent message is handled."""
     node = start_node({"children": [
-        {"name": "collector", "actor": COLLECTOR, "settings": {"delay": 0.005}},
+        # 30 ms a message: a stream that outlasts the broker's shutdown
+        {"name": "collector", "actor": COLLECTOR, "settings": {"delay": 0.03}},
         B.child(port=private_broker.port, max_in_flight=10, subscriptions=[
             {"queue": "jobs", "target": "collector"}]),
     ]})
@@ -155,7 +156,12 @@ def test_broker_restarted_during_a_stream(start_node: Callable[..., RunningNode]
                 f"handled {len(set(handled_ids(node.data_dir)))} of 200"
             after = B.stats(conn)
             assert after.disconnects >= 1 and after.connects >= 2 and after.failed == 0
-            assert after.redelivered > 0, "nothing the lost channel held came back"
+            # What the lost channel held (received, never acknowledged) is delivered again:
+            # more deliveries than messages. The broker's own redelivered flag is not
+            # asserted: after a SIGKILL RabbitMQ may recover a message without it.
+            assert after.received > 200, \
+                f"nothing the lost channel held came back (received {after.received}, " \
+                f"redelivered flag on {after.redelivered})"
             assert unhandled_at_kill > 10, "the queue held too few messages to test redelivery"
     finally:
         publisher.close()
