@@ -121,6 +121,24 @@ def test_many_threads_each_get_their_own_reply(echo_node: RunningNode):
     assert errors == []
 
 
+def test_one_lifecycle_watcher_per_connection_ends_with_close(echo_node: RunningNode):
+    """Threads asking over one connection share one thread reading deaths (not one
+    lifecycle socket each), and close() ends it: no thread is left behind."""
+    before = set(threading.enumerate())
+    conn = echo_node.connect()
+    threads = [threading.Thread(target=lambda: conn.ask("echo", Ping(n=1), timeout=5.0))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    watchers = [t for t in threading.enumerate()
+                if t not in before and t.name == "agentcell-lifecycle"]
+    assert len(watchers) == 1, watchers
+    conn.close()
+    assert not watchers[0].is_alive()
+
+
 def test_many_agent_processes_ask_at_once(echo_node: RunningNode):
     """Four agent processes ask concurrently; each checks its own replies."""
     script = (
