@@ -14,6 +14,7 @@ import concurrent.futures
 import functools
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from actors import ActorContext
@@ -56,6 +57,8 @@ class DirectStatements:
         self.runner = runner
         self.context = context
         self._in_flight: dict[int, tuple[PendingStatement, _Operation]] = {}
+        self._callbacks: dict[int, Callable[[], None]] = {}
+        """The readiness callback of each descriptor, made on its first statement."""
 
     def try_start(self, msg: Execute, idempotent: bool,
                   deadline: float | None) -> concurrent.futures.Future[ExecuteResult] | None:
@@ -77,8 +80,12 @@ class DirectStatements:
         except Exception as exc:  # bad parameters, or the connection broke
             self._failed(op, exc)
             return op.future
-        self._in_flight[statement.fd] = statement, op
-        self.context.watch_readable(statement.fd, functools.partial(self._on_readable, statement.fd))
+        fd = statement.fd
+        self._in_flight[fd] = statement, op
+        callback = self._callbacks.get(fd)
+        if callback is None:  # a descriptor number is reused by the next connection: keep it
+            callback = self._callbacks[fd] = functools.partial(self._on_readable, fd)
+        self.context.watch_readable(fd, callback)
         return op.future
 
     def drain(self, timeout: float) -> None:

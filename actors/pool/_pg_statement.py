@@ -47,7 +47,7 @@ class PendingStatement:
         self.done = False
         self._lock = threading.Lock()
         self._results: list[pq.abc.PGresult] = []
-        self._encoding = conn.info.encoding
+        self._encoding = _encoding(conn)
         try:
             self.fd = self._send(sql, params)
         except psycopg.Error as exc:
@@ -130,6 +130,23 @@ class PendingStatement:
         columns = [(first.fname(i) or b"").decode(encoding) for i in range(first.nfields)]
         rows = tx.load_rows(0, first.ntuples, _plain_row)
         return ResultSet(columns, rows, rowcount)
+
+
+_ENCODINGS: dict[bytes, str] = {}
+"""PostgreSQL client_encoding → Python codec name, as ``ConnectionInfo.encoding`` maps it."""
+
+
+def _encoding(conn: psycopg.Connection[Any]) -> str:
+    """What ``conn.info.encoding`` says, without building a ConnectionInfo per statement:
+    looked up once per server setting (a ``SET client_encoding`` is seen at once)."""
+    try:
+        key = conn.pgconn.parameter_status(b"client_encoding") or b""
+    except psycopg.OperationalError:  # closed: ConnectionInfo has its answer, sending fails
+        return conn.info.encoding
+    name = _ENCODINGS.get(key)
+    if name is None:
+        name = _ENCODINGS[key] = conn.info.encoding
+    return name
 
 
 PLACEHOLDERS = "%s or %(name)s"

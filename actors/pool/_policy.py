@@ -29,6 +29,16 @@ class ConnState(enum.Enum):
     """Its slot is being reopened (with backoff while the backend is down)."""
 
 
+_HEALTHY, _DEGRADED = ConnState.HEALTHY, ConnState.DEGRADED
+
+
+def leasable(state: ConnState) -> bool:
+    """Whether a connection in ``state`` may be leased (HEALTHY or DEGRADED).
+
+    Identity tests: an enum member's hash and the class's attribute lookup are Python
+    code, and this runs per statement for every idle connection."""
+    return state is _HEALTHY or state is _DEGRADED
+
 ConnEvent = Literal["ok", "slow", "transient_error", "broken", "reconnecting", "reconnected"]
 
 DEGRADED_LIMIT = 3
@@ -93,10 +103,11 @@ def choose_least_busy(idle: Iterable[L]) -> L | None:
     recently used (LIFO, as pgbouncer does), whose server process is still warm."""
     best: L | None = None
     best_key: tuple[int, float, float] | None = None
-    for conn in idle:
-        if conn.state not in (ConnState.HEALTHY, ConnState.DEGRADED):
+    for conn in idle:  # runs per statement over every idle connection: no enum lookups
+        state = conn.state
+        if state is not _HEALTHY and state is not _DEGRADED:  # leasable(), inlined
             continue
-        key = (conn.state is ConnState.DEGRADED, conn.load, -conn.last_used)
+        key = (state is _DEGRADED, conn.load, -conn.last_used)
         if best_key is None or key < best_key:
             best, best_key = conn, key
     return best

@@ -61,7 +61,7 @@ class Pool(PoolOpening):
             with self._lock:
                 if self.closing or self._waiters:
                     return None
-                slot = choose_least_busy(s for s in self._slots.values() if s.idle)
+                slot = choose_least_busy([s for s in self._slots.values() if s.idle])
                 if slot is None or self.clock() - slot.last_used > self.config.check_after_idle:
                     return None
                 self._lease(slot)

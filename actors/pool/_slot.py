@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from ._policy import Backoff, ConnState
+from ._policy import Backoff, ConnState, leasable
 
 
 @attrs.frozen(kw_only=True)
@@ -57,8 +57,7 @@ class Slot:
     @property
     def idle(self) -> bool:
         """Open, not leased, and in a state that may be leased."""
-        return (self.raw is not None and not self.leased
-                and self.state in (ConnState.HEALTHY, ConnState.DEGRADED))
+        return self.raw is not None and not self.leased and leasable(self.state)
 
 
 class Waiter:

@@ -62,8 +62,8 @@ class PoolState:
         slot.leased = True
         slot.leased_at = self.clock()
         self.counters["acquires"] += 1
-        in_use = sum(1 for s in self._slots.values() if s.leased)
-        self._peak = max(self._peak, in_use)
+        if self._peak < len(self._slots):  # at the pool's size the peak can grow no more
+            self._peak = max(self._peak, [s.leased for s in self._slots.values()].count(True))
 
     def _note_wait(self, seconds: float) -> None:
         """Record one acquire's wait (any thread; takes its own small lock, not ``_lock``)."""
