@@ -30,14 +30,8 @@ class ConnState(enum.Enum):
 
 
 _HEALTHY, _DEGRADED = ConnState.HEALTHY, ConnState.DEGRADED
-
-
-def leasable(state: ConnState) -> bool:
-    """Whether a connection in ``state`` may be leased (HEALTHY or DEGRADED).
-
-    Identity tests: an enum member's hash and the class's attribute lookup are Python
-    code, and this runs per statement for every idle connection."""
-    return state is _HEALTHY or state is _DEGRADED
+"""The states a connection may be leased in, tested by identity where it runs per
+statement (an enum member's hash and the class's attribute lookup are Python code)."""
 
 ConnEvent = Literal["ok", "slow", "transient_error", "broken", "reconnecting", "reconnected"]
 
@@ -105,7 +99,7 @@ def choose_least_busy(idle: Iterable[L]) -> L | None:
     best_key: tuple[int, float, float] | None = None
     for conn in idle:  # runs per statement over every idle connection: no enum lookups
         state = conn.state
-        if state is not _HEALTHY and state is not _DEGRADED:  # leasable(), inlined
+        if state is not _HEALTHY and state is not _DEGRADED:
             continue
         key = (state is _DEGRADED, conn.load, -conn.last_used)
         if best_key is None or key < best_key:

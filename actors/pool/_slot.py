@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from ._policy import Backoff, ConnState, leasable
+from ._policy import Backoff, ConnState
 
 
 @attrs.frozen(kw_only=True)
@@ -57,7 +57,9 @@ class Slot:
     @property
     def idle(self) -> bool:
         """Open, not leased, and in a state that may be leased."""
-        return self.raw is not None and not self.leased and leasable(self.state)
+        state = self.state  # identity tests: this runs per statement for every slot
+        return (self.raw is not None and not self.leased
+                and (state is ConnState.HEALTHY or state is ConnState.DEGRADED))
 
 
 class Waiter:
