@@ -47,6 +47,7 @@ from ._wire import (
     check_timeout,
     deadline_after,
     encode_request,
+    no_reply,
     not_sent,
     outgoing,
     reply_value,
@@ -139,7 +140,7 @@ class AsyncConnection:
                 lane.reader.sent()
                 # one timer per ask (cheaper than wait_for, which wraps the future in a task)
                 timer = loop.call_later(max(0.0, deadline - time.monotonic()), _expire, pending.future,
-                                        f"no reply from {target!r} to {tag!r} within {seconds:g} s")
+                                        target, tag, seconds)
                 try:
                     env = await pending.future
                 except ActorCrashed as exc:
@@ -255,9 +256,9 @@ class AsyncConnection:
                         details={"actor": name, "incarnation": inc, "cause": cause}))
 
 
-def _expire(future: asyncio.Future[Envelope], text: str) -> None:
+def _expire(future: asyncio.Future[Envelope], target: str, tag: str, seconds: float) -> None:
     if not future.done():
-        future.set_exception(AskTimeout(text))
+        future.set_exception(AskTimeout(no_reply(target, tag, seconds)))
 
 
 def connect_async(endpoint: str = "tcp://127.0.0.1:5570", **options: Any) -> AsyncConnection:

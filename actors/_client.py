@@ -44,6 +44,7 @@ from ._wire import (
     check_timeout,
     deadline_after,
     encode_request,
+    no_reply,
     not_sent,
     outgoing,
     reply_value,
@@ -248,9 +249,7 @@ class Connection:
             if isinstance(outcome, Envelope):
                 return outcome, attempt
             if outcome is None:
-                raise AskTimeout(f"no reply from {target!r} to {tag!r} within {seconds:g} s; "
-                                 "pass a longer timeout= if the work is slow, or check "
-                                 "`run_node.py status` for the actor's state")
+                raise AskTimeout(no_reply(target, tag, seconds))
             crashed_incarnation, cause = outcome
             incarnation = crashed_incarnation + 1
             if attempt > retries:

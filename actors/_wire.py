@@ -106,6 +106,15 @@ def not_sent(target: str, tag: str, queued: int, endpoint: str) -> str:
             f"security refused this client's key); ask {tag!r} not sent")
 
 
+def no_reply(target: str, tag: str, seconds: float) -> str:
+    """Why an ask ended without an answer, and what to check (a secured node answers no
+    client whose key it does not allow: the ask just times out, by ZeroMQ's design)."""
+    return (f"no reply from {target!r} to {tag!r} within {seconds:g} s; pass a longer timeout= "
+            "if the work is slow, check `run_node.py status` for the actor's state, or, if "
+            "the node has security, that this client's key is allowed (client_key=, "
+            "AGENTCELL_CLIENT_KEY)")
+
+
 def deadline_after(timeout: float) -> tuple[float, float]:
     """(wall-clock deadline for the envelope, monotonic deadline for local waiting)."""
     return time.time() + timeout, time.monotonic() + timeout

@@ -166,6 +166,15 @@ async def test_asyncio_client_concurrent_tasks(echo_node: RunningNode):
     assert {row.name for row in status.actors} == {"echo", "relay", "chaos"}
 
 
+async def test_asyncio_client_timeout_says_what_to_check(echo_node: RunningNode):
+    """An asyncio ask past its timeout raises AskTimeout naming the actor, the message and
+    what to check, as the sync client's does."""
+    async with actors.connect_async(echo_node.endpoint) as conn:
+        with pytest.raises(AskTimeout, match=r"no reply from 'chaos' to 'chaos.fail' within "
+                                             r"0.2 s; pass a longer timeout="):
+            await conn.ask("chaos", Fail(how="sleep", seconds=0.5), timeout=0.2)
+
+
 def test_status_json_and_send_cli(echo_node: RunningNode):
     """status --json has one object per actor with the documented keys; send prints JSON."""
     result = echo_node.cli("status", "--json")

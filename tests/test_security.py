@@ -90,8 +90,10 @@ def test_missing_keys_are_a_config_error_with_the_way_out(tmp_path: Path):
 
 
 def test_client_without_a_key_gets_no_answer(secured: RunningNode):
-    """A plain client never completes the handshake: its ask times out."""
-    with secured.connect(timeout=SILENT) as conn, pytest.raises(AskTimeout):
+    """A plain client never completes the handshake: its ask times out, and the error
+    names the client's key among what to check."""
+    with secured.connect(timeout=SILENT) as conn, \
+            pytest.raises(AskTimeout, match=r"security, that this client's key is allowed"):
         conn.about()
 
 
