@@ -133,12 +133,14 @@ def _fast_builder(cls: type[Any]) -> Callable[[Any], Any]:
         schema, _ = _schema(typing.cast(typing.Hashable, cls))
     except Exception:  # not an attrs class: _build says so
         return lambda body: _MISS
-    if not schema or any(fast is not _ANY and not fast for _, _, fast, _ in schema):
+    arrays = {i: _array_check(hint) for i, (_, hint, fast, _) in enumerate(schema) if not fast}
+    if not schema or None in arrays.values():
         return lambda body: _MISS  # a field that always needs converting (or none at all)
     names = [name for name, _, _, _ in schema]
-    checks = " and ".join(f"type(v{i}) in t{i} and v{i} == v{i}"
+    checks = " and ".join(f"a{i}(v{i})" if i in arrays else f"type(v{i}) in t{i} and v{i} == v{i}"
                           for i, (_, _, fast, _) in enumerate(schema) if fast is not _ANY)
-    lines = [f"def build(body, cls=cls, _MISS=_MISS, {', '.join(f't{i}=t{i}' for i in range(len(names)))}):",
+    defaults = [f"t{i}=t{i}" for i in range(len(names))] + [f"a{i}=a{i}" for i in arrays]
+    lines = [f"def build(body, cls=cls, _MISS=_MISS, {', '.join(defaults)}):",
              f"    if type(body) is not dict or len(body) != {len(names)}:",
              "        return _MISS",
              "    try:",
@@ -152,7 +154,8 @@ def _fast_builder(cls: type[Any]) -> Callable[[Any], Any]:
              "    except Exception:  # a validator refused: _build names it",
              "        return _MISS"]
     scope: dict[str, Any] = {"cls": cls, "_MISS": _MISS,
-                             **{f"t{i}": fast for i, (_, _, fast, _) in enumerate(schema)}}
+                             **{f"t{i}": fast for i, (_, _, fast, _) in enumerate(schema)},
+                             **{f"a{i}": check for i, check in arrays.items()}}
     exec("\n".join(lines), scope)  # the source is made here, from the class's field names
     return typing.cast(Callable[[Any], Any], scope["build"])
 
@@ -165,14 +168,36 @@ def _dumper(cls: type[Any]) -> Callable[[Any], Any]:
     map at once, else returns _MISS (and :func:`to_wire` walks it): generated per class,
     as :func:`_fast_builder` is."""
     names = _names(typing.cast(typing.Hashable, cls))
-    lines = ["def dump(value, _PLAIN=_PLAIN, _MISS=_MISS):",
+    plain = (f"(type(v{i}) in _PLAIN or (type(v{i}) in _ARRAYS and _plain_array(v{i})))"
+             for i in range(len(names)))
+    lines = ["def dump(value, _PLAIN=_PLAIN, _ARRAYS=_ARRAYS, _plain_array=_plain_array, "
+             "_MISS=_MISS):",
              *(f"    v{i} = value.{name}" for i, name in enumerate(names)),
-             f"    if {' and '.join(f'type(v{i}) in _PLAIN' for i in range(len(names))) or 'True'}:",
+             f"    if {' and '.join(plain) or 'True'}:",
              f"        return {{{', '.join(f'{name!r}: v{i}' for i, name in enumerate(names))}}}",
              "    return _MISS"]
-    scope: dict[str, Any] = {"_PLAIN": _PLAIN, "_MISS": _MISS}
+    scope: dict[str, Any] = {"_PLAIN": _PLAIN, "_ARRAYS": _ARRAYS, "_plain_array": _plain_array,
+                             "_MISS": _MISS}
     exec("\n".join(lines), scope)  # the source is made here, from the class's field names
     return typing.cast(Callable[[Any], Any], scope["dump"])
+
+
+_ARRAYS = frozenset({list, tuple})
+
+
+def _plain_array(value: Any) -> bool:
+    """Whether a list holds only plain values, or lists of plain values (a table's rows):
+    msgpack writes it as it is, the same bytes :func:`to_wire`'s walk would give."""
+    for item in value:
+        kind = type(item)
+        if kind in _PLAIN:
+            continue
+        if kind not in _ARRAYS:
+            return False
+        for inner in item:
+            if type(inner) not in _PLAIN:
+                return False
+    return True
 
 
 def _build(cls: type[Any], body: Any, path: str, tolerant: bool = False) -> Any:
@@ -222,6 +247,25 @@ def _fast_types(hint: Any) -> Any:
         options = typing.get_args(hint)
         return frozenset(o for o in options if o in _FAST or o is type(None))
     return frozenset()
+
+
+def _array_check(hint: Any) -> Callable[[Any], bool] | None:
+    """For a ``list[X]`` field whose items need no conversion (X plain, ``Any``, or a list of
+    those), a check that a value is such a list as it came; None for any other field."""
+    if typing.get_origin(hint) is not list:
+        return None
+    args = typing.get_args(hint)
+    item = args[0] if args else Any
+    fast = _fast_types(item)
+    if fast is _ANY:
+        return lambda value: type(value) is list
+    if fast:
+        return lambda value: type(value) is list and \
+            all(type(x) in fast and x == x for x in value)  # noqa: PLR0124 (NaN: slow path)
+    inner = _array_check(item)
+    if inner is None:
+        return None
+    return lambda value: type(value) is list and all(inner(x) for x in value)
 
 
 @functools.cache

@@ -8,6 +8,8 @@ from typing import Any, Literal
 import attrs
 import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from messages import (
     ActorCrashed,
@@ -171,3 +173,82 @@ def test_replies_and_events_are_read_tolerantly_requests_strictly():
     assert reply.actors[0].pid == 7
     with pytest.raises(InvalidBody, match=r"pid"):  # known fields are still checked
         from_wire(StatusReply, {**body, "actors": [{**row, "pid": "seven"}]}, tolerant=True)
+
+
+@message("test.table")
+class Table:
+    """List fields the generated builder and dumper take as they come (a query's result)."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    counts: list[int]
+    ratios: list[float]
+    n: int
+
+
+_ints = st.integers(-2**63, 2**64 - 1)  # what msgpack carries
+_cells = st.one_of(st.none(), st.booleans(), _ints, st.floats(), st.text(max_size=3),
+                   st.binary(max_size=3))
+_lists = st.lists(st.one_of(_cells, st.lists(_cells, max_size=3)), max_size=4)
+
+
+_items = {"columns": st.text(max_size=3), "rows": st.lists(_cells, max_size=3),
+          "counts": _ints, "ratios": st.floats(allow_nan=False)}
+_valid = {**{name: st.lists(item, max_size=3) for name, item in _items.items()}, "n": _ints}
+
+
+@st.composite
+def _table_bodies(draw: Any) -> dict[str, Any]:
+    """A valid body with, mostly, one field replaced by anything a list field may hold."""
+    body = {name: draw(strategy) for name, strategy in _valid.items()}
+    wrong = draw(st.sampled_from([None, *_valid]))
+    if wrong == "n":
+        body["n"] = draw(_cells)
+    elif wrong is not None:  # the field's own kind of items, and now and then another
+        good = _items[wrong]
+        body[wrong] = draw(st.lists(st.one_of(good, good, _cells, st.lists(_cells, max_size=2)),
+                                    min_size=1, max_size=4))
+    return body
+
+
+@given(body=_table_bodies())
+@settings(deadline=None, max_examples=400)
+def test_list_fields_fast_path_agrees_with_the_checked_path(body: dict[str, Any]) -> None:
+    """Whatever the body, from_wire's generated builder gives what the field-by-field
+    checked path gives (the same object, or the same InvalidBody naming the field), and
+    to_wire's generated dumper the same map as the walk."""
+    from messages._registry import _build
+
+    def outcome(build: Any) -> Any:
+        try:
+            return build()
+        except InvalidBody as exc:
+            return ("refused", str(exc))
+
+    fast = outcome(lambda: from_wire(Table, body))
+    checked = outcome(lambda: _build(Table, body, "Table"))
+    if isinstance(checked, Table):  # NaN != NaN: compare the encoded bodies
+        assert isinstance(fast, Table)
+        walked = {k: [list(v) if isinstance(v, list) else v for v in getattr(checked, k)]
+                  for k in ("columns", "rows", "counts", "ratios")} | {"n": checked.n}
+        assert msgpack.packb(to_wire(fast)) == msgpack.packb(walked)
+        assert msgpack.packb(to_wire(fast)) == msgpack.packb(to_wire(checked))
+    else:
+        assert fast == checked
+
+
+def test_list_fields_are_still_checked():
+    """A wrong item in a list field is refused by name, a NaN ratio too, an int ratio is
+    converted as before."""
+    good = {"columns": ["a"], "rows": [[1, "x", None]], "counts": [1], "ratios": [0.5], "n": 1}
+    assert from_wire(Table, good) == Table(["a"], [[1, "x", None]], [1], [0.5], 1)
+    with pytest.raises(InvalidBody, match=r"Table\.columns\[0\]: expected a string"):
+        from_wire(Table, {**good, "columns": [1]})
+    with pytest.raises(InvalidBody, match=r"Table\.counts\[0\]: expected an integer"):
+        from_wire(Table, {**good, "counts": [True]})
+    with pytest.raises(InvalidBody, match=r"Table\.ratios\[0\]: expected a number, got NaN"):
+        from_wire(Table, {**good, "ratios": [math.nan]})
+    with pytest.raises(InvalidBody, match=r"Table\.rows\[0\]: expected a list"):
+        from_wire(Table, {**good, "rows": [5]})
+    converted = from_wire(Table, {**good, "ratios": [1]})
+    assert converted.ratios == [1.0] and type(converted.ratios[0]) is float
