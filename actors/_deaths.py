@@ -10,6 +10,7 @@ slices, and reads that record between them (a dict lookup).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 
@@ -20,7 +21,9 @@ from ._security import ClientKeys
 from ._wire import IncarnationCache
 
 JOIN_TIMEOUT = 2.0
-"""Seconds :meth:`DeathWatch.close` waits for the watcher thread to close its socket."""
+"""Seconds :meth:`DeathWatch.close` waits for the watcher before it logs that it waits on."""
+
+log = logging.getLogger(__name__)
 
 
 class DeathWatch:
@@ -49,10 +52,16 @@ class DeathWatch:
         return None
 
     def close(self) -> None:
-        """Stop the watcher; it closes its socket before this returns (or gives up after
-        JOIN_TIMEOUT), so the context can be closed next."""
-        os.eventfd_write(self._wake, 1)
-        self._thread.join(JOIN_TIMEOUT)
+        """Stop the watcher; it has closed its socket when this returns, so the context
+        can be closed next. Never returns earlier: closing the context under a socket its
+        thread still polls can leave ``zmq_ctx_term`` waiting for good (seen under load)."""
+        if self._thread.is_alive():
+            os.eventfd_write(self._wake, 1)
+            self._thread.join(JOIN_TIMEOUT)
+            if self._thread.is_alive():
+                log.warning("lifecycle watcher of a connection slow to stop; waiting for it")
+                self._thread.join()
+        os.close(self._wake)
 
     def _run(self) -> None:
         poller = zmq.Poller()
@@ -71,4 +80,3 @@ class DeathWatch:
                                                        lifecycle.cause or lifecycle.event)
         finally:
             self._reader.close()
-            os.close(self._wake)

@@ -80,6 +80,10 @@ def test_restart_under_way_when_the_node_stops_does_not_start_again(start_node):
                                     {"name": "chaos", "actor": "chaos", "shutdown": 1.0}]})
     peer = RawPeer(node, "chaos")
     try:
+        # an answered ask first: the actor's connection is up, so the hang below reaches it
+        # before the restart reaches the node (else the stop can end before it hangs)
+        assert peer.ask(peer.actor, {"v": 1, "kind": "ask", "id": "up", "to": "chaos",
+                                     "type": "chaos.count", "body": {}})["kind"] == "reply"
         peer.actor.send(msgpack.packb({"v": 1, "kind": "tell", "to": "chaos", "type": "chaos.fail",
                                        "body": {"how": "hang"}}))  # its stop waits out the grace
         peer.front.send(msgpack.packb({"v": 1, "kind": "ask", "id": 1, "to": "node",
